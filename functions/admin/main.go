@@ -1,0 +1,28 @@
+// Command admin is the Lambda function that serves the tenant configuration and on-demand aggregation runs.
+package main
+
+import (
+	"context"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	_ "time/tzdata" // tenants' time zones, whatever the runtime image has
+
+	"github.com/uptakehq/uptake/shared/openapi"
+	"github.com/uptakehq/uptake/shared/stack"
+)
+
+func main() {
+	log := lambdacontext.NewLogger()
+	st, err := stack.Boot(context.Background(), os.Getenv, loadAWS, log, openapi.Document)
+	if err != nil {
+		log.Error("cannot start", "err", err)
+		os.Exit(1)
+	}
+	lambda.Start(st.Admin.Handle)
+}
+
+func loadAWS(ctx context.Context) (aws.Config, error) { return config.LoadDefaultConfig(ctx) }

@@ -1,0 +1,67 @@
+// Package stacktest starts a fresh local stack for a test: its own table
+// and bucket on the test binary's DynamoDB Local and S3 server, the demo
+// tenant, and the `make dev` router on an httptest server.
+package stacktest
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/uptakehq/uptake/infra/devstack"
+	"github.com/uptakehq/uptake/infra/localstack/localstacktest"
+)
+
+// Stack is a running local stack.
+type Stack struct {
+	URL                         string
+	Tenant                      string
+	WriteKey, ReadKey, AdminKey string
+	WebhookSecret               string
+	*devstack.Stack
+}
+
+// Options tune Start.
+type Options struct {
+	// Now is the stack's clock; nil is the real one.
+	Now func() time.Time
+}
+
+// Start starts a stack for t and stops it when t ends. The test binary's
+// TestMain must call localstacktest.Main.
+func Start(t testing.TB) *Stack { return StartWith(t, Options{}) }
+
+// StartWith is Start with options.
+func StartWith(t testing.TB, o Options) *Stack {
+	t.Helper()
+	ctx := context.Background()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if os.Getenv("UPTAKE_TEST_LOG") != "" {
+		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	ds, err := devstack.New(ctx, devstack.Options{
+		DynamoDBEndpoint: localstacktest.DynamoDBEndpoint(t),
+		S3Endpoint:       localstacktest.S3Endpoint(t),
+		Table:            localstacktest.UniqueName("uptake"),
+		Bucket:           localstacktest.UniqueName("uptake"),
+		Now:              o.Now,
+		Log:              log,
+	})
+	if err != nil {
+		t.Fatalf("start local stack: %v", err)
+	}
+	demo := devstack.Demo()
+	if err := ds.Provision(ctx, demo); err != nil {
+		t.Fatalf("provision demo tenant: %v", err)
+	}
+	srv := httptest.NewServer(ds.Router)
+	t.Cleanup(srv.Close)
+	return &Stack{
+		URL: srv.URL, Tenant: demo.ID, WriteKey: string(demo.WriteKey), ReadKey: string(demo.ReadKey),
+		AdminKey: string(demo.AdminKey), WebhookSecret: string(demo.WebhookSecret), Stack: ds,
+	}
+}

@@ -1,0 +1,154 @@
+// Package admin serves the admin-key routes: the tenant's KPI
+// configuration and on-demand aggregation runs.
+package admin
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/uptakehq/uptake/shared/aggregate"
+	"github.com/uptakehq/uptake/shared/apierr"
+	"github.com/uptakehq/uptake/shared/httpapi"
+	"github.com/uptakehq/uptake/shared/kpi"
+	"github.com/uptakehq/uptake/shared/tenant"
+)
+
+// MaxRunDays bounds one on-demand run.
+const MaxRunDays = 3*366 + 1
+
+// ConfigStore reads and replaces a tenant's configuration.
+type ConfigStore interface {
+	Config(ctx context.Context, tenantID string) (kpi.Config, error)
+	PutConfig(ctx context.Context, tenantID string, cfg kpi.Config) error
+}
+
+// Aggregator runs the nightly aggregation for given days.
+type Aggregator interface {
+	Run(ctx context.Context, tenantID string, days []kpi.Day) (aggregate.Report, error)
+}
+
+// Service is the admin use case.
+type Service struct {
+	Configs    ConfigStore
+	Aggregator Aggregator
+	Auth       tenant.Authenticator
+	Now        func() time.Time
+	Log        *slog.Logger
+}
+
+// Handle serves GET and PUT /v1/config and POST /v1/admin/aggregate.
+func (s *Service) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	return httpapi.Serve(ctx, s.Log, func() (events.APIGatewayV2HTTPResponse, error) {
+		tenantID, err := s.Auth.Authenticate(ctx, httpapi.Key(req), tenant.Admin)
+		if err != nil {
+			return events.APIGatewayV2HTTPResponse{}, err
+		}
+		body, err := httpapi.Body(req)
+		if err != nil {
+			return events.APIGatewayV2HTTPResponse{}, err
+		}
+		method := req.RequestContext.HTTP.Method
+		switch {
+		case strings.HasSuffix(req.RawPath, "/admin/aggregate") && method == http.MethodPost:
+			rep, err := s.Aggregate(ctx, tenantID, body)
+			if err != nil {
+				return events.APIGatewayV2HTTPResponse{}, err
+			}
+			return httpapi.JSON(http.StatusOK, rep), nil
+		case strings.HasSuffix(req.RawPath, "/config") && method == http.MethodGet:
+			cfg, err := s.Configs.Config(ctx, tenantID)
+			if err != nil {
+				return events.APIGatewayV2HTTPResponse{}, err
+			}
+			return httpapi.JSON(http.StatusOK, cfg), nil
+		case strings.HasSuffix(req.RawPath, "/config") && method == http.MethodPut:
+			cfg, err := s.PutConfig(ctx, tenantID, body)
+			if err != nil {
+				return events.APIGatewayV2HTTPResponse{}, err
+			}
+			return httpapi.JSON(http.StatusOK, cfg), nil
+		}
+		return events.APIGatewayV2HTTPResponse{}, apierr.New(apierr.NotFound, "no such admin route: %s %s", method, req.RawPath)
+	})
+}
+
+// decodeStrict decodes one JSON object, rejecting unknown fields and
+// trailing data.
+func decodeStrict(body []byte, v any) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return apierr.New(apierr.InvalidJSON, "body is empty: send a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var syn *json.SyntaxError
+		if errors.As(err, &syn) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return apierr.New(apierr.InvalidJSON, "body is not valid JSON: %v", err)
+		}
+		return apierr.New(apierr.InvalidRequest, "body: %v", err)
+	}
+	if dec.More() {
+		return apierr.New(apierr.InvalidJSON, "body has data after the JSON object")
+	}
+	return nil
+}
+
+// PutConfig validates and stores a configuration; fields left out take
+// their defaults. An invalid one changes nothing.
+func (s *Service) PutConfig(ctx context.Context, tenantID string, body []byte) (kpi.Config, error) {
+	cfg := kpi.DefaultConfig()
+	if err := decodeStrict(body, &cfg); err != nil {
+		return kpi.Config{}, err
+	}
+	if cfg.ActiveEvents == nil {
+		cfg.ActiveEvents = []string{}
+	}
+	if err := cfg.Validate(); err != nil {
+		return kpi.Config{}, apierr.New(apierr.InvalidRequest, "invalid configuration: %v", strings.ReplaceAll(err.Error(), "\n", "; "))
+	}
+	if err := s.Configs.PutConfig(ctx, tenantID, cfg); err != nil {
+		return kpi.Config{}, err
+	}
+	return cfg, nil
+}
+
+// Aggregate runs the aggregation for the days of {"from", "to"}.
+func (s *Service) Aggregate(ctx context.Context, tenantID string, body []byte) (aggregate.Report, error) {
+	var in struct {
+		From string `json:"from"`
+		To   string `json:"to"`
+	}
+	if err := decodeStrict(body, &in); err != nil {
+		return aggregate.Report{}, err
+	}
+	from, err := kpi.ParseDay(in.From)
+	if err != nil {
+		return aggregate.Report{}, apierr.New(apierr.InvalidDate, "from: %v", err)
+	}
+	to, err := kpi.ParseDay(in.To)
+	if err != nil {
+		return aggregate.Report{}, apierr.New(apierr.InvalidDate, "to: %v", err)
+	}
+	if from.After(to) {
+		return aggregate.Report{}, apierr.New(apierr.InvalidDate, "from %s is after to %s", from, to)
+	}
+	if from.Before(kpi.NewDay(2000, 1, 1)) {
+		return aggregate.Report{}, apierr.New(apierr.InvalidDate, "from %s is before 2000-01-01", from)
+	}
+	if to.After(kpi.DayOf(s.Now(), time.UTC).AddDays(1)) {
+		return aggregate.Report{}, apierr.New(apierr.InvalidDate, "to %s is in the future", to)
+	}
+	if n := from.DaysUntil(to) + 1; n > MaxRunDays {
+		return aggregate.Report{}, apierr.New(apierr.InvalidDate, "a run covers at most %d days, asked for %d", MaxRunDays, n)
+	}
+	return s.Aggregator.Run(ctx, tenantID, kpi.Days(from, to))
+}

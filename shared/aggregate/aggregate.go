@@ -1,0 +1,301 @@
+// Package aggregate is the nightly run: it reads a day's raw events, folds
+// them into the tenant's state (identities, first active days, latest
+// survey answers) and writes the day's KPI part. Running a day again gives
+// the same part; days whose earlier results a run invalidates are run
+// again in the same call.
+package aggregate
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/uptakehq/uptake/shared/event"
+	"github.com/uptakehq/uptake/shared/kpi"
+)
+
+// RawReader reads the raw event files of a tenant's UTC day.
+type RawReader interface {
+	Keys(ctx context.Context, kind, tenantID string, day kpi.Day) ([]string, error)
+	Lines(ctx context.Context, key string, fn func(line []byte) error) error
+}
+
+// State is the tenant state the run reads and folds into.
+type State interface {
+	Tenants(ctx context.Context) ([]string, error)
+	Config(ctx context.Context, tenantID string) (kpi.Config, error)
+	Identities(ctx context.Context, tenantID string, ids []string) (map[string]kpi.Identity, error)
+	SetFirstActive(ctx context.Context, tenantID, id string, day kpi.Day) (replaced kpi.Day, changed bool, err error)
+	ClaimResponse(ctx context.Context, tenantID string, r kpi.Response, day kpi.Day) (counted bool, replaced kpi.Day, err error)
+	PutPart(ctx context.Context, tenantID string, p kpi.Part, computedAt time.Time) error
+	DirtyDays(ctx context.Context, tenantID string, from, to kpi.Day) ([]kpi.Dirty, error)
+	ClearDirty(ctx context.Context, tenantID string, d kpi.Dirty) error
+}
+
+// RawKind is the raw store prefix the run reads.
+const RawKind = "raw"
+
+// maxPasses bounds the re-runs of invalidated days in one call; each pass
+// only moves first-active days and latest answers in one direction, so
+// they settle fast.
+const maxPasses = 5
+
+// Service runs aggregations.
+type Service struct {
+	Raw   RawReader
+	State State
+	Now   func() time.Time
+	Log   *slog.Logger
+}
+
+// Report says what a run did.
+type Report struct {
+	Tenant string   `json:"tenant"`
+	Days   []string `json:"days"`
+	// Reruns are days run again because this run changed what they count
+	// (a user's first active day moved earlier, a survey answer was
+	// replaced).
+	Reruns []string `json:"reruns"`
+}
+
+// Run aggregates the given local days of a tenant, then clears the dirty
+// marks that the run covered.
+func (s *Service) Run(ctx context.Context, tenantID string, days []kpi.Day) (Report, error) {
+	cfg, err := s.State.Config(ctx, tenantID)
+	if err != nil {
+		return Report{}, err
+	}
+	started := s.Now().UTC()
+	rep, err := s.run(ctx, tenantID, cfg, days)
+	if err != nil {
+		return rep, err
+	}
+	return rep, s.clearCovered(ctx, tenantID, cfg, days, started)
+}
+
+func (s *Service) run(ctx context.Context, tenantID string, cfg kpi.Config, days []kpi.Day) (Report, error) {
+	rep := Report{Tenant: tenantID, Days: []string{}, Reruns: []string{}}
+	queue := sortedDays(days)
+	for pass := 0; len(queue) > 0; pass++ {
+		if pass == maxPasses {
+			return rep, fmt.Errorf("aggregate %s: days still invalidated after %d passes: %v", tenantID, maxPasses, queue)
+		}
+		next := map[kpi.Day]bool{}
+		for _, d := range queue {
+			reruns, err := s.runDay(ctx, tenantID, cfg, d)
+			if err != nil {
+				return rep, err
+			}
+			if pass == 0 {
+				rep.Days = append(rep.Days, d.String())
+			} else {
+				rep.Reruns = append(rep.Reruns, d.String())
+			}
+			for _, r := range reruns {
+				next[r] = true
+			}
+		}
+		queue = sortedDays(keys(next))
+	}
+	return rep, nil
+}
+
+// runDay computes and stores one day's part and returns the other days
+// whose parts it invalidated.
+func (s *Service) runDay(ctx context.Context, tenantID string, cfg kpi.Config, day kpi.Day) ([]kpi.Day, error) {
+	recs, err := s.window(ctx, tenantID, cfg, day)
+	if err != nil {
+		return nil, err
+	}
+	facts := kpi.ComputeDay(cfg, day, recs)
+	ids := distinct(facts.ActiveUsers, facts.PageVisitors, facts.ConvertedVisitors)
+	idents, err := s.State.Identities(ctx, tenantID, ids)
+	if err != nil {
+		return nil, fmt.Errorf("aggregate %s %s: %w", tenantID, day, err)
+	}
+	ords := make(kpi.Ordinals, len(idents))
+	for id, ident := range idents {
+		ords[id] = ident.Ordinal
+	}
+	var reruns []kpi.Day
+	newUsers := 0
+	for _, u := range facts.ActiveUsers {
+		fa := idents[u].FirstActive
+		switch {
+		case fa.Equal(day):
+			newUsers++
+		case fa.IsZero() || fa.After(day):
+			replaced, changed, err := s.State.SetFirstActive(ctx, tenantID, u, day)
+			if err != nil {
+				return nil, fmt.Errorf("aggregate %s %s: %w", tenantID, day, err)
+			}
+			if changed {
+				newUsers++
+				if !replaced.IsZero() {
+					reruns = append(reruns, replaced)
+				}
+			}
+		}
+	}
+	counted := make([]kpi.Response, 0, len(facts.Responses))
+	for _, r := range facts.Responses {
+		ok, replaced, err := s.State.ClaimResponse(ctx, tenantID, r, day)
+		if err != nil {
+			return nil, fmt.Errorf("aggregate %s %s: %w", tenantID, day, err)
+		}
+		if ok {
+			counted = append(counted, r)
+		}
+		if !replaced.IsZero() {
+			reruns = append(reruns, replaced)
+		}
+	}
+	part := kpi.BuildPart(facts, ords, newUsers, counted)
+	if err := s.State.PutPart(ctx, tenantID, part, s.Now()); err != nil {
+		return nil, fmt.Errorf("aggregate %s %s: %w", tenantID, day, err)
+	}
+	s.Log.InfoContext(ctx, "day aggregated", "tenant", tenantID, "day", day.String(), "events", len(recs), "dau", len(facts.ActiveUsers), "sessions", facts.Sessions)
+	return reruns, nil
+}
+
+// window reads the events from a day before the local day's start to a day
+// after its end, in arrival order within each UTC day file set.
+func (s *Service) window(ctx context.Context, tenantID string, cfg kpi.Config, day kpi.Day) ([]event.Record, error) {
+	loc := cfg.Location()
+	from, to := day.Start(loc).Add(-24*time.Hour), day.End(loc).Add(24*time.Hour)
+	var recs []event.Record
+	for _, u := range kpi.Days(kpi.DayOf(from, time.UTC), kpi.DayOf(to.Add(-time.Nanosecond), time.UTC)) {
+		keys, err := s.Raw.Keys(ctx, RawKind, tenantID, u)
+		if err != nil {
+			return nil, fmt.Errorf("aggregate %s %s: %w", tenantID, day, err)
+		}
+		for _, k := range keys {
+			err := s.Raw.Lines(ctx, k, func(line []byte) error {
+				var r event.Record
+				if err := json.Unmarshal(line, &r); err != nil {
+					// Lines were validated on the way in; a broken one is
+					// logged and left in place for inspection.
+					s.Log.WarnContext(ctx, "unreadable raw line", "tenant", tenantID, "key", k, "err", err)
+					return nil
+				}
+				if !r.Timestamp.Before(from) && r.Timestamp.Before(to) {
+					recs = append(recs, r)
+				}
+				return nil
+			})
+			if err != nil {
+				return nil, fmt.Errorf("aggregate %s %s: %w", tenantID, day, err)
+			}
+		}
+	}
+	return recs, nil
+}
+
+// clearCovered removes the dirty marks of UTC days whose local days were
+// all run (at the start of this run or later marks stay).
+func (s *Service) clearCovered(ctx context.Context, tenantID string, cfg kpi.Config, days []kpi.Day, started time.Time) error {
+	if len(days) == 0 {
+		return nil
+	}
+	ran := map[kpi.Day]bool{}
+	for _, d := range days {
+		ran[d] = true
+	}
+	sorted := sortedDays(days)
+	dirty, err := s.State.DirtyDays(ctx, tenantID, sorted[0].AddDays(-1), sorted[len(sorted)-1].AddDays(1))
+	if err != nil {
+		return err
+	}
+	loc := cfg.Location()
+	for _, d := range dirty {
+		if d.At > started.UnixNano() {
+			continue
+		}
+		covered := true
+		for _, ld := range kpi.LocalDays(d.Day, loc) {
+			covered = covered && ran[ld]
+		}
+		if covered {
+			if err := s.State.ClearDirty(ctx, tenantID, d); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Nightly runs every tenant for the day before today (in its zone) and for
+// every day with late events, with the neighbouring days whose sessions
+// those events may extend.
+func (s *Service) Nightly(ctx context.Context) ([]Report, error) {
+	tenants, err := s.State.Tenants(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var reports []Report
+	for _, t := range tenants {
+		rep, err := s.nightly(ctx, t)
+		if err != nil {
+			return reports, fmt.Errorf("nightly %s: %w", t, err)
+		}
+		reports = append(reports, rep)
+	}
+	return reports, nil
+}
+
+func (s *Service) nightly(ctx context.Context, tenantID string) (Report, error) {
+	cfg, err := s.State.Config(ctx, tenantID)
+	if err != nil {
+		return Report{}, err
+	}
+	loc := cfg.Location()
+	started := s.Now().UTC()
+	today := kpi.DayOf(started, loc)
+	want := map[kpi.Day]bool{today.AddDays(-1): true}
+	dirty, err := s.State.DirtyDays(ctx, tenantID, kpi.NewDay(2000, 1, 1), today.AddDays(1))
+	if err != nil {
+		return Report{}, err
+	}
+	for _, d := range dirty {
+		for _, ld := range kpi.LocalDays(d.Day, loc) {
+			for _, n := range []kpi.Day{ld.AddDays(-1), ld, ld.AddDays(1)} {
+				if n.Before(today) {
+					want[n] = true
+				}
+			}
+		}
+	}
+	days := sortedDays(keys(want))
+	rep, err := s.run(ctx, tenantID, cfg, days)
+	if err != nil {
+		return rep, err
+	}
+	return rep, s.clearCovered(ctx, tenantID, cfg, days, started)
+}
+
+func keys(m map[kpi.Day]bool) []kpi.Day {
+	out := make([]kpi.Day, 0, len(m))
+	for d := range m {
+		out = append(out, d)
+	}
+	return out
+}
+
+func sortedDays(days []kpi.Day) []kpi.Day {
+	out := slices.Clone(days)
+	slices.SortFunc(out, func(a, b kpi.Day) int { return strings.Compare(a.String(), b.String()) })
+	return slices.CompactFunc(out, kpi.Day.Equal)
+}
+
+func distinct(lists ...[]string) []string {
+	var out []string
+	for _, l := range lists {
+		out = append(out, l...)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}

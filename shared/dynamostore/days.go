@@ -1,0 +1,169 @@
+package dynamostore
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/RoaringBitmap/roaring/v2"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/uptakehq/uptake/shared/kpi"
+)
+
+// maxItemBytes keeps a day's part under DynamoDB's 400 KB item limit.
+const maxItemBytes = 390 * 1024
+
+// PutPart stores a day's part, replacing any earlier one: re-running a day
+// writes the same item again.
+func (st *Store) PutPart(ctx context.Context, tenantID string, p kpi.Part, computedAt time.Time) error {
+	counters := make(map[string]types.AttributeValue, len(p.Counters))
+	for k, v := range p.Counters {
+		counters[k] = n(strconv.FormatFloat(v, 'g', -1, 64))
+	}
+	sets := make(map[string]types.AttributeValue, len(p.Sets))
+	size := 0
+	for k, b := range p.Sets {
+		raw, err := b.ToBytes()
+		if err != nil {
+			return fmt.Errorf("encode set %s: %w", k, err)
+		}
+		size += len(raw)
+		sets[k] = &types.AttributeValueMemberB{Value: raw}
+	}
+	if size > maxItemBytes {
+		return fmt.Errorf("part of %s for %s is %d bytes, over the item limit", p.Day, tenantID, size)
+	}
+	item := key("T#"+tenantID+"#DAY", p.Day.String())
+	item["counters"] = &types.AttributeValueMemberM{Value: counters}
+	item["sets"] = &types.AttributeValueMemberM{Value: sets}
+	item["computed_at"] = s(computedAt.UTC().Format(time.RFC3339Nano))
+	if _, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(st.table), Item: item}); err != nil {
+		return fmt.Errorf("put part %s: %w", p.Day, err)
+	}
+	return nil
+}
+
+// Parts returns the stored parts of from..to, in day order; days never
+// aggregated are absent.
+func (st *Store) Parts(ctx context.Context, tenantID string, from, to kpi.Day) ([]kpi.Part, error) {
+	items, err := st.queryRange(ctx, "T#"+tenantID+"#DAY", from.String(), to.String())
+	if err != nil {
+		return nil, fmt.Errorf("query parts: %w", err)
+	}
+	parts := make([]kpi.Part, 0, len(items))
+	for _, it := range items {
+		p, err := decodePart(it)
+		if err != nil {
+			return nil, err
+		}
+		parts = append(parts, p)
+	}
+	return parts, nil
+}
+
+// HasParts reports which of days have a stored part.
+func (st *Store) HasParts(ctx context.Context, tenantID string, days []kpi.Day) (map[kpi.Day]bool, error) {
+	keys := make([]map[string]types.AttributeValue, 0, len(days))
+	for _, d := range days {
+		keys = append(keys, key("T#"+tenantID+"#DAY", d.String()))
+	}
+	items, err := st.batchGet(ctx, keys, "sk")
+	if err != nil {
+		return nil, fmt.Errorf("check parts: %w", err)
+	}
+	has := map[kpi.Day]bool{}
+	for _, it := range items {
+		d, err := kpi.ParseDay(str(it, "sk"))
+		if err == nil {
+			has[d] = true
+		}
+	}
+	return has, nil
+}
+
+func decodePart(it map[string]types.AttributeValue) (kpi.Part, error) {
+	day, err := kpi.ParseDay(str(it, "sk"))
+	if err != nil {
+		return kpi.Part{}, fmt.Errorf("stored part key: %w", err)
+	}
+	p := kpi.NewPart(day)
+	if m, ok := it["counters"].(*types.AttributeValueMemberM); ok {
+		for k, v := range m.Value {
+			nv, ok := v.(*types.AttributeValueMemberN)
+			if !ok {
+				continue
+			}
+			f, err := strconv.ParseFloat(nv.Value, 64)
+			if err != nil {
+				return kpi.Part{}, fmt.Errorf("part %s counter %s: %w", day, k, err)
+			}
+			p.Counters[k] = f
+		}
+	}
+	if m, ok := it["sets"].(*types.AttributeValueMemberM); ok {
+		for k, v := range m.Value {
+			bv, ok := v.(*types.AttributeValueMemberB)
+			if !ok {
+				continue
+			}
+			b := roaring.New()
+			if err := b.UnmarshalBinary(bv.Value); err != nil {
+				return kpi.Part{}, fmt.Errorf("part %s set %s: %w", day, k, err)
+			}
+			p.Sets[k] = b
+		}
+	}
+	return p, nil
+}
+
+// MarkDirty records that days received events at `at`.
+func (st *Store) MarkDirty(ctx context.Context, tenantID string, days []kpi.Day, at time.Time) error {
+	reqs := make([]types.WriteRequest, 0, len(days))
+	for _, d := range days {
+		item := key("T#"+tenantID+"#DIRTY", d.String())
+		item["at"] = n(strconv.FormatInt(at.UnixNano(), 10))
+		reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: item}})
+	}
+	if err := st.batchWrite(ctx, reqs); err != nil {
+		return fmt.Errorf("mark days dirty: %w", err)
+	}
+	return nil
+}
+
+// DirtyDays lists the dirty days of from..to.
+func (st *Store) DirtyDays(ctx context.Context, tenantID string, from, to kpi.Day) ([]kpi.Dirty, error) {
+	items, err := st.queryRange(ctx, "T#"+tenantID+"#DIRTY", from.String(), to.String())
+	if err != nil {
+		return nil, fmt.Errorf("query dirty days: %w", err)
+	}
+	out := make([]kpi.Dirty, 0, len(items))
+	for _, it := range items {
+		d, err := kpi.ParseDay(str(it, "sk"))
+		if err != nil {
+			return nil, fmt.Errorf("stored dirty key: %w", err)
+		}
+		at, _ := strconv.ParseInt(num(it, "at"), 10, 64)
+		out = append(out, kpi.Dirty{Day: d, At: at})
+	}
+	return out, nil
+}
+
+// ClearDirty removes a dirty mark unless events arrived after it was read
+// (its `at` changed), in which case the day stays dirty.
+func (st *Store) ClearDirty(ctx context.Context, tenantID string, d kpi.Dirty) error {
+	_, err := st.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName:                 aws.String(st.table),
+		Key:                       key("T#"+tenantID+"#DIRTY", d.Day.String()),
+		ConditionExpression:       aws.String("attribute_not_exists(pk) OR #at = :at"),
+		ExpressionAttributeNames:  map[string]string{"#at": "at"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":at": n(strconv.FormatInt(d.At, 10))},
+	})
+	if err != nil && !isConditionFailed(err) {
+		return fmt.Errorf("clear dirty %s: %w", d.Day, err)
+	}
+	return nil
+}

@@ -1,0 +1,177 @@
+package dynamostore
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/uptakehq/uptake/shared/kpi"
+)
+
+func identityPK(tenantID string) string { return "T#" + tenantID + "#ID" }
+
+// counterSK holds the next ordinal; identities' keys start with "I#".
+const counterSK = "#counter"
+
+func identitySK(id string) string { return "I#" + id }
+
+// Identities returns the dictionary entries of ids, creating the missing
+// ones with fresh ordinals. Two runs creating the same identity at once
+// agree on one ordinal (the first written wins).
+func (st *Store) Identities(ctx context.Context, tenantID string, ids []string) (map[string]kpi.Identity, error) {
+	keys := make([]map[string]types.AttributeValue, 0, len(ids))
+	for _, id := range ids {
+		keys = append(keys, key(identityPK(tenantID), identitySK(id)))
+	}
+	items, err := st.batchGet(ctx, keys, "")
+	if err != nil {
+		return nil, fmt.Errorf("read identities: %w", err)
+	}
+	got := make(map[string]kpi.Identity, len(ids))
+	for _, it := range items {
+		ident, err := decodeIdentity(it)
+		if err != nil {
+			return nil, err
+		}
+		got[strings.TrimPrefix(str(it, "sk"), "I#")] = ident
+	}
+	var missing []string
+	for _, id := range ids {
+		if _, ok := got[id]; !ok {
+			missing = append(missing, id)
+		}
+	}
+	if len(missing) == 0 {
+		return got, nil
+	}
+	first, err := st.reserveOrdinals(ctx, tenantID, len(missing))
+	if err != nil {
+		return nil, err
+	}
+	created, err := st.createIdentities(ctx, tenantID, missing, first)
+	if err != nil {
+		return nil, err
+	}
+	for id, ident := range created {
+		got[id] = ident
+	}
+	return got, nil
+}
+
+func decodeIdentity(it map[string]types.AttributeValue) (kpi.Identity, error) {
+	ord, err := strconv.ParseUint(num(it, "ord"), 10, 32)
+	if err != nil {
+		return kpi.Identity{}, fmt.Errorf("identity %q: bad ordinal: %w", str(it, "sk"), err)
+	}
+	ident := kpi.Identity{Ordinal: uint32(ord)}
+	if fa := str(it, "first_active"); fa != "" {
+		if ident.FirstActive, err = kpi.ParseDay(fa); err != nil {
+			return kpi.Identity{}, fmt.Errorf("identity %q: %w", str(it, "sk"), err)
+		}
+	}
+	return ident, nil
+}
+
+// reserveOrdinals takes count consecutive ordinals and returns the first.
+func (st *Store) reserveOrdinals(ctx context.Context, tenantID string, count int) (uint32, error) {
+	out, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(st.table),
+		Key:                       key(identityPK(tenantID), counterSK),
+		UpdateExpression:          aws.String("ADD next_ord :n"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":n": n(strconv.Itoa(count))},
+		ReturnValues:              types.ReturnValueUpdatedNew,
+	})
+	if err != nil {
+		return 0, fmt.Errorf("reserve ordinals: %w", err)
+	}
+	next, err := strconv.ParseUint(num(out.Attributes, "next_ord"), 10, 32)
+	if err != nil {
+		return 0, fmt.Errorf("ordinal counter: %w", err)
+	}
+	return uint32(next) - uint32(count), nil
+}
+
+// createIdentities writes new entries, each only if absent; where another
+// run won, its entry is read back.
+func (st *Store) createIdentities(ctx context.Context, tenantID string, ids []string, first uint32) (map[string]kpi.Identity, error) {
+	out := make(map[string]kpi.Identity, len(ids))
+	var (
+		mu       sync.Mutex
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	sem := make(chan struct{}, 16)
+	for i, id := range ids {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			ident, err := st.createIdentity(ctx, tenantID, id, first+uint32(i))
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil && firstErr == nil {
+				firstErr = err
+			}
+			out[id] = ident
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	return out, nil
+}
+
+func (st *Store) createIdentity(ctx context.Context, tenantID, id string, ord uint32) (kpi.Identity, error) {
+	item := key(identityPK(tenantID), identitySK(id))
+	item["ord"] = n(strconv.FormatUint(uint64(ord), 10))
+	_, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: aws.String(st.table), Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)"),
+	})
+	if err == nil {
+		return kpi.Identity{Ordinal: ord}, nil
+	}
+	if !isConditionFailed(err) {
+		return kpi.Identity{}, fmt.Errorf("create identity: %w", err)
+	}
+	got, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(st.table), Key: key(identityPK(tenantID), identitySK(id)), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return kpi.Identity{}, fmt.Errorf("read identity: %w", err)
+	}
+	return decodeIdentity(got.Item)
+}
+
+// SetFirstActive records that id was active on day, if no earlier day is
+// known. It returns the day it replaced (zero if none), whose part now
+// counts id wrongly as new; changed is false when an earlier or equal day
+// was already known.
+func (st *Store) SetFirstActive(ctx context.Context, tenantID, id string, day kpi.Day) (replaced kpi.Day, changed bool, err error) {
+	out, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(st.table),
+		Key:                       key(identityPK(tenantID), identitySK(id)),
+		UpdateExpression:          aws.String("SET first_active = :d"),
+		ConditionExpression:       aws.String("attribute_exists(pk) AND (attribute_not_exists(first_active) OR first_active > :d)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":d": s(day.String())},
+		ReturnValues:              types.ReturnValueUpdatedOld,
+	})
+	if isConditionFailed(err) {
+		return kpi.Day{}, false, nil
+	}
+	if err != nil {
+		return kpi.Day{}, false, fmt.Errorf("set first active day: %w", err)
+	}
+	if old := str(out.Attributes, "first_active"); old != "" {
+		if replaced, err = kpi.ParseDay(old); err != nil {
+			return kpi.Day{}, true, fmt.Errorf("stored first active day: %w", err)
+		}
+	}
+	return replaced, true, nil
+}

@@ -1,0 +1,240 @@
+// Package ingest accepts Segment-format messages: it authenticates the
+// write key, validates each message, keeps the valid ones in the raw store
+// and marks their days for the next aggregation run.
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/uptakehq/uptake/shared/apierr"
+	"github.com/uptakehq/uptake/shared/event"
+	"github.com/uptakehq/uptake/shared/httpapi"
+	"github.com/uptakehq/uptake/shared/kpi"
+	"github.com/uptakehq/uptake/shared/tenant"
+)
+
+// RawStore keeps accepted lines, one object per tenant and UTC day.
+type RawStore interface {
+	Put(ctx context.Context, kind, tenantID string, day kpi.Day, receivedAt time.Time, lines [][]byte) (string, error)
+	Delete(ctx context.Context, key string) error
+}
+
+// DayMarker records which UTC days received events.
+type DayMarker interface {
+	MarkDirty(ctx context.Context, tenantID string, days []kpi.Day, at time.Time) error
+}
+
+// RawKind is the raw store prefix of Segment events.
+const RawKind = "raw"
+
+// Service is the ingest use case.
+type Service struct {
+	Raw  RawStore
+	Days DayMarker
+	Auth tenant.Authenticator
+	Now  func() time.Time
+	Log  *slog.Logger
+}
+
+// Result is the answer to an ingest request.
+type Result struct {
+	Success    bool        `json:"success"`
+	Accepted   int         `json:"accepted"`
+	Duplicates int         `json:"duplicates"`
+	Rejected   []Rejection `json:"rejected"`
+}
+
+// Rejection says why the message at Index was not kept.
+type Rejection struct {
+	Index  int    `json:"index"`
+	Reason string `json:"reason"`
+}
+
+// Handle serves POST /v1/batch and the single-message routes.
+func (s *Service) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	return httpapi.Serve(ctx, s.Log, func() (events.APIGatewayV2HTTPResponse, error) {
+		tenantID, err := s.Auth.Authenticate(ctx, httpapi.Key(req), tenant.Write)
+		if err != nil {
+			return events.APIGatewayV2HTTPResponse{}, err
+		}
+		body, err := httpapi.Body(req)
+		if err != nil {
+			return events.APIGatewayV2HTTPResponse{}, err
+		}
+		if err := checkContentType(httpapi.Header(req, "Content-Type")); err != nil {
+			return events.APIGatewayV2HTTPResponse{}, err
+		}
+		route := routeType(req)
+		res, err := s.Ingest(ctx, tenantID, route, body)
+		if err != nil {
+			return events.APIGatewayV2HTTPResponse{}, err
+		}
+		return httpapi.JSON(http.StatusOK, res), nil
+	})
+}
+
+func routeType(req events.APIGatewayV2HTTPRequest) string {
+	p := req.RawPath
+	if _, rk, ok := strings.Cut(req.RouteKey, " "); ok {
+		p = rk
+	}
+	if t := path.Base(p); event.IsType(t) {
+		return t
+	}
+	return "" // batch
+}
+
+func checkContentType(ct string) error {
+	mt, _, _ := strings.Cut(strings.ToLower(ct), ";")
+	mt = strings.TrimSpace(mt)
+	if mt == "" || mt == "text/plain" || strings.HasSuffix(mt, "json") {
+		return nil
+	}
+	return apierr.New(apierr.UnsupportedType, "content type %q is not JSON: send application/json", ct)
+}
+
+// Ingest validates and stores the messages of one request. route is the
+// message type of a single-message route, or "" for a batch.
+func (s *Service) Ingest(ctx context.Context, tenantID, route string, body []byte) (Result, error) {
+	msgs, sentAt, err := split(route, body)
+	if err != nil {
+		return Result{}, err
+	}
+	now := s.Now().UTC()
+	res := Result{Success: true, Rejected: []Rejection{}}
+	seen := make(map[string]bool, len(msgs))
+	byDay := map[kpi.Day][][]byte{}
+	for i, raw := range msgs {
+		p, err := event.Parse(raw, event.Arrival{RouteType: route, ReceivedAt: now, SentAt: sentAt})
+		if event.IsInvalid(err) {
+			res.Rejected = append(res.Rejected, Rejection{Index: i, Reason: err.Error()})
+			continue
+		}
+		if err != nil {
+			return Result{}, err
+		}
+		if seen[p.Record.MessageID] {
+			res.Duplicates++
+			continue
+		}
+		seen[p.Record.MessageID] = true
+		day := kpi.DayOf(p.Record.Timestamp, time.UTC)
+		byDay[day] = append(byDay[day], p.Line)
+		res.Accepted++
+	}
+	if res.Accepted == 0 && len(res.Rejected) > 0 {
+		e := apierr.New(apierr.InvalidRequest, "no valid message: %s", res.Rejected[0].Reason)
+		if route == "" {
+			e.Message = fmt.Sprintf("no valid message in the batch (first: message %d: %s)", res.Rejected[0].Index, res.Rejected[0].Reason)
+			e.Details = map[string]any{"rejected": res.Rejected}
+		}
+		return Result{}, e
+	}
+	if err := s.store(ctx, tenantID, now, byDay); err != nil {
+		return Result{}, err
+	}
+	return res, nil
+}
+
+// store writes the day files and marks the days; if anything fails, it
+// removes what it wrote, so that a 5xx means nothing was kept.
+func (s *Service) store(ctx context.Context, tenantID string, now time.Time, byDay map[kpi.Day][][]byte) error {
+	days := make([]kpi.Day, 0, len(byDay))
+	for d := range byDay {
+		days = append(days, d)
+	}
+	slices.SortFunc(days, func(a, b kpi.Day) int { return strings.Compare(a.String(), b.String()) })
+	var written []string
+	fail := func(err error) error {
+		// Undo with a context that outlives a cancelled request.
+		undoCtx := context.WithoutCancel(ctx)
+		for _, k := range written {
+			if derr := s.Raw.Delete(undoCtx, k); derr != nil {
+				// The sender retries after a 5xx; the aggregation
+				// de-duplicates by messageId, so a leftover file never
+				// counts twice.
+				s.Log.ErrorContext(ctx, "undo of raw write failed", "tenant", tenantID, "key", k, "err", derr)
+			}
+		}
+		s.Log.ErrorContext(ctx, "ingest storage failed", "tenant", tenantID, "err", err)
+		return apierr.New(apierr.Unavailable, "storage is unavailable, nothing was stored: retry the request")
+	}
+	for _, d := range days {
+		k, err := s.Raw.Put(ctx, RawKind, tenantID, d, now, byDay[d])
+		if err != nil {
+			return fail(err)
+		}
+		written = append(written, k)
+	}
+	if len(days) > 0 {
+		// Marked after the files exist: a run that started before this
+		// instant keeps the mark, so the days are run again.
+		if err := s.Days.MarkDirty(ctx, tenantID, days, s.Now()); err != nil {
+			return fail(err)
+		}
+	}
+	return nil
+}
+
+// split returns the messages of a body: the `batch` array, or the single
+// message of a single-message route.
+func split(route string, body []byte) ([]json.RawMessage, time.Time, error) {
+	if route != "" {
+		if len(body) > event.MaxMessageBytes {
+			return nil, time.Time{}, apierr.New(apierr.TooLarge, "message is %d bytes, over the 32 KB limit", len(body))
+		}
+		if !json.Valid(body) {
+			return nil, time.Time{}, apierr.New(apierr.InvalidJSON, "body is not valid JSON")
+		}
+		var sentAt time.Time
+		var head struct {
+			SentAt string `json:"sentAt"`
+		}
+		if json.Unmarshal(body, &head) == nil && head.SentAt != "" {
+			sentAt, _ = event.ParseTime(head.SentAt)
+		}
+		return []json.RawMessage{body}, sentAt, nil
+	}
+	if len(body) > event.MaxBatchBytes {
+		return nil, time.Time{}, apierr.New(apierr.TooLarge, "batch is %d bytes, over the 500 KB limit", len(body))
+	}
+	if !json.Valid(body) {
+		return nil, time.Time{}, apierr.New(apierr.InvalidJSON, "body is not valid JSON")
+	}
+	var b struct {
+		Batch  json.RawMessage `json:"batch"`
+		SentAt json.RawMessage `json:"sentAt"`
+	}
+	if err := json.Unmarshal(body, &b); err != nil {
+		return nil, time.Time{}, apierr.New(apierr.InvalidRequest, `body must be an object {"batch": [...]}`)
+	}
+	var msgs []json.RawMessage
+	if t := bytes.TrimSpace(b.Batch); len(t) == 0 || t[0] != '[' || json.Unmarshal(t, &msgs) != nil {
+		return nil, time.Time{}, apierr.New(apierr.InvalidRequest, `body must be an object with a "batch" array of messages`)
+	}
+	if len(msgs) == 0 {
+		return nil, time.Time{}, apierr.New(apierr.InvalidRequest, "batch is empty")
+	}
+	for i, m := range msgs {
+		if len(m) > event.MaxMessageBytes {
+			return nil, time.Time{}, apierr.New(apierr.TooLarge, "message %d is %d bytes, over the 32 KB limit", i, len(m))
+		}
+	}
+	var sentAt time.Time
+	var s string
+	if len(b.SentAt) > 0 && json.Unmarshal(b.SentAt, &s) == nil {
+		sentAt, _ = event.ParseTime(s)
+	}
+	return msgs, sentAt, nil
+}

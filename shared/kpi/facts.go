@@ -1,0 +1,174 @@
+package kpi
+
+import (
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/uptakehq/uptake/shared/event"
+)
+
+// botPattern matches user agents of bots, crawlers and headless browsers.
+var botPattern = regexp.MustCompile(`(?i)bot|crawl|spider|slurp|headless|lighthouse|pingdom|phantomjs|python-requests|curl/|wget/|facebookexternalhit`)
+
+// IsBot reports whether a user agent is a bot's. Bots are left out of web
+// metrics (sessions, pages, conversion), not of product usage.
+func IsBot(userAgent string) bool { return userAgent != "" && botPattern.MatchString(userAgent) }
+
+// Response is one survey answer.
+type Response struct {
+	Type       string    `json:"type"`
+	SurveyID   string    `json:"survey_id"`
+	Respondent string    `json:"respondent"`
+	MessageID  string    `json:"message_id"`
+	Time       time.Time `json:"time"`
+	Score      float64   `json:"score"`
+	Channel    string    `json:"channel,omitempty"`
+	Touchpoint string    `json:"touchpoint,omitempty"`
+	Comment    string    `json:"comment,omitempty"`
+}
+
+// Key identifies what a later answer replaces: the same respondent
+// answering the same survey of the same type.
+func (r Response) Key() string { return r.Type + "\x00" + r.SurveyID + "\x00" + r.Respondent }
+
+// Newer reports whether r replaces o: a later time, or at the same time the
+// greater message id, so the choice never depends on arrival order.
+func (r Response) Newer(o Response) bool {
+	if !r.Time.Equal(o.Time) {
+		return r.Time.After(o.Time)
+	}
+	return r.MessageID > o.MessageID
+}
+
+// Facts is what one day's events say, before identities become ordinals.
+type Facts struct {
+	Day               Day
+	ActiveUsers       []string // distinct users active on the day
+	PageVisitors      []string // distinct non-bot visitors with a page event
+	ConvertedVisitors []string // distinct non-bot visitors of a conversion event
+	ConversionEvents  int
+	Sessions          int     // sessions whose first event is on the day
+	SessionPages      int     // page events in those sessions, wherever they fall
+	SessionSeconds    float64 // sum of those sessions' durations
+	// Responses are the day's survey answers, the latest of each key within
+	// the day; answers on other days that replace them are the caller's
+	// to apply (they need state across days).
+	Responses []Response
+}
+
+// ComputeDay computes the facts of day from recs, which must hold every
+// event from a day before the day's start to a day after its end (sessions
+// reach across midnight) in arrival order. A repeated messageId counts
+// once: the first arrival wins.
+//
+// Sessions are cut by inactivity only. A session is followed back and
+// forward within the window, so one that runs without a 30-minute break for
+// more than a day is the only kind counted from part of its events.
+func ComputeDay(cfg Config, day Day, recs []event.Record) Facts {
+	loc := cfg.Location()
+	start, end := day.Start(loc), day.End(loc)
+	in := func(t time.Time) bool { return !t.Before(start) && t.Before(end) }
+
+	seen := make(map[string]struct{}, len(recs))
+	active := map[string]struct{}{}
+	pageVisitors := map[string]struct{}{}
+	converted := map[string]struct{}{}
+	responses := map[string]Response{}
+	byVisitor := map[string][]*event.Record{}
+	activeNames := make(map[string]bool, len(cfg.ActiveEvents))
+	for _, n := range cfg.ActiveEvents {
+		activeNames[n] = true
+	}
+	f := Facts{Day: day}
+
+	for i := range recs {
+		r := &recs[i]
+		if _, dup := seen[r.MessageID]; dup {
+			continue
+		}
+		seen[r.MessageID] = struct{}{}
+		bot := IsBot(r.Context.UserAgent)
+		if r.IsActivity() && !bot && r.Visitor() != "" {
+			byVisitor[r.Visitor()] = append(byVisitor[r.Visitor()], r)
+		}
+		if !in(r.Timestamp) {
+			continue
+		}
+		if r.IsActivity() && r.UserID != "" && (len(activeNames) == 0 || activeNames[activityName(r)]) {
+			active[string(r.UserID)] = struct{}{}
+		}
+		if bot {
+			// Bots are out of web metrics. Their survey answers are
+			// kept: a survey tool does not send a user agent.
+		} else if r.Type == event.Page {
+			pageVisitors[r.Visitor()] = struct{}{}
+		} else if r.Type == event.Track && r.Event == cfg.ConversionEvent {
+			converted[r.Visitor()] = struct{}{}
+			f.ConversionEvents++
+		}
+		if s, ok := r.Survey(); ok && r.User() != "" {
+			resp := Response{
+				Type: s.Type, SurveyID: string(s.SurveyID), Respondent: r.User(), MessageID: r.MessageID,
+				Time: r.Timestamp.UTC(), Score: s.Score, Channel: s.Channel, Touchpoint: s.Touchpoint, Comment: s.Comment,
+			}
+			if old, ok := responses[resp.Key()]; !ok || resp.Newer(old) {
+				responses[resp.Key()] = resp
+			}
+		}
+	}
+
+	timeout := cfg.SessionTimeout()
+	for _, evs := range byVisitor {
+		slices.SortFunc(evs, func(a, b *event.Record) int {
+			if c := a.Timestamp.Compare(b.Timestamp); c != 0 {
+				return c
+			}
+			return strings.Compare(a.MessageID, b.MessageID)
+		})
+		for i := 0; i < len(evs); {
+			j, pages := i, 0
+			for {
+				if evs[j].Type == event.Page {
+					pages++
+				}
+				if j+1 == len(evs) || evs[j+1].Timestamp.Sub(evs[j].Timestamp) > timeout {
+					break
+				}
+				j++
+			}
+			if in(evs[i].Timestamp) {
+				f.Sessions++
+				f.SessionPages += pages
+				f.SessionSeconds += evs[j].Timestamp.Sub(evs[i].Timestamp).Seconds()
+			}
+			i = j + 1
+		}
+	}
+
+	f.ActiveUsers = sortedKeys(active)
+	f.PageVisitors = sortedKeys(pageVisitors)
+	f.ConvertedVisitors = sortedKeys(converted)
+	for _, r := range responses {
+		f.Responses = append(f.Responses, r)
+	}
+	slices.SortFunc(f.Responses, func(a, b Response) int { return strings.Compare(a.Key(), b.Key()) })
+	return f
+}
+
+func activityName(r *event.Record) string {
+	if r.Type == event.Track {
+		return r.Event
+	}
+	return r.Name
+}
+
+func sortedKeys(m map[string]struct{}) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}

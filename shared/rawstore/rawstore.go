@@ -1,0 +1,153 @@
+// Package rawstore keeps accepted events in S3 as gzipped newline-delimited
+// JSON, partitioned by tenant and UTC day, the layout Athena reads with
+// partition projection:
+//
+//	raw/tenant=<tenant>/dt=<YYYY-MM-DD>/<received-nanos>-<random>.ndjson.gz
+//
+// Each ingest request writes one object per day it touches; objects are
+// never rewritten, so a day's files only grow.
+package rawstore
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/uptakehq/uptake/shared/kpi"
+)
+
+// api is the part of the S3 client the store uses, with the SDK's exact
+// signatures.
+type api interface {
+	PutObject(ctx context.Context, in *s3.PutObjectInput, opts ...func(*s3.Options)) (*s3.PutObjectOutput, error)
+	GetObject(ctx context.Context, in *s3.GetObjectInput, opts ...func(*s3.Options)) (*s3.GetObjectOutput, error)
+	DeleteObject(ctx context.Context, in *s3.DeleteObjectInput, opts ...func(*s3.Options)) (*s3.DeleteObjectOutput, error)
+	ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, opts ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
+}
+
+// Store reads and writes raw event files.
+type Store struct {
+	s3     api
+	bucket string
+}
+
+// New returns a store on bucket.
+func New(client api, bucket string) *Store { return &Store{s3: client, bucket: bucket} }
+
+// CreateBucket creates the bucket for the local stack and tests; an
+// existing one is fine. Deployed stacks get theirs from the template.
+func CreateBucket(ctx context.Context, client *s3.Client, bucket string) error {
+	_, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)})
+	var owned *types.BucketAlreadyOwnedByYou
+	var exists *types.BucketAlreadyExists
+	if err != nil && !errors.As(err, &owned) && !errors.As(err, &exists) {
+		return fmt.Errorf("create bucket %s: %w", bucket, err)
+	}
+	return nil
+}
+
+func prefix(kind, tenantID string, day kpi.Day) string {
+	return kind + "/tenant=" + tenantID + "/dt=" + day.String() + "/"
+}
+
+// Put writes lines (JSON objects without newlines) as one new object of
+// the tenant's day and returns its key. The name starts with the receive
+// time, so listing a day returns its files in arrival order.
+func (st *Store) Put(ctx context.Context, kind, tenantID string, day kpi.Day, receivedAt time.Time, lines [][]byte) (string, error) {
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	for _, l := range lines {
+		zw.Write(l)
+		zw.Write([]byte{'\n'})
+	}
+	if err := zw.Close(); err != nil {
+		return "", fmt.Errorf("compress: %w", err)
+	}
+	rnd := make([]byte, 8)
+	if _, err := rand.Read(rnd); err != nil {
+		return "", fmt.Errorf("random name: %w", err)
+	}
+	key := fmt.Sprintf("%s%019d-%s.ndjson.gz", prefix(kind, tenantID, day), receivedAt.UnixNano(), hex.EncodeToString(rnd))
+	_, err := st.s3.PutObject(ctx, &s3.PutObjectInput{
+		Bucket: aws.String(st.bucket), Key: aws.String(key), Body: bytes.NewReader(buf.Bytes()),
+		ContentType: aws.String("application/gzip"),
+	})
+	if err != nil {
+		return "", fmt.Errorf("put %s: %w", key, err)
+	}
+	return key, nil
+}
+
+// Delete removes an object, as the undo of a Put whose request failed.
+func (st *Store) Delete(ctx context.Context, key string) error {
+	if _, err := st.s3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(st.bucket), Key: aws.String(key)}); err != nil {
+		return fmt.Errorf("delete %s: %w", key, err)
+	}
+	return nil
+}
+
+// Keys lists a tenant's files of a day, in arrival order.
+func (st *Store) Keys(ctx context.Context, kind, tenantID string, day kpi.Day) ([]string, error) {
+	var keys []string
+	in := &s3.ListObjectsV2Input{Bucket: aws.String(st.bucket), Prefix: aws.String(prefix(kind, tenantID, day))}
+	for {
+		out, err := st.s3.ListObjectsV2(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("list %s: %w", *in.Prefix, err)
+		}
+		for _, o := range out.Contents {
+			keys = append(keys, aws.ToString(o.Key))
+		}
+		if !aws.ToBool(out.IsTruncated) {
+			break
+		}
+		in.ContinuationToken = out.NextContinuationToken
+	}
+	slices.Sort(keys)
+	return keys, nil
+}
+
+// Lines calls fn with each line of an object, in order.
+func (st *Store) Lines(ctx context.Context, key string, fn func(line []byte) error) error {
+	out, err := st.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(st.bucket), Key: aws.String(key)})
+	if err != nil {
+		return fmt.Errorf("get %s: %w", key, err)
+	}
+	defer out.Body.Close()
+	var r io.Reader = out.Body
+	if strings.HasSuffix(key, ".gz") {
+		zr, err := gzip.NewReader(out.Body)
+		if err != nil {
+			return fmt.Errorf("read %s: %w", key, err)
+		}
+		defer zr.Close()
+		r = zr
+	}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 4*1024*1024)
+	for sc.Scan() {
+		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
+			continue
+		}
+		if err := fn(sc.Bytes()); err != nil {
+			return err
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("read %s: %w", key, err)
+	}
+	return nil
+}

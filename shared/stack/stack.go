@@ -1,0 +1,153 @@
+// Package stack wires Uptake's services to their AWS clients, once, for the
+// Lambda functions and the local stack alike: both serve the very same
+// handlers.
+package stack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/uptakehq/uptake/shared/admin"
+	"github.com/uptakehq/uptake/shared/aggregate"
+	"github.com/uptakehq/uptake/shared/dynamostore"
+	"github.com/uptakehq/uptake/shared/httpapi"
+	"github.com/uptakehq/uptake/shared/ingest"
+	"github.com/uptakehq/uptake/shared/query"
+	"github.com/uptakehq/uptake/shared/rawstore"
+	"github.com/uptakehq/uptake/shared/tenant"
+	"github.com/uptakehq/uptake/shared/webhook"
+)
+
+// Env is the functions' configuration, read once from the environment.
+type Env struct {
+	Table  string
+	Bucket string
+	// S3PathStyle is set for S3 emulators (local runs).
+	S3PathStyle bool
+	LogLevel    slog.Level
+}
+
+// LoadEnv reads the configuration through getenv and reports every
+// problem at once.
+func LoadEnv(getenv func(string) string) (Env, error) {
+	e := Env{Table: getenv("TABLE_NAME"), Bucket: getenv("BUCKET_NAME"), S3PathStyle: getenv("S3_FORCE_PATH_STYLE") == "true"}
+	var errs []error
+	if e.Table == "" {
+		errs = append(errs, errors.New("TABLE_NAME is not set"))
+	}
+	if e.Bucket == "" {
+		errs = append(errs, errors.New("BUCKET_NAME is not set"))
+	}
+	if lvl := getenv("LOG_LEVEL"); lvl != "" {
+		if err := e.LogLevel.UnmarshalText([]byte(lvl)); err != nil {
+			errs = append(errs, fmt.Errorf("LOG_LEVEL: %w", err))
+		}
+	}
+	return e, errors.Join(errs...)
+}
+
+// Clients builds the DynamoDB and S3 clients from an AWS configuration.
+// Emulators need path-style S3 addressing and checksums only when
+// required; both are harmless on AWS.
+func Clients(cfg aws.Config, env Env) (*dynamodb.Client, *s3.Client) {
+	cfg.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+	cfg.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+	return dynamodb.NewFromConfig(cfg), s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = env.S3PathStyle })
+}
+
+// Stack is every service, wired.
+type Stack struct {
+	Store     *dynamostore.Store
+	Raw       *rawstore.Store
+	Ingest    *ingest.Service
+	Webhooks  *webhook.Service
+	Query     *query.Service
+	Admin     *admin.Service
+	Aggregate *aggregate.Service
+	Log       *slog.Logger
+}
+
+// New wires the services. now is the clock; log the logger.
+func New(db *dynamodb.Client, s3c *s3.Client, env Env, now func() time.Time, log *slog.Logger, openAPI []byte) *Stack {
+	store := dynamostore.New(db, env.Table)
+	raw := rawstore.New(s3c, env.Bucket)
+	auth := tenant.Authenticator{Keys: store}
+	agg := &aggregate.Service{Raw: raw, State: store, Now: now, Log: log}
+	ing := &ingest.Service{Raw: raw, Days: store, Auth: auth, Now: now, Log: log}
+	return &Stack{
+		Store:     store,
+		Raw:       raw,
+		Ingest:    ing,
+		Webhooks:  &webhook.Service{Secrets: store, Ingest: ing, Now: now, Log: log},
+		Query:     &query.Service{Store: store, Auth: auth, Log: log, OpenAPI: openAPI},
+		Admin:     &admin.Service{Configs: store, Aggregator: agg, Auth: auth, Now: now, Log: log},
+		Aggregate: agg,
+		Log:       log,
+	}
+}
+
+// HTTPHandlers maps template.yaml's function logical ids to their handlers,
+// for the local router.
+func (s *Stack) HTTPHandlers() map[string]httpapi.Func {
+	return map[string]httpapi.Func{
+		"IngestFunction":   s.Ingest.Handle,
+		"WebhooksFunction": s.Webhooks.Handle,
+		"QueryFunction":    s.Query.Handle,
+		"AdminFunction":    s.Admin.Handle,
+	}
+}
+
+// Nightly is the scheduled function's handler.
+func (s *Stack) Nightly(ctx context.Context, ev events.EventBridgeEvent) error {
+	reports, err := s.Aggregate.Nightly(ctx)
+	for _, r := range reports {
+		s.Log.InfoContext(ctx, "nightly run", "tenant", r.Tenant, "days", len(r.Days), "reruns", len(r.Reruns))
+	}
+	return err
+}
+
+// Provision creates a tenant with the given keys and a signing secret for
+// every webhook provider.
+func (s *Stack) Provision(ctx context.Context, tenantID string, keys map[tenant.Kind]tenant.Secret, webhookSecret tenant.Secret) error {
+	if !tenant.ValidID(tenantID) {
+		return fmt.Errorf("tenant id %q: use lower-case letters, digits and dashes", tenantID)
+	}
+	if err := s.Store.PutTenant(ctx, tenantID); err != nil {
+		return err
+	}
+	for kind, k := range keys {
+		if err := s.Store.PutKey(ctx, tenant.HashKey(string(k)), tenantID, kind); err != nil {
+			return err
+		}
+	}
+	for _, p := range webhook.Providers {
+		if err := s.Store.PutWebhookSecret(ctx, tenantID, p, webhookSecret); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Boot is what every function's main does: read the environment, load the
+// AWS configuration with load (config.LoadDefaultConfig in Lambda) and wire
+// the stack on the real clock.
+func Boot(ctx context.Context, getenv func(string) string, load func(context.Context) (aws.Config, error), log *slog.Logger, openAPI []byte) (*Stack, error) {
+	env, err := LoadEnv(getenv)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := load(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	db, s3c := Clients(cfg, env)
+	return New(db, s3c, env, time.Now, log, openAPI), nil
+}
