@@ -1,0 +1,166 @@
+package aggregate_test
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/uptakehq/uptake/shared/kpi"
+)
+
+// memRaw is an in-memory raw store: files of lines per UTC day.
+type memRaw struct {
+	mu    sync.Mutex
+	files map[string][][]byte // key -> lines
+	n     int
+}
+
+func newMemRaw() *memRaw { return &memRaw{files: map[string][][]byte{}} }
+
+func (m *memRaw) put(tenantID string, day kpi.Day, lines [][]byte) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.n++
+	m.files[fmt.Sprintf("raw/tenant=%s/dt=%s/%06d", tenantID, day, m.n)] = lines
+}
+
+func (m *memRaw) Keys(_ context.Context, kind, tenantID string, day kpi.Day) ([]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	prefix := kind + "/tenant=" + tenantID + "/dt=" + day.String() + "/"
+	var out []string
+	for k := range m.files {
+		if strings.HasPrefix(k, prefix) {
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+func (m *memRaw) Lines(_ context.Context, key string, fn func([]byte) error) error {
+	m.mu.Lock()
+	lines := m.files[key]
+	m.mu.Unlock()
+	for _, l := range lines {
+		if err := fn(l); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type resp struct {
+	ts  int64
+	mid string
+	day kpi.Day
+}
+
+// memState is an in-memory aggregate.State and query.Store, for units; the
+// DynamoDB adapter is tested against DynamoDB Local.
+type memState struct {
+	mu     sync.Mutex
+	cfg    kpi.Config
+	idents map[string]kpi.Identity
+	next   uint32
+	resps  map[string]resp
+	parts  map[kpi.Day]kpi.Part
+	dirty  map[kpi.Day]int64
+}
+
+func newMemState(cfg kpi.Config) *memState {
+	return &memState{cfg: cfg, idents: map[string]kpi.Identity{}, resps: map[string]resp{}, parts: map[kpi.Day]kpi.Part{}, dirty: map[kpi.Day]int64{}}
+}
+
+func (m *memState) Tenants(context.Context) ([]string, error) { return []string{"t"}, nil }
+
+func (m *memState) Config(context.Context, string) (kpi.Config, error) { return m.cfg, nil }
+
+func (m *memState) Identities(_ context.Context, _ string, ids []string) (map[string]kpi.Identity, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := map[string]kpi.Identity{}
+	for _, id := range ids {
+		ident, ok := m.idents[id]
+		if !ok {
+			ident = kpi.Identity{Ordinal: m.next}
+			m.next++
+			m.idents[id] = ident
+		}
+		out[id] = ident
+	}
+	return out, nil
+}
+
+func (m *memState) SetFirstActive(_ context.Context, _ string, id string, day kpi.Day) (kpi.Day, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ident := m.idents[id]
+	if !ident.FirstActive.IsZero() && !ident.FirstActive.After(day) {
+		return kpi.Day{}, false, nil
+	}
+	old := ident.FirstActive
+	ident.FirstActive = day
+	m.idents[id] = ident
+	return old, true, nil
+}
+
+func (m *memState) ClaimResponse(_ context.Context, _ string, r kpi.Response, day kpi.Day) (bool, kpi.Day, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := r.Type + "#" + r.SurveyID + "#" + r.Respondent
+	old, ok := m.resps[k]
+	ts := r.Time.UnixNano()
+	if ok && (old.ts > ts || (old.ts == ts && old.mid > r.MessageID)) {
+		return false, kpi.Day{}, nil
+	}
+	m.resps[k] = resp{ts: ts, mid: r.MessageID, day: day}
+	if ok && !old.day.Equal(day) {
+		return true, old.day, nil
+	}
+	return true, kpi.Day{}, nil
+}
+
+func (m *memState) PutPart(_ context.Context, _ string, p kpi.Part, _ time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.parts[p.Day] = p
+	return nil
+}
+
+func (m *memState) Parts(_ context.Context, _ string, from, to kpi.Day) ([]kpi.Part, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []kpi.Part
+	for _, d := range kpi.Days(from, to) {
+		if p, ok := m.parts[d]; ok {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+func (m *memState) DirtyDays(_ context.Context, _ string, from, to kpi.Day) ([]kpi.Dirty, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []kpi.Dirty
+	for _, d := range slices.SortedFunc(maps.Keys(m.dirty), func(a, b kpi.Day) int { return strings.Compare(a.String(), b.String()) }) {
+		if !d.Before(from) && !d.After(to) {
+			out = append(out, kpi.Dirty{Day: d, At: m.dirty[d]})
+		}
+	}
+	return out, nil
+}
+
+func (m *memState) ClearDirty(_ context.Context, _ string, d kpi.Dirty) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.dirty[d.Day] == d.At {
+		delete(m.dirty, d.Day)
+	}
+	return nil
+}

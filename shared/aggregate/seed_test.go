@@ -1,0 +1,24 @@
+package aggregate_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/uptakehq/uptake/shared/kpi"
+)
+
+// TestSeedConversionExample reproduces seed 003's worked example:
+// 50 conversions of 500 visitors is a 10% conversion rate.
+func TestSeedConversionExample(t *testing.T) {
+	w := newWorld(kpi.DefaultConfig())
+	var req [][]byte
+	for i := range 500 {
+		req = append(req, fmt.Appendf(nil, `{"type":"page","messageId":"p%d","anonymousId":"v%d","timestamp":"2026-10-05T%02d:%02d:00Z"}`, i, i, i%24, i%60))
+		if i%10 == 0 {
+			req = append(req, fmt.Appendf(nil, `{"type":"track","event":"Signed Up","messageId":"s%d","anonymousId":"v%d","userId":"u%d","timestamp":"2026-10-05T%02d:%02d:30Z"}`, i, i, i, i%24, i%60))
+		}
+	}
+	w.send(t, 0, req)
+	w.aggregateAll(t)
+	check(t, w, "conversion_rate 2026-10-05 value=10 numerator=50 denominator=500 conversions=50")
+}
