@@ -22,6 +22,9 @@ type Stack struct {
 	Tenant                      string
 	WriteKey, ReadKey, AdminKey string
 	WebhookSecret               string
+	// Where the stack keeps its data, for tests that inspect it.
+	DynamoDBEndpoint, S3Endpoint string
+	Table, Bucket                string
 	*devstack.Stack
 }
 
@@ -43,14 +46,15 @@ func StartWith(t testing.TB, o Options) *Stack {
 	if os.Getenv("UPTAKE_TEST_LOG") != "" {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	ds, err := devstack.New(ctx, devstack.Options{
+	opts := devstack.Options{
 		DynamoDBEndpoint: localstacktest.DynamoDBEndpoint(t),
 		S3Endpoint:       localstacktest.S3Endpoint(t),
 		Table:            localstacktest.UniqueName("uptake"),
 		Bucket:           localstacktest.UniqueName("uptake"),
 		Now:              o.Now,
 		Log:              log,
-	})
+	}
+	ds, err := devstack.New(ctx, opts)
 	if err != nil {
 		t.Fatalf("start local stack: %v", err)
 	}
@@ -63,5 +67,6 @@ func StartWith(t testing.TB, o Options) *Stack {
 	return &Stack{
 		URL: srv.URL, Tenant: demo.ID, WriteKey: string(demo.WriteKey), ReadKey: string(demo.ReadKey),
 		AdminKey: string(demo.AdminKey), WebhookSecret: string(demo.WebhookSecret), Stack: ds,
+		DynamoDBEndpoint: opts.DynamoDBEndpoint, S3Endpoint: opts.S3Endpoint, Table: opts.Table, Bucket: opts.Bucket,
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -190,6 +191,9 @@ func (s *Service) store(ctx context.Context, tenantID string, now time.Time, byD
 // split returns the messages of a body: the `batch` array, or the single
 // message of a single-message route.
 func split(route string, body []byte) ([]json.RawMessage, time.Time, error) {
+	if !utf8.Valid(body) {
+		return nil, time.Time{}, apierr.New(apierr.InvalidJSON, "body is not valid UTF-8")
+	}
 	if route != "" {
 		if len(body) > event.MaxMessageBytes {
 			return nil, time.Time{}, apierr.New(apierr.TooLarge, "message is %d bytes, over the 32 KB limit", len(body))
