@@ -24,10 +24,9 @@ import (
 
 // Symbolic values, as Load renders intrinsics.
 const (
-	tableArn       = "${Table.Arn}"
-	bucketArn      = "${Bucket.Arn}"
-	rawObjects     = "${Bucket.Arn}/raw/*"
-	webhookObjects = "${Bucket.Arn}/webhooks/*"
+	tableArn   = "${Table.Arn}"
+	bucketArn  = "${Bucket.Arn}"
+	rawObjects = "${Bucket.Arn}/raw/*"
 )
 
 // wantRoutes is the HTTP contract of docs/spec/api.md, route by route.
@@ -71,7 +70,7 @@ var wantGrants = map[string][]string{
 	"IngestFunction": slices.Concat(tableWrite,
 		grants(rawObjects, "s3:PutObject", "s3:DeleteObject")),
 	"WebhooksFunction": slices.Concat(tableWrite,
-		grants(rawObjects, "s3:PutObject"), grants(webhookObjects, "s3:PutObject")),
+		grants(rawObjects, "s3:PutObject", "s3:DeleteObject")),
 	"QueryFunction": grants(tableArn, "dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem"),
 	"AdminFunction": slices.Concat(tableReadWrite,
 		grants(rawObjects, "s3:GetObject"), grants(bucketArn, "s3:ListBucket")),
