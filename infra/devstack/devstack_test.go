@@ -386,3 +386,16 @@ func TestQueryErrors(t *testing.T) {
 	}
 	_ = httpapi.Key
 }
+
+// TestOpenAPI checks the description is served without a key on its own
+// route only.
+func TestOpenAPI(t *testing.T) {
+	st := stacktest.Start(t)
+	r := do(t, http.MethodGet, st.URL+"/v1/openapi.json", nil, nil)
+	if r.status != 200 || !strings.Contains(string(r.body), `"openapi": "3.1.0"`) {
+		t.Fatalf("GET /v1/openapi.json: %d %.200s", r.status, r.body)
+	}
+	if r := do(t, http.MethodGet, st.URL+"/v1/kpis/openapi.json", nil, nil); r.status != 401 {
+		t.Errorf("GET /v1/kpis/openapi.json without a key: %d, want 401", r.status)
+	}
+}

@@ -70,7 +70,7 @@ type Request struct {
 // /v1/openapi.json.
 func (s *Service) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	return httpapi.Serve(ctx, s.Log, func() (events.APIGatewayV2HTTPResponse, error) {
-		if strings.HasSuffix(req.RawPath, "/openapi.json") {
+		if req.RawPath == "/v1/openapi.json" {
 			return httpapi.Text(http.StatusOK, "application/json", string(s.OpenAPI)), nil
 		}
 		tenantID, err := s.Auth.Authenticate(ctx, httpapi.Key(req), tenant.Read)
