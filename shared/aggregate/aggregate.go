@@ -7,6 +7,7 @@ package aggregate
 
 import (
 	"context"
+	"maps"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -29,7 +30,8 @@ type State interface {
 	Tenants(ctx context.Context) ([]string, error)
 	Config(ctx context.Context, tenantID string) (kpi.Config, error)
 	Identities(ctx context.Context, tenantID string, ids []string) (map[string]kpi.Identity, error)
-	SetFirstActive(ctx context.Context, tenantID, id string, day kpi.Day) (replaced kpi.Day, changed bool, err error)
+	SetFirst(ctx context.Context, tenantID, id string, m kpi.Milestone, day kpi.Day) (replaced kpi.Day, changed bool, err error)
+	Cohort(ctx context.Context, tenantID string, day kpi.Day) ([]string, error)
 	ClaimResponse(ctx context.Context, tenantID string, r kpi.Response, day kpi.Day) (counted bool, replaced kpi.Day, err error)
 	PutPart(ctx context.Context, tenantID string, p kpi.Part, computedAt time.Time) error
 	DirtyDays(ctx context.Context, tenantID string, from, to kpi.Day) ([]kpi.Dirty, error)
@@ -112,49 +114,91 @@ func (s *Service) runDay(ctx context.Context, tenantID string, cfg kpi.Config, d
 		return nil, err
 	}
 	facts := kpi.ComputeDay(cfg, day, recs)
-	ids := distinct(facts.ActiveUsers, facts.PageVisitors, facts.ConvertedVisitors)
+	ids := facts.Identities()
 	idents, err := s.State.Identities(ctx, tenantID, ids)
 	if err != nil {
 		return nil, fmt.Errorf("aggregate %s %s: %w", tenantID, day, err)
+	}
+	var reruns []kpi.Day
+	st := kpi.DayState{}
+	// first records that id reached milestone m on day `on`: isFirst says
+	// whether `on` is its first such day, changed whether this run made it
+	// so (the day it replaced is run again).
+	first := func(id string, m kpi.Milestone, on kpi.Day) (isFirst, changed bool, err error) {
+		have := idents[id].First(m)
+		if !have.IsZero() && !have.After(on) {
+			return have.Equal(on), false, nil
+		}
+		replaced, changed, err := s.State.SetFirst(ctx, tenantID, id, m, on)
+		if err != nil {
+			return false, false, fmt.Errorf("aggregate %s %s: %w", tenantID, day, err)
+		}
+		if changed && !replaced.IsZero() {
+			reruns = append(reruns, replaced)
+		}
+		return changed, changed, nil
+	}
+	for _, u := range facts.ActiveUsers {
+		isNew, _, err := first(u, kpi.FirstActive, day)
+		if err != nil {
+			return nil, err
+		}
+		if isNew {
+			st.NewUsers++
+		}
+	}
+	for _, u := range facts.KnownUsers {
+		isNew, _, err := first(u, kpi.FirstSeen, day)
+		if err != nil {
+			return nil, err
+		}
+		if isNew {
+			st.NewKnown++
+		}
+	}
+	for _, u := range slices.Sorted(maps.Keys(facts.Signups)) {
+		on := facts.Signups[u]
+		_, changed, err := first(u, kpi.SignedUp, on)
+		if err != nil {
+			return nil, err
+		}
+		if changed && !on.Equal(day) {
+			reruns = append(reruns, on) // that day's cohort grew
+		}
+	}
+	if st.Cohort, err = s.State.Cohort(ctx, tenantID, day); err != nil {
+		return nil, fmt.Errorf("aggregate %s %s: %w", tenantID, day, err)
+	}
+	var missing []string
+	for _, u := range st.Cohort {
+		if _, ok := idents[u]; !ok {
+			missing = append(missing, u)
+		}
+	}
+	if len(missing) > 0 {
+		more, err := s.State.Identities(ctx, tenantID, missing)
+		if err != nil {
+			return nil, fmt.Errorf("aggregate %s %s: %w", tenantID, day, err)
+		}
+		maps.Copy(idents, more)
 	}
 	ords := make(kpi.Ordinals, len(idents))
 	for id, ident := range idents {
 		ords[id] = ident.Ordinal
 	}
-	var reruns []kpi.Day
-	newUsers := 0
-	for _, u := range facts.ActiveUsers {
-		fa := idents[u].FirstActive
-		switch {
-		case fa.Equal(day):
-			newUsers++
-		case fa.IsZero() || fa.After(day):
-			replaced, changed, err := s.State.SetFirstActive(ctx, tenantID, u, day)
-			if err != nil {
-				return nil, fmt.Errorf("aggregate %s %s: %w", tenantID, day, err)
-			}
-			if changed {
-				newUsers++
-				if !replaced.IsZero() {
-					reruns = append(reruns, replaced)
-				}
-			}
-		}
-	}
-	counted := make([]kpi.Response, 0, len(facts.Responses))
 	for _, r := range facts.Responses {
 		ok, replaced, err := s.State.ClaimResponse(ctx, tenantID, r, day)
 		if err != nil {
 			return nil, fmt.Errorf("aggregate %s %s: %w", tenantID, day, err)
 		}
 		if ok {
-			counted = append(counted, r)
+			st.Counted = append(st.Counted, r)
 		}
 		if !replaced.IsZero() {
 			reruns = append(reruns, replaced)
 		}
 	}
-	part := kpi.BuildPart(facts, ords, newUsers, counted)
+	part := kpi.BuildPart(facts, ords, st)
 	if err := s.State.PutPart(ctx, tenantID, part, s.Now()); err != nil {
 		return nil, fmt.Errorf("aggregate %s %s: %w", tenantID, day, err)
 	}
@@ -289,13 +333,4 @@ func sortedDays(days []kpi.Day) []kpi.Day {
 	out := slices.Clone(days)
 	slices.SortFunc(out, func(a, b kpi.Day) int { return strings.Compare(a.String(), b.String()) })
 	return slices.CompactFunc(out, kpi.Day.Equal)
-}
-
-func distinct(lists ...[]string) []string {
-	var out []string
-	for _, l := range lists {
-		out = append(out, l...)
-	}
-	slices.Sort(out)
-	return slices.Compact(out)
 }

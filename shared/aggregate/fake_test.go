@@ -96,17 +96,35 @@ func (m *memState) Identities(_ context.Context, _ string, ids []string) (map[st
 	return out, nil
 }
 
-func (m *memState) SetFirstActive(_ context.Context, _ string, id string, day kpi.Day) (kpi.Day, bool, error) {
+func (m *memState) SetFirst(_ context.Context, _ string, id string, ms kpi.Milestone, day kpi.Day) (kpi.Day, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	ident := m.idents[id]
-	if !ident.FirstActive.IsZero() && !ident.FirstActive.After(day) {
+	have := ident.First(ms)
+	if !have.IsZero() && !have.After(day) {
 		return kpi.Day{}, false, nil
 	}
-	old := ident.FirstActive
-	ident.FirstActive = day
+	firsts := maps.Clone(ident.Firsts)
+	if firsts == nil {
+		firsts = map[kpi.Milestone]kpi.Day{}
+	}
+	firsts[ms] = day
+	ident.Firsts = firsts
 	m.idents[id] = ident
-	return old, true, nil
+	return have, true, nil
+}
+
+func (m *memState) Cohort(_ context.Context, _ string, day kpi.Day) ([]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []string
+	for id, ident := range m.idents {
+		if d := ident.First(kpi.SignedUp); !d.IsZero() && d.Equal(day) {
+			out = append(out, id)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
 }
 
 func (m *memState) ClaimResponse(_ context.Context, _ string, r kpi.Response, day kpi.Day) (bool, kpi.Day, error) {

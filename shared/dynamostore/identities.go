@@ -69,10 +69,14 @@ func decodeIdentity(it map[string]types.AttributeValue) (kpi.Identity, error) {
 	if err != nil {
 		return kpi.Identity{}, fmt.Errorf("identity %q: bad ordinal: %w", str(it, "sk"), err)
 	}
-	ident := kpi.Identity{Ordinal: uint32(ord)}
-	if fa := str(it, "first_active"); fa != "" {
-		if ident.FirstActive, err = kpi.ParseDay(fa); err != nil {
-			return kpi.Identity{}, fmt.Errorf("identity %q: %w", str(it, "sk"), err)
+	ident := kpi.Identity{Ordinal: uint32(ord), Firsts: map[kpi.Milestone]kpi.Day{}}
+	for _, m := range kpi.Milestones {
+		if v := str(it, string(m)); v != "" {
+			d, err := kpi.ParseDay(v)
+			if err != nil {
+				return kpi.Identity{}, fmt.Errorf("identity %q %s: %w", str(it, "sk"), m, err)
+			}
+			ident.Firsts[m] = d
 		}
 	}
 	return ident, nil
@@ -135,7 +139,7 @@ func (st *Store) createIdentity(ctx context.Context, tenantID, id string, ord ui
 		TableName: aws.String(st.table), Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)"),
 	})
 	if err == nil {
-		return kpi.Identity{Ordinal: ord}, nil
+		return kpi.Identity{Ordinal: ord, Firsts: map[kpi.Milestone]kpi.Day{}}, nil
 	}
 	if !isConditionFailed(err) {
 		return kpi.Identity{}, fmt.Errorf("create identity: %w", err)
@@ -149,16 +153,17 @@ func (st *Store) createIdentity(ctx context.Context, tenantID, id string, ord ui
 	return decodeIdentity(got.Item)
 }
 
-// SetFirstActive records that id was active on day, if no earlier day is
-// known. It returns the day it replaced (zero if none), whose part now
-// counts id wrongly as new; changed is false when an earlier or equal day
-// was already known.
-func (st *Store) SetFirstActive(ctx context.Context, tenantID, id string, day kpi.Day) (replaced kpi.Day, changed bool, err error) {
+// SetFirst records that id reached milestone m on day, if no earlier day
+// is known. It returns the day it replaced (zero if none), whose part now
+// counts id wrongly; changed is false when an earlier or equal day was
+// already known. Signup days are also written to the cohort index.
+func (st *Store) SetFirst(ctx context.Context, tenantID, id string, m kpi.Milestone, day kpi.Day) (replaced kpi.Day, changed bool, err error) {
 	out, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(st.table),
 		Key:                       key(identityPK(tenantID), identitySK(id)),
-		UpdateExpression:          aws.String("SET first_active = :d"),
-		ConditionExpression:       aws.String("attribute_exists(pk) AND (attribute_not_exists(first_active) OR first_active > :d)"),
+		UpdateExpression:          aws.String("SET #m = :d"),
+		ConditionExpression:       aws.String("attribute_exists(pk) AND (attribute_not_exists(#m) OR #m > :d)"),
+		ExpressionAttributeNames:  map[string]string{"#m": string(m)},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":d": s(day.String())},
 		ReturnValues:              types.ReturnValueUpdatedOld,
 	})
@@ -166,12 +171,48 @@ func (st *Store) SetFirstActive(ctx context.Context, tenantID, id string, day kp
 		return kpi.Day{}, false, nil
 	}
 	if err != nil {
-		return kpi.Day{}, false, fmt.Errorf("set first active day: %w", err)
+		return kpi.Day{}, false, fmt.Errorf("set %s day: %w", m, err)
 	}
-	if old := str(out.Attributes, "first_active"); old != "" {
+	if old := str(out.Attributes, string(m)); old != "" {
 		if replaced, err = kpi.ParseDay(old); err != nil {
-			return kpi.Day{}, true, fmt.Errorf("stored first active day: %w", err)
+			return kpi.Day{}, true, fmt.Errorf("stored %s day: %w", m, err)
+		}
+	}
+	if m == kpi.SignedUp {
+		if err := st.indexCohort(ctx, tenantID, id, day, replaced); err != nil {
+			return kpi.Day{}, true, err
 		}
 	}
 	return replaced, true, nil
+}
+
+func cohortPK(tenantID string) string { return "T#" + tenantID + "#COHORT" }
+
+// indexCohort moves id from the cohort of day old (if any) to that of day.
+func (st *Store) indexCohort(ctx context.Context, tenantID, id string, day, old kpi.Day) error {
+	reqs := []types.WriteRequest{{PutRequest: &types.PutRequest{Item: key(cohortPK(tenantID), day.String()+"#"+id)}}}
+	if !old.IsZero() && !old.Equal(day) {
+		reqs = append(reqs, types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: key(cohortPK(tenantID), old.String()+"#"+id)}})
+	}
+	if err := st.batchWrite(ctx, reqs); err != nil {
+		return fmt.Errorf("index signup cohort: %w", err)
+	}
+	return nil
+}
+
+// Cohort lists the users whose signup day is day.
+func (st *Store) Cohort(ctx context.Context, tenantID string, day kpi.Day) ([]string, error) {
+	items, err := st.query(ctx, &dynamodb.QueryInput{
+		KeyConditionExpression:    aws.String("pk = :pk AND begins_with(sk, :d)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s(cohortPK(tenantID)), ":d": s(day.String() + "#")},
+		ConsistentRead:            aws.Bool(true),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("query cohort %s: %w", day, err)
+	}
+	ids := make([]string, 0, len(items))
+	for _, it := range items {
+		ids = append(ids, strings.TrimPrefix(str(it, "sk"), day.String()+"#"))
+	}
+	return ids, nil
 }

@@ -133,7 +133,7 @@ func TestFirstActive(t *testing.T) {
 		{"2026-10-02", true, "2026-10-05"},
 	}
 	for _, s := range steps {
-		replaced, changed, err := st.SetFirstActive(ctx, "acme", "u1", day(s.day))
+		replaced, changed, err := st.SetFirst(ctx, "acme", "u1", kpi.FirstActive, day(s.day))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -142,12 +142,26 @@ func TestFirstActive(t *testing.T) {
 			want = day(s.wantReplaced)
 		}
 		if changed != s.wantChanged || !replaced.Equal(want) {
-			t.Errorf("SetFirstActive(%s) = %s %v, want %s %v", s.day, replaced, changed, s.wantReplaced, s.wantChanged)
+			t.Errorf("SetFirst(%s) = %s %v, want %s %v", s.day, replaced, changed, s.wantReplaced, s.wantChanged)
 		}
 	}
 	got, _ := st.Identities(ctx, "acme", []string{"u1"})
-	if !got["u1"].FirstActive.Equal(day("2026-10-02")) {
-		t.Errorf("first active = %s, want 2026-10-02", got["u1"].FirstActive)
+	if !got["u1"].First(kpi.FirstActive).Equal(day("2026-10-02")) {
+		t.Errorf("first active = %s, want 2026-10-02", got["u1"].First(kpi.FirstActive))
+	}
+	if !got["u1"].First(kpi.SignedUp).IsZero() {
+		t.Errorf("signup day = %s, want none", got["u1"].First(kpi.SignedUp))
+	}
+	// Signup days are indexed by cohort, and move with the user.
+	for _, d := range []string{"2026-10-09", "2026-10-04", "2026-10-06"} {
+		if _, _, err := st.SetFirst(ctx, "acme", "u1", kpi.SignedUp, day(d)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for d, want := range map[string]int{"2026-10-09": 0, "2026-10-04": 1, "2026-10-06": 0} {
+		if ids, err := st.Cohort(ctx, "acme", day(d)); err != nil || len(ids) != want {
+			t.Errorf("Cohort(%s) = %v %v, want %d users", d, ids, err, want)
+		}
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -69,7 +70,10 @@ func (id *ID) UnmarshalJSON(b []byte) error {
 // Context is the part of a message's context that KPIs read.
 type Context struct {
 	UserAgent string `json:"userAgent,omitempty"`
-	Page      struct {
+	Device    struct {
+		Type string `json:"type,omitempty"`
+	} `json:"device"`
+	Page struct {
 		Path     string `json:"path,omitempty"`
 		Referrer string `json:"referrer,omitempty"`
 		URL      string `json:"url,omitempty"`
@@ -175,4 +179,119 @@ func parseScore(b json.RawMessage) (float64, error) {
 		return 0, fmt.Errorf("score must be a finite number")
 	}
 	return f, nil
+}
+
+// Props are the event properties that KPIs read.
+type Props struct {
+	Path        string `json:"path"`
+	URL         string `json:"url"`
+	Referrer    string `json:"referrer"`
+	ContentType string `json:"content_type"`
+	Feature     string `json:"feature"`
+}
+
+// Props decodes the properties KPIs read; fields of the wrong type are
+// left empty.
+func (r *Record) Props() Props {
+	var p Props
+	if len(r.Properties) > 0 {
+		if json.Unmarshal(r.Properties, &p) != nil {
+			// One field of the wrong type: read them one by one.
+			var m map[string]json.RawMessage
+			json.Unmarshal(r.Properties, &m)
+			for k, dst := range map[string]*string{"path": &p.Path, "url": &p.URL, "referrer": &p.Referrer, "content_type": &p.ContentType, "feature": &p.Feature} {
+				json.Unmarshal(m[k], dst)
+			}
+		}
+	}
+	return p
+}
+
+// PagePath is the path of a page event: context.page.path, else the
+// `path` property, else the path of the URL.
+func (r *Record) PagePath() string {
+	if r.Context.Page.Path != "" {
+		return r.Context.Page.Path
+	}
+	p := r.Props()
+	if p.Path != "" {
+		return p.Path
+	}
+	u := r.Context.Page.URL
+	if u == "" {
+		u = p.URL
+	}
+	if pu, err := url.Parse(u); err == nil && pu.Host != "" {
+		if pu.Path == "" {
+			return "/"
+		}
+		return pu.Path
+	}
+	return ""
+}
+
+// Referrer is the page's referrer: context.page.referrer, else the
+// `referrer` property.
+func (r *Record) Referrer() string {
+	if r.Context.Page.Referrer != "" {
+		return r.Context.Page.Referrer
+	}
+	if r.Type == Page {
+		return r.Props().Referrer
+	}
+	return ""
+}
+
+// PageURL is the page's URL, to tell internal referrers apart.
+func (r *Record) PageURL() string {
+	if r.Context.Page.URL != "" {
+		return r.Context.Page.URL
+	}
+	if r.Type == Page {
+		return r.Props().URL
+	}
+	return ""
+}
+
+// CreatedAt is the `created_at` (or `createdAt`) trait of an identify
+// call: an ISO 8601 date-time or date, or unix seconds.
+func (r *Record) CreatedAt() (time.Time, bool) {
+	if r.Type != Identify || len(r.Traits) == 0 {
+		return time.Time{}, false
+	}
+	var t struct {
+		Snake json.RawMessage `json:"created_at"`
+		Camel json.RawMessage `json:"createdAt"`
+	}
+	if json.Unmarshal(r.Traits, &t) != nil {
+		return time.Time{}, false
+	}
+	v := t.Snake
+	if len(v) == 0 || isNull(v) {
+		v = t.Camel
+	}
+	if len(v) == 0 || isNull(v) {
+		return time.Time{}, false
+	}
+	var s string
+	if json.Unmarshal(v, &s) == nil {
+		if ts, err := ParseTime(s); err == nil {
+			return ts.UTC(), true
+		}
+		if d, err := time.Parse("2006-01-02", s); err == nil {
+			return d, true
+		}
+		if n, err := strconv.ParseFloat(s, 64); err == nil && n > 0 {
+			return time.Unix(int64(n), 0).UTC(), true
+		}
+		return time.Time{}, false
+	}
+	var n float64
+	if json.Unmarshal(v, &n) == nil && n > 0 {
+		if n > 1e11 { // milliseconds
+			n /= 1000
+		}
+		return time.Unix(int64(n), 0).UTC(), true
+	}
+	return time.Time{}, false
 }

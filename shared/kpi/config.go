@@ -20,11 +20,18 @@ type Config struct {
 	// that make a user active to these event names (page and screen calls
 	// are named by their `name`; an empty list means every such call).
 	ActiveEvents []string `json:"active_events"`
+	// FeatureEvents are track events that count as features by their
+	// name, besides `Feature Used` with its `feature` property.
+	FeatureEvents []string `json:"feature_events"`
+	// AdoptionMinActiveDays is how many active days in the last 30 days
+	// of a range make a user "adopted" (product_adoption).
+	AdoptionMinActiveDays int `json:"adoption_min_active_days"`
 }
 
 // DefaultConfig is what a tenant gets without configuring anything.
 func DefaultConfig() Config {
-	return Config{TimeZone: "UTC", SessionTimeoutMinutes: 30, ConversionEvent: "Signed Up", ActiveEvents: []string{}}
+	return Config{TimeZone: "UTC", SessionTimeoutMinutes: 30, ConversionEvent: "Signed Up", ActiveEvents: []string{},
+		FeatureEvents: []string{}, AdoptionMinActiveDays: 4}
 }
 
 // Validate reports every problem at once.
@@ -39,11 +46,19 @@ func (c Config) Validate() error {
 	if strings.TrimSpace(c.ConversionEvent) == "" || len(c.ConversionEvent) > 200 {
 		errs = append(errs, errors.New("conversion_event must be a non-empty event name of at most 200 characters"))
 	}
-	for _, e := range c.ActiveEvents {
-		if strings.TrimSpace(e) == "" {
-			errs = append(errs, errors.New("active_events must not contain empty names"))
-			break
+	for _, l := range []struct {
+		name  string
+		names []string
+	}{{"active_events", c.ActiveEvents}, {"feature_events", c.FeatureEvents}} {
+		for _, e := range l.names {
+			if strings.TrimSpace(e) == "" || len(e) > 200 {
+				errs = append(errs, fmt.Errorf("%s must hold event names of 1 to 200 characters", l.name))
+				break
+			}
 		}
+	}
+	if c.AdoptionMinActiveDays < 1 || c.AdoptionMinActiveDays > 30 {
+		errs = append(errs, fmt.Errorf("adoption_min_active_days must be between 1 and 30, got %d", c.AdoptionMinActiveDays))
 	}
 	return errors.Join(errs...)
 }

@@ -1,6 +1,7 @@
 package kpi
 
 import (
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -56,7 +57,43 @@ type Facts struct {
 	// the day; answers on other days that replace them are the caller's
 	// to apply (they need state across days).
 	Responses []Response
+
+	// KnownUsers are the userIds in any message of the day.
+	KnownUsers []string
+	// Signups are the signup days this day's events give: the day of a
+	// `Signed Up` event, or the day of an identify's created_at trait
+	// (which may be any day). The earliest per user.
+	Signups map[string]Day
+	// Features maps each feature used on the day to its users.
+	Features map[string][]string
+	// SessionsBy breaks the day's sessions down by dimension and value:
+	// SessionsBy["source"]["organic"].
+	SessionsBy map[string]map[string]SessionStats
+	// FirstSession maps a dimension (source, landing_page) and value to the
+	// visitors whose first session of the day had that value.
+	FirstSession map[string]map[string][]string
 }
+
+// SessionStats are the sums over some sessions.
+type SessionStats struct {
+	Sessions int
+	Pages    int
+	Seconds  float64
+}
+
+// Session dimensions.
+const (
+	DimSource      = "source"
+	DimDevice      = "device"
+	DimContentType = "content_type"
+	DimLandingPage = "landing_page"
+)
+
+// SessionDims are the dimensions sessions are broken down by.
+var SessionDims = []string{DimSource, DimDevice, DimContentType, DimLandingPage}
+
+// none is the value of a dimension a session does not have.
+const none = "(none)"
 
 // ComputeDay computes the facts of day from recs, which must hold every
 // event from a day before the day's start to a day after its end (sessions
@@ -81,7 +118,18 @@ func ComputeDay(cfg Config, day Day, recs []event.Record) Facts {
 	for _, n := range cfg.ActiveEvents {
 		activeNames[n] = true
 	}
-	f := Facts{Day: day}
+	f := Facts{Day: day, Signups: map[string]Day{}, Features: map[string][]string{}, SessionsBy: map[string]map[string]SessionStats{}, FirstSession: map[string]map[string][]string{}}
+	known := map[string]struct{}{}
+	features := map[string]map[string]struct{}{}
+	featureEvents := make(map[string]bool, len(cfg.FeatureEvents))
+	for _, n := range cfg.FeatureEvents {
+		featureEvents[n] = true
+	}
+	signup := func(user string, d Day) {
+		if old, ok := f.Signups[user]; !ok || d.Before(old) {
+			f.Signups[user] = d
+		}
+	}
 
 	for i := range recs {
 		r := &recs[i]
@@ -93,8 +141,35 @@ func ComputeDay(cfg Config, day Day, recs []event.Record) Facts {
 		if r.IsActivity() && !bot && r.Visitor() != "" {
 			byVisitor[r.Visitor()] = append(byVisitor[r.Visitor()], r)
 		}
+		if r.Type == event.Identify && r.UserID != "" {
+			// created_at may name any day; it is read by the run of the
+			// day the identify call falls on.
+			if ts, ok := r.CreatedAt(); ok && in(r.Timestamp) {
+				signup(string(r.UserID), DayOf(ts, loc))
+			}
+		}
 		if !in(r.Timestamp) {
 			continue
+		}
+		if r.UserID != "" {
+			known[string(r.UserID)] = struct{}{}
+		}
+		if r.Type == event.Track && r.Event == event.SignedUp && r.User() != "" {
+			signup(r.User(), day)
+		}
+		if r.Type == event.Track && r.User() != "" {
+			name := ""
+			if r.Event == "Feature Used" {
+				name = r.Props().Feature
+			} else if featureEvents[r.Event] {
+				name = r.Event
+			}
+			if name != "" {
+				if features[name] == nil {
+					features[name] = map[string]struct{}{}
+				}
+				features[name][r.User()] = struct{}{}
+			}
 		}
 		if r.IsActivity() && r.UserID != "" && (len(activeNames) == 0 || activeNames[activityName(r)]) {
 			active[string(r.UserID)] = struct{}{}
@@ -120,18 +195,24 @@ func ComputeDay(cfg Config, day Day, recs []event.Record) Facts {
 	}
 
 	timeout := cfg.SessionTimeout()
-	for _, evs := range byVisitor {
+	for _, visitor := range slices.Sorted(maps.Keys(byVisitor)) {
+		evs := byVisitor[visitor]
 		slices.SortFunc(evs, func(a, b *event.Record) int {
 			if c := a.Timestamp.Compare(b.Timestamp); c != 0 {
 				return c
 			}
 			return strings.Compare(a.MessageID, b.MessageID)
 		})
+		first := true
 		for i := 0; i < len(evs); {
 			j, pages := i, 0
+			var firstPage *event.Record
 			for {
 				if evs[j].Type == event.Page {
 					pages++
+					if firstPage == nil {
+						firstPage = evs[j]
+					}
 				}
 				if j+1 == len(evs) || evs[j+1].Timestamp.Sub(evs[j].Timestamp) > timeout {
 					break
@@ -139,13 +220,45 @@ func ComputeDay(cfg Config, day Day, recs []event.Record) Facts {
 				j++
 			}
 			if in(evs[i].Timestamp) {
+				secs := evs[j].Timestamp.Sub(evs[i].Timestamp).Seconds()
 				f.Sessions++
 				f.SessionPages += pages
-				f.SessionSeconds += evs[j].Timestamp.Sub(evs[i].Timestamp).Seconds()
+				f.SessionSeconds += secs
+				dims := sessionDims(evs[i], firstPage)
+				for dim, v := range dims {
+					byValue := f.SessionsBy[dim]
+					if byValue == nil {
+						byValue = map[string]SessionStats{}
+						f.SessionsBy[dim] = byValue
+					}
+					st := byValue[v]
+					st.Sessions++
+					st.Pages += pages
+					st.Seconds += secs
+					byValue[v] = st
+				}
+				if first {
+					first = false
+					for _, dim := range []string{DimSource, DimLandingPage} {
+						if f.FirstSession[dim] == nil {
+							f.FirstSession[dim] = map[string][]string{}
+						}
+						f.FirstSession[dim][dims[dim]] = append(f.FirstSession[dim][dims[dim]], visitor)
+					}
+				}
 			}
 			i = j + 1
 		}
 	}
+	for _, byValue := range f.FirstSession {
+		for _, vs := range byValue {
+			slices.Sort(vs)
+		}
+	}
+	for name, users := range features {
+		f.Features[name] = sortedKeys(users)
+	}
+	f.KnownUsers = sortedKeys(known)
 
 	f.ActiveUsers = sortedKeys(active)
 	f.PageVisitors = sortedKeys(pageVisitors)
@@ -171,4 +284,40 @@ func sortedKeys(m map[string]struct{}) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// sessionDims are a session's values of each session dimension: source and
+// device of its first event, content type and path of its first page.
+func sessionDims(first, firstPage *event.Record) map[string]string {
+	dims := map[string]string{
+		DimSource:      TrafficSource(first.Context.Campaign.Source, first.Context.Campaign.Medium, first.Referrer(), first.PageURL()),
+		DimDevice:      Device(first.Context.Device.Type, first.Context.UserAgent, first.Type),
+		DimContentType: none,
+		DimLandingPage: none,
+	}
+	if firstPage != nil {
+		if ct := firstPage.Props().ContentType; ct != "" {
+			dims[DimContentType] = ct
+		}
+		if p := firstPage.PagePath(); p != "" {
+			dims[DimLandingPage] = p
+		}
+	}
+	return dims
+}
+
+// Identities are every user and visitor id the day's facts name, sorted
+// and distinct: those that need an ordinal.
+func (f Facts) Identities() []string {
+	all := slices.Concat(f.ActiveUsers, f.PageVisitors, f.ConvertedVisitors, f.KnownUsers, slices.Collect(maps.Keys(f.Signups)))
+	for _, users := range f.Features {
+		all = append(all, users...)
+	}
+	for _, byValue := range f.FirstSession {
+		for _, vs := range byValue {
+			all = append(all, vs...)
+		}
+	}
+	slices.Sort(all)
+	return slices.Compact(all)
 }

@@ -2,6 +2,7 @@ package kpi
 
 import (
 	"maps"
+	"slices"
 
 	"github.com/RoaringBitmap/roaring/v2"
 )
@@ -18,10 +19,32 @@ const (
 	CounterNPSPassives      = "nps_passives"
 	CounterNPSDetractors    = "nps_detractors"
 
+	CounterKnownNew         = "known_new"
+	CounterSignups          = "signups"
+
 	SetActiveUsers       = "active_users"
 	SetPageVisitors      = "page_visitors"
 	SetConvertedVisitors = "converted_visitors"
+	SetSignups           = "signups"
 )
+
+// Names of the keyed counters and sets of a part.
+func sessionCounter(counter, dim, value string) string { return counter + "|" + dim + "=" + value }
+
+// FeatureSet names the set of a feature's users.
+func FeatureSet(name string) string { return "feature:" + name }
+
+// FirstSessionSet names the set of visitors whose first session of the
+// day had a dimension's value.
+func FirstSessionSet(dim, value string) string { return "first_" + dim + ":" + value }
+
+// MaxKeyedValues bounds the values of one dimension kept in a day's part
+// (landing pages, features, content types): the rest are summed under
+// OtherValue, so a part stays small whatever the tenant sends.
+const MaxKeyedValues = 200
+
+// OtherValue collects the values past MaxKeyedValues.
+const OtherValue = "(other)"
 
 // Part is one day's mergeable aggregate: counters that add up and sets of
 // identity ordinals that union. A range is evaluated from its days' parts.
@@ -49,13 +72,25 @@ func (o Ordinals) set(ids []string) *roaring.Bitmap {
 	return b
 }
 
-// BuildPart turns a day's facts into its part. newUsers is how many of the
-// day's active users were first active that day; counted are the day's
-// survey answers that no later answer replaced.
-func BuildPart(f Facts, ords Ordinals, newUsers int, counted []Response) Part {
+// DayState is what the tenant's state adds to a day's facts.
+type DayState struct {
+	// NewUsers is how many of the day's active users were first active
+	// that day; NewKnown, how many userIds were first seen that day.
+	NewUsers, NewKnown int
+	// Cohort are the users whose signup day is the day.
+	Cohort []string
+	// Counted are the day's survey answers that no later answer replaced.
+	Counted []Response
+}
+
+// BuildPart turns a day's facts into its part.
+func BuildPart(f Facts, ords Ordinals, st DayState) Part {
 	p := NewPart(f.Day)
+	counted := st.Counted
 	p.Counters[CounterDAU] = float64(len(f.ActiveUsers))
-	p.Counters[CounterDAUNew] = float64(newUsers)
+	p.Counters[CounterDAUNew] = float64(st.NewUsers)
+	p.Counters[CounterKnownNew] = float64(st.NewKnown)
+	p.Counters[CounterSignups] = float64(len(st.Cohort))
 	p.Counters[CounterSessions] = float64(f.Sessions)
 	p.Counters[CounterSessionPages] = float64(f.SessionPages)
 	p.Counters[CounterSessionSeconds] = f.SessionSeconds
@@ -80,7 +115,48 @@ func BuildPart(f Facts, ords Ordinals, newUsers int, counted []Response) Part {
 	p.Sets[SetActiveUsers] = ords.set(f.ActiveUsers)
 	p.Sets[SetPageVisitors] = ords.set(f.PageVisitors)
 	p.Sets[SetConvertedVisitors] = ords.set(f.ConvertedVisitors)
+	p.Sets[SetSignups] = ords.set(st.Cohort)
+	for _, name := range topKeys(f.Features, func(u []string) int { return len(u) }) {
+		p.Sets[FeatureSet(name)] = ords.set(f.Features[name])
+	}
+	for dim, byValue := range f.SessionsBy {
+		top := topKeys(byValue, func(s SessionStats) int { return s.Sessions })
+		for _, v := range slices.Sorted(maps.Keys(byValue)) {
+			st := byValue[v]
+			if len(top) < len(byValue) && !slices.Contains(top, v) {
+				v = OtherValue
+			}
+			p.Counters[sessionCounter(CounterSessions, dim, v)] += float64(st.Sessions)
+			p.Counters[sessionCounter(CounterSessionPages, dim, v)] += float64(st.Pages)
+			p.Counters[sessionCounter(CounterSessionSeconds, dim, v)] += st.Seconds
+		}
+	}
+	for dim, byValue := range f.FirstSession {
+		top := topKeys(byValue, func(v []string) int { return len(v) })
+		other := roaring.New()
+		for v, visitors := range byValue {
+			if slices.Contains(top, v) {
+				p.Sets[FirstSessionSet(dim, v)] = ords.set(visitors)
+			} else {
+				other.Or(ords.set(visitors))
+			}
+		}
+		if !other.IsEmpty() {
+			p.Sets[FirstSessionSet(dim, OtherValue)] = other
+		}
+	}
 	return p
+}
+
+// topKeys returns the MaxKeyedValues keys of m with the largest sizes
+// (ties by key), all of them when there are fewer.
+func topKeys[V any](m map[string]V, size func(V) int) []string {
+	keys := slices.Sorted(maps.Keys(m))
+	if len(keys) <= MaxKeyedValues {
+		return keys
+	}
+	slices.SortStableFunc(keys, func(a, b string) int { return size(m[b]) - size(m[a]) })
+	return keys[:MaxKeyedValues]
 }
 
 // Merged is the sum of several parts: counters added, sets unioned.
