@@ -377,7 +377,7 @@ func TestQueryErrors(t *testing.T) {
 		}
 	}
 	r := do(t, http.MethodGet, st.URL+"/v1/kpis/dau.csv?from=2026-10-01&to=2026-10-02&interval=day", bearer(st.ReadKey), nil)
-	if r.status != 200 || !strings.HasPrefix(string(r.body), "kpi,period,value") || strings.Count(string(r.body), "\n") != 3 {
+	if r.status != 200 || !strings.HasPrefix(string(r.body), "kpi,period,key,value") || strings.Count(string(r.body), "\n") != 3 {
 		t.Errorf("CSV: %d %q, want a header and two rows", r.status, r.body)
 	}
 	r = do(t, http.MethodGet, st.URL+"/v1/kpis?from=2026-10-01&to=2026-10-02", bearer(st.ReadKey), nil)

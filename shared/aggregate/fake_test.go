@@ -182,3 +182,19 @@ func (m *memState) ClearDirty(_ context.Context, _ string, d kpi.Dirty) error {
 	}
 	return nil
 }
+
+func (m *memState) PartsOnly(ctx context.Context, t string, from, to kpi.Day, _ []string) ([]kpi.Part, error) {
+	m.mu.Lock()
+	var days []kpi.Day
+	for d := range m.parts {
+		if !d.Before(from) && !d.After(to) {
+			days = append(days, d)
+		}
+	}
+	m.mu.Unlock()
+	slices.SortFunc(days, func(a, b kpi.Day) int { return strings.Compare(a.String(), b.String()) })
+	if len(days) == 0 {
+		return nil, nil
+	}
+	return m.Parts(ctx, t, days[0], days[len(days)-1])
+}

@@ -35,8 +35,10 @@ import (
 //	-- expect --             one line per check:
 //	                         <kpi> <from>..<to> key=value ...
 //
-// Keys are value, numerator, denominator, complete, or a key of details;
-// "null" is an undefined value. Every expected number was worked out by
+// Keys are value, numerator, denominator, complete, rows (breakdown rows),
+// a key of details, or [row].value / .numerator / .denominator of a
+// breakdown row; "null" is an undefined value. The words breakdown=<dim>,
+// filter=<dim>:<value> and feature=<name> shape the query itself. Every expected number was worked out by
 // hand from the events.
 
 var clock = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
@@ -204,12 +206,38 @@ func check(t *testing.T, w *world, line string) {
 	if err1 != nil || err2 != nil {
 		t.Fatalf("expect line %q: bad range", line)
 	}
-	a := w.answer(t, fields[0], from, to)
-	got := map[string]any{"value": a.Value, "numerator": a.Numerator, "denominator": a.Denominator, "complete": a.Complete}
+	q := query.Request{KPI: fields[0], From: from, To: to, Params: map[string]string{}}
+	var checks []string
+	for _, kv := range fields[2:] {
+		k, v, _ := strings.Cut(kv, "=")
+		switch k {
+		case "breakdown":
+			q.Breakdown = v
+		case "filter":
+			dim, val, _ := strings.Cut(v, ":")
+			q.Filters = append(q.Filters, kpi.Filter{Dim: dim, Value: val})
+		case "feature":
+			q.Params[k] = v
+		default:
+			checks = append(checks, kv)
+		}
+	}
+	a, err := w.query.KPI(context.Background(), "t", q)
+	if err != nil {
+		t.Fatalf("%s: %v", line, err)
+	}
+	got := map[string]any{"value": a.Value, "numerator": a.Numerator, "denominator": a.Denominator, "complete": a.Complete,
+		"rows": float64(len(a.Breakdown))}
 	for k, v := range a.Details {
 		got[k] = v
 	}
-	for _, kv := range fields[2:] {
+	// Breakdown rows are checked as [key].value, [key].numerator, ...
+	for _, r := range a.Breakdown {
+		got["["+r.Key+"].value"] = r.Value
+		got["["+r.Key+"].numerator"] = r.Numerator
+		got["["+r.Key+"].denominator"] = r.Denominator
+	}
+	for _, kv := range checks {
 		k, want, ok := strings.Cut(kv, "=")
 		if !ok {
 			t.Fatalf("expect line %q: %q is not key=value", line, kv)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -53,6 +54,37 @@ func (st *Store) Parts(ctx context.Context, tenantID string, from, to kpi.Day) (
 	items, err := st.queryRange(ctx, "T#"+tenantID+"#DAY", from.String(), to.String())
 	if err != nil {
 		return nil, fmt.Errorf("query parts: %w", err)
+	}
+	parts := make([]kpi.Part, 0, len(items))
+	for _, it := range items {
+		p, err := decodePart(it)
+		if err != nil {
+			return nil, err
+		}
+		parts = append(parts, p)
+	}
+	return parts, nil
+}
+
+// PartsOnly returns the parts of from..to with only the named counters
+// and sets read: cheap reads of a long history.
+func (st *Store) PartsOnly(ctx context.Context, tenantID string, from, to kpi.Day, names []string) ([]kpi.Part, error) {
+	proj := []string{"sk"}
+	attrNames := map[string]string{"#c": "counters", "#s": "sets"}
+	for i, name := range names {
+		attrNames[fmt.Sprintf("#n%d", i)] = name
+		proj = append(proj, fmt.Sprintf("#c.#n%d", i), fmt.Sprintf("#s.#n%d", i))
+	}
+	in := &dynamodb.QueryInput{
+		KeyConditionExpression:    aws.String("pk = :pk AND sk BETWEEN :a AND :b"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s("T#" + tenantID + "#DAY"), ":a": s(from.String()), ":b": s(to.String())},
+		ProjectionExpression:      aws.String(strings.Join(proj, ", ")),
+		ExpressionAttributeNames:  attrNames,
+		ConsistentRead:            aws.Bool(true),
+	}
+	items, err := st.query(ctx, in)
+	if err != nil {
+		return nil, fmt.Errorf("query part history: %w", err)
 	}
 	parts := make([]kpi.Part, 0, len(items))
 	for _, it := range items {

@@ -220,6 +220,10 @@ func TestPartsAndDirty(t *testing.T) {
 		!parts[0].Sets["active_users"].Equals(p.Sets["active_users"]) || !parts[0].Day.Equal(p.Day) {
 		t.Fatalf("Parts = %+v, want the stored part only", parts)
 	}
+	only, err := st.PartsOnly(ctx, "acme", day("2000-01-01"), day("2026-10-31"), []string{"dau", "active_users"})
+	if err != nil || len(only) != 2 || only[0].Counters["dau"] != 3 || len(only[0].Counters) != 1 || !only[0].Sets["active_users"].Equals(p.Sets["active_users"]) {
+		t.Fatalf("PartsOnly = %+v %v, want the two parts with only dau and active_users", only, err)
+	}
 	has, err := st.HasParts(ctx, "acme", kpi.Days(day("2026-10-01"), day("2026-10-04")))
 	if err != nil || len(has) != 2 || !has[day("2026-10-02")] || !has[day("2026-10-04")] {
 		t.Errorf("HasParts = %v %v", has, err)

@@ -1,9 +1,12 @@
 package kpi
 
 import (
-	"iter"
+	"cmp"
 	"maps"
 	"slices"
+	"strings"
+
+	"github.com/RoaringBitmap/roaring/v2"
 )
 
 // Result is a KPI's value over some days, with what it was made from.
@@ -13,23 +16,94 @@ type Result struct {
 	Numerator   float64        `json:"numerator"`
 	Denominator float64        `json:"denominator"`
 	Details     map[string]any `json:"details"`
+	// Breakdown has one row per value of the requested dimension.
+	Breakdown []Row `json:"breakdown,omitempty"`
 }
+
+// Row is one value of a breakdown.
+type Row struct {
+	Key         string         `json:"key"`
+	Value       *float64       `json:"value"`
+	Numerator   float64        `json:"numerator"`
+	Denominator float64        `json:"denominator"`
+	Details     map[string]any `json:"details,omitempty"`
+}
+
+// Filter keeps what has Dim equal to Value.
+type Filter struct{ Dim, Value string }
+
+// Input is what a KPI is evaluated on.
+type Input struct {
+	From, To Day
+	// Parts are the aggregated days from From minus the definition's
+	// lookback to To, in day order.
+	Parts []Part
+	// History sums the definition's History names over every day before
+	// HistoryBefore(From, To).
+	History   Merged
+	Breakdown string
+	Filters   []Filter
+	Params    map[string]string
+	Config    Config
+}
+
+// Between returns the parts of from..to.
+func (in Input) Between(from, to Day) []Part {
+	var out []Part
+	for _, p := range in.Parts {
+		if !p.Day.Before(from) && !p.Day.After(to) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Range returns the parts of From..To.
+func (in Input) Range() []Part { return in.Between(in.From, in.To) }
 
 // Definition is a KPI that the engine computes.
 type Definition struct {
 	ID string
-	// Eval computes the KPI from the parts of the days it covers (days not
-	// yet aggregated are absent).
-	Eval func(parts []Part) Result
+	// Lookback is how many days before From the KPI reads, given the
+	// range's length in days.
+	Lookback func(days int) int
+	// History names the counters and sets the KPI sums over all days
+	// before HistoryBefore.
+	History       []string
+	HistoryBefore func(from, to Day) Day
+	// Breakdowns and Filters are the dimensions it can be broken down and
+	// filtered by; Params, the KPI-specific query parameters it takes.
+	Breakdowns, Filters, Params []string
+	Eval                        func(in Input) Result
 }
 
-var definitions = map[string]Definition{
-	"dau":                  {ID: "dau", Eval: evalDAU},
-	"active_users":         {ID: "active_users", Eval: evalDAU},
-	"nps":                  {ID: "nps", Eval: evalNPS},
-	"pages_per_session":    {ID: "pages_per_session", Eval: evalPagesPerSession},
-	"avg_session_duration": {ID: "avg_session_duration", Eval: evalSessionDuration},
-	"conversion_rate":      {ID: "conversion_rate", Eval: evalConversion},
+func lookback(n int) func(int) int { return func(int) int { return n } }
+
+var definitions = map[string]Definition{}
+
+func define(d Definition) {
+	if d.Lookback == nil {
+		d.Lookback = lookback(0)
+	}
+	definitions[d.ID] = d
+}
+
+func init() {
+	define(Definition{ID: "dau", Eval: evalDAU})
+	define(Definition{ID: "active_users", Eval: evalDAU})
+	define(Definition{ID: "wau", Lookback: lookback(6), Eval: rolling(7)})
+	define(Definition{ID: "mau", Lookback: lookback(29), Eval: rolling(30)})
+	define(Definition{ID: "stickiness", Lookback: lookback(29), Eval: evalStickiness})
+	define(Definition{ID: "engagement_rate", History: []string{CounterKnownNew}, HistoryBefore: func(_, to Day) Day { return to.AddDays(1) }, Eval: evalEngagement})
+	define(Definition{ID: "sessions", Breakdowns: SessionDims, Filters: SessionDims, Eval: evalSessions})
+	define(Definition{ID: "pages_per_session", Breakdowns: SessionDims, Filters: SessionDims, Eval: evalPagesPerSession})
+	define(Definition{ID: "avg_session_duration", Breakdowns: SessionDims, Filters: SessionDims, Eval: evalSessionDuration})
+	define(Definition{ID: "conversion_rate", Breakdowns: []string{"channel", DimLandingPage}, Filters: []string{"channel", DimLandingPage}, Eval: evalConversion})
+	define(Definition{ID: "organic_clicks", Lookback: func(days int) int { return days }, Eval: evalOrganic})
+	define(Definition{ID: "feature_adoption", Params: []string{"feature"}, Eval: evalFeatures})
+	define(Definition{ID: "product_adoption", Lookback: lookback(29), History: []string{SetSignups},
+		HistoryBefore: func(_, to Day) Day { return to.AddDays(-29) }, Eval: evalProductAdoption})
+	define(Definition{ID: "nps", Eval: evalNPS})
 }
 
 // Lookup returns the definition of a computed KPI.
@@ -39,7 +113,7 @@ func Lookup(id string) (Definition, bool) {
 }
 
 // Computed lists the KPIs the engine computes, sorted.
-func Computed() []string { return slicesSorted(maps.Keys(definitions)) }
+func Computed() []string { return slices.Sorted(maps.Keys(definitions)) }
 
 // Defined lists every KPI id of kpis.md, computed or not yet.
 func Defined() []string {
@@ -62,16 +136,289 @@ func ratio(num, den, scale float64) *float64 {
 	return &v
 }
 
-func evalDAU(parts []Part) Result {
-	m := Merge(parts)
+func evalDAU(in Input) Result {
+	m := Merge(in.Range())
 	dau, newUsers := m.Counters[CounterDAU], m.Counters[CounterDAUNew]
 	days := float64(m.Days)
 	details := map[string]any{"new": ratio(newUsers, days, 1), "returning": ratio(dau-newUsers, days, 1), "days": m.Days}
 	return Result{Value: ratio(dau, days, 1), Numerator: dau, Denominator: days, Details: details}
 }
 
-func evalNPS(parts []Part) Result {
+// windowUsers is the number of distinct active users in the n days ending
+// on d, and how many of those days are aggregated.
+func windowUsers(in Input, d Day, n int) (users float64, days int) {
+	parts := in.Between(d.AddDays(1-n), d)
+	sets := make([]*roaring.Bitmap, 0, len(parts))
+	for _, p := range parts {
+		if b, ok := p.Sets[SetActiveUsers]; ok {
+			sets = append(sets, b)
+		}
+	}
+	return float64(roaring.FastOr(sets...).GetCardinality()), len(parts)
+}
+
+// rolling is WAU (n = 7) or MAU (n = 30): distinct active users in the n
+// days ending on a day; a range's value is that of its last day.
+func rolling(n int) func(Input) Result {
+	return func(in Input) Result {
+		users, days := windowUsers(in, in.To, n)
+		var v *float64
+		if days > 0 {
+			v = &users
+		}
+		return Result{Value: v, Numerator: users, Denominator: 1, Details: map[string]any{"day": in.To.String(), "window_days": n, "aggregated_days": days}}
+	}
+}
+
+func evalStickiness(in Input) Result {
+	var sum, dauSum, mauSum float64
+	n := 0
+	for _, p := range in.Range() {
+		mau, _ := windowUsers(in, p.Day, 30)
+		if mau == 0 {
+			continue
+		}
+		dau := p.Counters[CounterDAU]
+		sum += dau / mau * 100
+		dauSum += dau
+		mauSum += mau
+		n++
+	}
+	return Result{Value: ratio(sum, float64(n), 1), Numerator: sum, Denominator: float64(n),
+		Details: map[string]any{"days": n, "mean_dau": ratio(dauSum, float64(n), 1), "mean_mau": ratio(mauSum, float64(n), 1)}}
+}
+
+func evalEngagement(in Input) Result {
+	m := Merge(in.Range())
+	active := float64(m.Set(SetActiveUsers).GetCardinality())
+	known := in.History.Counters[CounterKnownNew]
+	return Result{Value: ratio(active, known, 100), Numerator: active, Denominator: known,
+		Details: map[string]any{"active_users": active, "known_users": known, "frequency": ratio(m.Counters[CounterDAU], active, 1)}}
+}
+
+// sessionView sums session counters over parts, for a dimension's value
+// or for all sessions.
+func sessionView(parts []Part, dim, value string) (sessions, pages, seconds float64) {
+	for _, p := range parts {
+		if dim == "" {
+			sessions += p.Counters[CounterSessions]
+			pages += p.Counters[CounterSessionPages]
+			seconds += p.Counters[CounterSessionSeconds]
+			continue
+		}
+		sessions += p.Counters[sessionCounter(CounterSessions, dim, value)]
+		pages += p.Counters[sessionCounter(CounterSessionPages, dim, value)]
+		seconds += p.Counters[sessionCounter(CounterSessionSeconds, dim, value)]
+	}
+	return
+}
+
+// dimValues lists the values of a session dimension found in parts.
+func dimValues(parts []Part, dim string) []string {
+	prefix := sessionCounter(CounterSessions, dim, "")
+	set := map[string]bool{}
+	for _, p := range parts {
+		for k := range p.Counters {
+			if v, ok := strings.CutPrefix(k, prefix); ok {
+				set[v] = true
+			}
+		}
+	}
+	return slices.Sorted(maps.Keys(set))
+}
+
+// sessionKPI evaluates a session KPI, honouring one session-dimension
+// filter and a breakdown.
+func sessionKPI(in Input, f func(sessions, pages, seconds float64) Result) Result {
+	parts := in.Range()
+	dim, value := "", ""
+	if len(in.Filters) > 0 {
+		dim, value = in.Filters[0].Dim, in.Filters[0].Value
+	}
+	r := f(sessionView(parts, dim, value))
+	if in.Breakdown != "" && dim == "" {
+		for _, v := range dimValues(parts, in.Breakdown) {
+			br := f(sessionView(parts, in.Breakdown, v))
+			r.Breakdown = append(r.Breakdown, Row{Key: v, Value: br.Value, Numerator: br.Numerator, Denominator: br.Denominator, Details: br.Details})
+		}
+		sortRows(r.Breakdown)
+	}
+	return r
+}
+
+func sortRows(rows []Row) {
+	slices.SortStableFunc(rows, func(a, b Row) int {
+		if c := cmp.Compare(b.Denominator, a.Denominator); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Key, b.Key)
+	})
+}
+
+func evalSessions(in Input) Result {
+	return sessionKPI(in, func(sessions, pages, seconds float64) Result {
+		return Result{Value: &sessions, Numerator: sessions, Denominator: 1, Details: map[string]any{"pages": pages, "seconds": seconds}}
+	})
+}
+
+func evalPagesPerSession(in Input) Result {
+	return sessionKPI(in, func(sessions, pages, _ float64) Result {
+		return Result{Value: ratio(pages, sessions, 1), Numerator: pages, Denominator: sessions,
+			Details: map[string]any{"pages": pages, "sessions": sessions}}
+	})
+}
+
+func evalSessionDuration(in Input) Result {
+	return sessionKPI(in, func(sessions, _, seconds float64) Result {
+		return Result{Value: ratio(seconds, sessions, 1), Numerator: seconds, Denominator: sessions,
+			Details: map[string]any{"seconds": seconds, "sessions": sessions}}
+	})
+}
+
+func evalOrganic(in Input) Result {
+	days := in.From.DaysUntil(in.To) + 1
+	cur, _, _ := sessionView(in.Range(), DimSource, SourceOrganic)
+	prevParts := in.Between(in.From.AddDays(-days), in.From.AddDays(-1))
+	prev, _, _ := sessionView(prevParts, DimSource, SourceOrganic)
+	details := map[string]any{"previous": nil, "growth_pct": nil, "previous_from": in.From.AddDays(-days).String(), "previous_to": in.From.AddDays(-1).String()}
+	if len(prevParts) > 0 {
+		details["previous"] = prev
+		details["growth_pct"] = ratio(cur-prev, prev, 100)
+	}
+	return Result{Value: &cur, Numerator: cur, Denominator: 1, Details: details}
+}
+
+// channels assigns each visitor of the parts to the value of dim (source
+// or landing page) of their first session in the parts' days.
+func channels(parts []Part, dim string) map[string]*roaring.Bitmap {
+	prefix := FirstSessionSet(dim, "")
+	assigned := roaring.New()
+	out := map[string]*roaring.Bitmap{}
+	for _, p := range parts {
+		for _, k := range slices.Sorted(maps.Keys(p.Sets)) {
+			v, ok := strings.CutPrefix(k, prefix)
+			if !ok {
+				continue
+			}
+			fresh := roaring.AndNot(p.Sets[k], assigned)
+			if fresh.IsEmpty() {
+				continue
+			}
+			if out[v] == nil {
+				out[v] = roaring.New()
+			}
+			out[v].Or(fresh)
+		}
+		for _, k := range slices.Sorted(maps.Keys(p.Sets)) {
+			if strings.HasPrefix(k, prefix) {
+				assigned.Or(p.Sets[k])
+			}
+		}
+	}
+	return out
+}
+
+func conversionRow(visitors, converted *roaring.Bitmap, conversions float64) Result {
+	c := float64(visitors.AndCardinality(converted))
+	v := float64(visitors.GetCardinality())
+	return Result{Value: ratio(c, v, 100), Numerator: c, Denominator: v,
+		Details: map[string]any{"visitors": v, "converted": c, "conversions": conversions}}
+}
+
+func evalConversion(in Input) Result {
+	parts := in.Range()
 	m := Merge(parts)
+	visitors, converted := m.Set(SetPageVisitors), m.Set(SetConvertedVisitors)
+	conversions := m.Counters[CounterConversionEvents]
+	byDim := func(dim string) map[string]*roaring.Bitmap {
+		if dim == "channel" {
+			dim = DimSource
+		}
+		return channels(parts, dim)
+	}
+	for _, f := range in.Filters {
+		sub := byDim(f.Dim)[f.Value]
+		if sub == nil {
+			sub = roaring.New()
+		}
+		visitors = roaring.And(visitors, sub)
+	}
+	r := conversionRow(visitors, converted, conversions)
+	if in.Breakdown != "" {
+		for v, set := range byDim(in.Breakdown) {
+			vs := roaring.And(visitors, set)
+			if vs.IsEmpty() {
+				continue
+			}
+			br := conversionRow(vs, converted, 0)
+			delete(br.Details, "conversions")
+			r.Breakdown = append(r.Breakdown, Row{Key: v, Value: br.Value, Numerator: br.Numerator, Denominator: br.Denominator, Details: br.Details})
+		}
+		sortRows(r.Breakdown)
+	}
+	return r
+}
+
+func evalFeatures(in Input) Result {
+	m := Merge(in.Range())
+	active := m.Set(SetActiveUsers)
+	n := float64(active.GetCardinality())
+	anyFeature := roaring.New()
+	var rows []Row
+	for _, k := range slices.Sorted(maps.Keys(m.Sets)) {
+		name, ok := strings.CutPrefix(k, FeatureSet(""))
+		if !ok {
+			continue
+		}
+		users := roaring.And(m.Sets[k], active)
+		anyFeature.Or(users)
+		c := float64(users.GetCardinality())
+		rows = append(rows, Row{Key: name, Value: ratio(c, n, 100), Numerator: c, Denominator: n})
+	}
+	sortRows(rows)
+	slices.SortStableFunc(rows, func(a, b Row) int { return cmp.Compare(b.Numerator, a.Numerator) })
+	if want, ok := in.Params["feature"]; ok {
+		for _, r := range rows {
+			if r.Key == want {
+				return Result{Value: r.Value, Numerator: r.Numerator, Denominator: n, Details: map[string]any{"feature": want, "active_users": n}, Breakdown: rows}
+			}
+		}
+		return Result{Value: ratio(0, n, 100), Numerator: 0, Denominator: n, Details: map[string]any{"feature": want, "active_users": n}, Breakdown: rows}
+	}
+	c := float64(anyFeature.GetCardinality())
+	return Result{Value: ratio(c, n, 100), Numerator: c, Denominator: n,
+		Details: map[string]any{"active_users": n, "users_of_any_feature": c, "features": len(rows)}, Breakdown: rows}
+}
+
+func evalProductAdoption(in Input) Result {
+	windowStart := in.To.AddDays(-29)
+	counts := map[uint32]int{}
+	for _, p := range in.Between(windowStart, in.To) {
+		if b, ok := p.Sets[SetActiveUsers]; ok {
+			it := b.Iterator()
+			for it.HasNext() {
+				counts[it.Next()]++
+			}
+		}
+	}
+	population := in.History.Set(SetSignups)
+	minDays := in.Config.AdoptionMinActiveDays
+	if minDays <= 0 {
+		minDays = 4
+	}
+	adopted := 0.0
+	for ord, c := range counts {
+		if c >= minDays && population.Contains(ord) {
+			adopted++
+		}
+	}
+	n := float64(population.GetCardinality())
+	return Result{Value: ratio(adopted, n, 100), Numerator: adopted, Denominator: n,
+		Details: map[string]any{"window_from": windowStart.String(), "window_to": in.To.String(), "min_active_days": minDays, "signed_up_before_window": n}}
+}
+
+func evalNPS(in Input) Result {
+	m := Merge(in.Range())
 	p, pa, d := m.Counters[CounterNPSPromoters], m.Counters[CounterNPSPassives], m.Counters[CounterNPSDetractors]
 	n := p + pa + d
 	details := map[string]any{
@@ -79,33 +426,4 @@ func evalNPS(parts []Part) Result {
 		"promoters_pct": ratio(p, n, 100), "passives_pct": ratio(pa, n, 100), "detractors_pct": ratio(d, n, 100),
 	}
 	return Result{Value: ratio(p-d, n, 100), Numerator: p - d, Denominator: n, Details: details}
-}
-
-func evalPagesPerSession(parts []Part) Result {
-	m := Merge(parts)
-	pages, sessions := m.Counters[CounterSessionPages], m.Counters[CounterSessions]
-	return Result{Value: ratio(pages, sessions, 1), Numerator: pages, Denominator: sessions,
-		Details: map[string]any{"pages": pages, "sessions": sessions}}
-}
-
-func evalSessionDuration(parts []Part) Result {
-	m := Merge(parts)
-	secs, sessions := m.Counters[CounterSessionSeconds], m.Counters[CounterSessions]
-	return Result{Value: ratio(secs, sessions, 1), Numerator: secs, Denominator: sessions,
-		Details: map[string]any{"seconds": secs, "sessions": sessions}}
-}
-
-func evalConversion(parts []Part) Result {
-	m := Merge(parts)
-	visitors := m.Set(SetPageVisitors)
-	converted := float64(visitors.AndCardinality(m.Set(SetConvertedVisitors)))
-	v := float64(visitors.GetCardinality())
-	return Result{Value: ratio(converted, v, 100), Numerator: converted, Denominator: v,
-		Details: map[string]any{"visitors": v, "converted": converted, "conversions": m.Counters[CounterConversionEvents]}}
-}
-
-func slicesSorted(seq iter.Seq[string]) []string {
-	out := slices.Collect(seq)
-	slices.Sort(out)
-	return out
 }

@@ -178,7 +178,7 @@ func Merge(parts []Part) Merged {
 			bySet[k] = append(bySet[k], b)
 		}
 	}
-	for _, k := range slicesSorted(maps.Keys(bySet)) {
+	for _, k := range slices.Sorted(maps.Keys(bySet)) {
 		m.Sets[k] = roaring.FastOr(bySet[k]...)
 	}
 	return m

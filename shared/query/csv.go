@@ -12,9 +12,21 @@ import (
 // CSV renders an answer for spreadsheets: one row per series period, or a
 // single row for the whole range; scalar details become columns.
 func CSV(a Answer) string {
-	rows := a.Series
+	type row struct {
+		Point
+		key string
+	}
+	var rows []row
+	for _, p := range a.Series {
+		rows = append(rows, row{Point: p})
+	}
+	for _, b := range a.Breakdown {
+		if len(a.Series) == 0 {
+			rows = append(rows, row{Point: Point{Period: a.From, Value: b.Value, Numerator: b.Numerator, Denominator: b.Denominator, Details: b.Details}, key: b.Key})
+		}
+	}
 	if len(rows) == 0 {
-		rows = []Point{{Period: a.From, Value: a.Value, Numerator: a.Numerator, Denominator: a.Denominator, Details: a.Details}}
+		rows = []row{{Point: Point{Period: a.From, Value: a.Value, Numerator: a.Numerator, Denominator: a.Denominator, Details: a.Details}}}
 	}
 	cols := map[string]bool{}
 	for _, r := range rows {
@@ -27,9 +39,9 @@ func CSV(a Answer) string {
 	names := slices.Sorted(maps.Keys(cols))
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)
-	w.Write(append([]string{"kpi", "period", "value", "numerator", "denominator"}, names...))
+	w.Write(append([]string{"kpi", "period", "key", "value", "numerator", "denominator"}, names...))
 	for _, r := range rows {
-		rec := []string{a.KPI, r.Period, optional(r.Value), num(r.Numerator), num(r.Denominator)}
+		rec := []string{a.KPI, r.Period, r.key, optional(r.Value), num(r.Numerator), num(r.Denominator)}
 		for _, n := range names {
 			s, _ := scalar(r.Details[n])
 			rec = append(rec, s)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -25,6 +26,7 @@ const MaxRangeDays = 3*366 + 1
 type Store interface {
 	Config(ctx context.Context, tenantID string) (kpi.Config, error)
 	Parts(ctx context.Context, tenantID string, from, to kpi.Day) ([]kpi.Part, error)
+	PartsOnly(ctx context.Context, tenantID string, from, to kpi.Day, names []string) ([]kpi.Part, error)
 	DirtyDays(ctx context.Context, tenantID string, from, to kpi.Day) ([]kpi.Dirty, error)
 }
 
@@ -47,6 +49,7 @@ type Answer struct {
 	Denominator float64        `json:"denominator"`
 	Details     map[string]any `json:"details"`
 	Series      []Point        `json:"series,omitempty"`
+	Breakdown   []kpi.Row      `json:"breakdown,omitempty"`
 	Complete    bool           `json:"complete"`
 }
 
@@ -61,9 +64,13 @@ type Point struct {
 
 // Request is a parsed KPI query.
 type Request struct {
-	KPI      string
-	From, To kpi.Day
-	Interval string // "", day, week or month
+	KPI       string
+	From, To  kpi.Day
+	Interval  string // "", day, week or month
+	Breakdown string
+	Filters   []kpi.Filter
+	// Params are the KPI-specific parameters (feature, …).
+	Params map[string]string
 }
 
 // Handle serves GET /v1/kpis, /v1/kpis/{id}, /v1/kpis/{id}.csv and
@@ -79,7 +86,7 @@ func (s *Service) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		}
 		id, isKPI := req.PathParameters["id"]
 		if !isKPI {
-			q, err := parse("", req.QueryStringParameters)
+			q, err := parse("", query(req))
 			if err != nil {
 				return events.APIGatewayV2HTTPResponse{}, err
 			}
@@ -90,7 +97,7 @@ func (s *Service) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 			return httpapi.JSON(http.StatusOK, all), nil
 		}
 		csv := strings.HasSuffix(id, ".csv")
-		q, err := parse(strings.TrimSuffix(id, ".csv"), req.QueryStringParameters)
+		q, err := parse(strings.TrimSuffix(id, ".csv"), query(req))
 		if err != nil {
 			return events.APIGatewayV2HTTPResponse{}, err
 		}
@@ -105,19 +112,61 @@ func (s *Service) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	})
 }
 
-func parse(id string, params map[string]string) (Request, error) {
+// query returns the query parameters with repeated ones kept apart
+// (API Gateway joins them with commas in QueryStringParameters).
+func query(req events.APIGatewayV2HTTPRequest) url.Values {
+	if v, err := url.ParseQuery(req.RawQueryString); err == nil && req.RawQueryString != "" {
+		return v
+	}
+	v := url.Values{}
+	for k, val := range req.QueryStringParameters {
+		v.Set(k, val)
+	}
+	return v
+}
+
+func parse(id string, values url.Values) (Request, error) {
+	params := map[string]string{}
+	for k, vs := range values {
+		if len(vs) > 1 && k != "filter" {
+			return Request{}, apierr.New(apierr.InvalidRequest, "query parameter %q is given more than once", k)
+		}
+		params[k] = vs[0]
+	}
+	q := Request{KPI: id, Interval: params["interval"], Breakdown: params["breakdown"], Params: map[string]string{}}
+	if id != "" && !slices.Contains(kpi.Defined(), id) {
+		return Request{}, apierr.New(apierr.UnknownKPI, "unknown KPI %q", id)
+	}
+	def, computed := kpi.Lookup(id)
 	for k := range params {
-		switch k {
-		case "from", "to", "interval":
-		case "breakdown", "filter":
-			return Request{}, apierr.New(apierr.NotImplemented, "%s is not available yet", k)
+		switch {
+		case k == "from" || k == "to" || k == "interval":
+		case (k == "breakdown" || k == "filter") && id != "":
+		case computed && slices.Contains(def.Params, k):
+			q.Params[k] = params[k]
 		default:
 			return Request{}, apierr.New(apierr.InvalidRequest, "unknown query parameter %q", k)
 		}
 	}
-	q := Request{KPI: id, Interval: params["interval"]}
-	if id != "" && !slices.Contains(kpi.Defined(), id) {
-		return Request{}, apierr.New(apierr.UnknownKPI, "unknown KPI %q", id)
+	for _, f := range values["filter"] {
+		dim, value, ok := strings.Cut(f, ":")
+		if !ok || dim == "" {
+			return Request{}, apierr.New(apierr.InvalidRequest, "filter %q must be <dimension>:<value>", f)
+		}
+		q.Filters = append(q.Filters, kpi.Filter{Dim: dim, Value: value})
+	}
+	if computed {
+		if q.Breakdown != "" && !slices.Contains(def.Breakdowns, q.Breakdown) {
+			return Request{}, apierr.New(apierr.InvalidRequest, "%s cannot be broken down by %q (available: %s)", id, q.Breakdown, list(def.Breakdowns))
+		}
+		for _, f := range q.Filters {
+			if !slices.Contains(def.Filters, f.Dim) {
+				return Request{}, apierr.New(apierr.InvalidRequest, "%s cannot be filtered by %q (available: %s)", id, f.Dim, list(def.Filters))
+			}
+		}
+		if len(q.Filters) > 1 {
+			return Request{}, apierr.New(apierr.InvalidRequest, "%s takes one filter at a time", id)
+		}
 	}
 	var err error
 	if q.From, err = day(params, "from"); err != nil {
@@ -161,23 +210,42 @@ func (s *Service) KPI(ctx context.Context, tenantID string, q Request) (Answer, 
 	if !ok {
 		return Answer{}, apierr.New(apierr.NotImplemented, "KPI %q is defined but not computed yet", q.KPI)
 	}
-	parts, complete, err := s.parts(ctx, tenantID, q.From, q.To)
+	cfg, err := s.Store.Config(ctx, tenantID)
 	if err != nil {
 		return Answer{}, err
 	}
-	r := def.Eval(parts)
+	first := q.From.AddDays(-def.Lookback(q.From.DaysUntil(q.To) + 1))
+	parts, complete, err := s.parts(ctx, tenantID, q.From, q.To, first)
+	if err != nil {
+		return Answer{}, err
+	}
+	var history []kpi.Part
+	if len(def.History) > 0 {
+		if history, err = s.Store.PartsOnly(ctx, tenantID, kpi.NewDay(2000, 1, 1), q.To, def.History); err != nil {
+			return Answer{}, err
+		}
+	}
+	eval := func(from, to kpi.Day) kpi.Result {
+		in := kpi.Input{From: from, To: to, Parts: parts, Breakdown: q.Breakdown, Filters: q.Filters, Params: q.Params, Config: cfg}
+		if len(def.History) > 0 {
+			before := def.HistoryBefore(from, to)
+			var hs []kpi.Part
+			for _, h := range history {
+				if h.Day.Before(before) {
+					hs = append(hs, h)
+				}
+			}
+			in.History = kpi.Merge(hs)
+		}
+		return def.Eval(in)
+	}
+	r := eval(q.From, q.To)
 	a := Answer{KPI: q.KPI, From: q.From.String(), To: q.To.String(), Value: r.Value, Numerator: r.Numerator,
-		Denominator: r.Denominator, Details: r.Details, Complete: complete}
+		Denominator: r.Denominator, Details: r.Details, Breakdown: r.Breakdown, Complete: complete}
 	if q.Interval != "" {
 		a.Series = []Point{}
 		for _, p := range Periods(q.From, q.To, q.Interval) {
-			var in []kpi.Part
-			for _, part := range parts {
-				if !part.Day.Before(p.From) && !part.Day.After(p.To) {
-					in = append(in, part)
-				}
-			}
-			pr := def.Eval(in)
+			pr := eval(p.From, p.To)
 			a.Series = append(a.Series, Point{Period: p.From.String(), Value: pr.Value, Numerator: pr.Numerator,
 				Denominator: pr.Denominator, Details: pr.Details})
 		}
@@ -205,31 +273,36 @@ type Overview struct {
 
 // All answers every computed KPI's headline value for a range.
 func (s *Service) All(ctx context.Context, tenantID string, q Request) (Overview, error) {
-	parts, complete, err := s.parts(ctx, tenantID, q.From, q.To)
-	if err != nil {
-		return Overview{}, err
-	}
-	o := Overview{From: q.From.String(), To: q.To.String(), Complete: complete, KPIs: []Headline{}, Pending: []string{}}
+	o := Overview{From: q.From.String(), To: q.To.String(), Complete: true, KPIs: []Headline{}, Pending: []string{}}
 	for _, id := range kpi.Defined() {
-		def, ok := kpi.Lookup(id)
-		if !ok {
+		if _, ok := kpi.Lookup(id); !ok {
 			o.Pending = append(o.Pending, id)
 			continue
 		}
-		r := def.Eval(parts)
-		o.KPIs = append(o.KPIs, Headline{KPI: id, Value: r.Value, Numerator: r.Numerator, Denominator: r.Denominator})
+		a, err := s.KPI(ctx, tenantID, Request{KPI: id, From: q.From, To: q.To})
+		if err != nil {
+			return Overview{}, err
+		}
+		o.Complete = o.Complete && a.Complete
+		o.KPIs = append(o.KPIs, Headline{KPI: id, Value: a.Value, Numerator: a.Numerator, Denominator: a.Denominator})
 	}
 	return o, nil
 }
 
-// parts reads the range's parts and whether every day of it is aggregated
-// and up to date.
-func (s *Service) parts(ctx context.Context, tenantID string, from, to kpi.Day) ([]kpi.Part, bool, error) {
-	parts, err := s.Store.Parts(ctx, tenantID, from, to)
+// parts reads the parts from first to `to`, and whether every day of
+// from..to is aggregated and up to date.
+func (s *Service) parts(ctx context.Context, tenantID string, from, to, first kpi.Day) ([]kpi.Part, bool, error) {
+	parts, err := s.Store.Parts(ctx, tenantID, first, to)
 	if err != nil {
 		return nil, false, fmt.Errorf("query %s: %w", tenantID, err)
 	}
-	complete := len(parts) == from.DaysUntil(to)+1
+	inRange := 0
+	for _, p := range parts {
+		if !p.Day.Before(from) {
+			inRange++
+		}
+	}
+	complete := inRange == from.DaysUntil(to)+1
 	if complete {
 		cfg, err := s.Store.Config(ctx, tenantID)
 		if err != nil {
@@ -272,4 +345,11 @@ func Periods(from, to kpi.Day, interval string) []Period {
 		start = end.AddDays(1)
 	}
 	return out
+}
+
+func list(names []string) string {
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
 }

@@ -1,0 +1,400 @@
+package query_test
+
+// BenchmarkQuery measures what a KPI query costs as its range grows:
+//
+//	go test -run '^$' -bench . ./shared/query/
+//
+// For every computed KPI it answers the last 30 days and the last 365 days
+// of a tenant with two years of daily parts, through query.Service.KPI on
+// an in-memory store. Each range is a sub-benchmark,
+// BenchmarkQuery/<kpi>/days=30 and .../days=365, reporting:
+//
+//	ns/op           the query
+//	ns/day          ns/op divided by the range's days
+//	parts/op        day parts the query read (range plus the KPI's lookback)
+//	history-parts/op parts read through PartsOnly (KPIs that sum all history)
+//	ratio-365/30    on the days=365 line: its ns/op over the days=30 ns/op of
+//	                the same KPI in the same run (about 12 when the cost is
+//	                O(days); reported only when both ran)
+//
+// The store holds no raw events at all: a query can only be answered from
+// parts. It keeps each part as DynamoDB does (counters, and sets as roaring
+// bytes) and decodes them on every read as dynamostore.decodePart does, so
+// a read costs what it costs after the network. Parts come from
+// kpi.BuildPart on generated facts: 50,000 users of which 5,000 to 10,000
+// are active a day (fewer at weekends), about 20,000 page visitors a day
+// (most of them new), conversions, sessions broken down by source, device,
+// content type and landing page, feature users and NPS answers.
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/RoaringBitmap/roaring/v2"
+
+	"github.com/uptakehq/uptake/shared/kpi"
+	"github.com/uptakehq/uptake/shared/query"
+)
+
+const (
+	benchUsers       = 50_000
+	benchHistoryDays = 730 // two years: the 365-day range and a lookback as long
+	benchSeed        = 20261031
+	benchTenant      = "t"
+)
+
+var benchLast = kpi.NewDay(2026, 10, 31)
+
+// storedPart is a part as the store holds it.
+type storedPart struct {
+	counters map[string]float64
+	sets     map[string][]byte
+}
+
+// memStore is an in-memory query.Store: one stored part per day, the
+// default configuration, no dirty days.
+type memStore struct {
+	first   kpi.Day
+	parts   []storedPart // by day from first
+	cfg     kpi.Config
+	reads   atomic.Int64 // parts decoded by Parts
+	history atomic.Int64 // parts decoded by PartsOnly
+}
+
+func (m *memStore) Config(context.Context, string) (kpi.Config, error) { return m.cfg, nil }
+
+func (m *memStore) DirtyDays(context.Context, string, kpi.Day, kpi.Day) ([]kpi.Dirty, error) {
+	return nil, nil
+}
+
+// span is the stored days of from..to, as indexes into parts.
+func (m *memStore) span(from, to kpi.Day) (int, int) {
+	lo := max(0, m.first.DaysUntil(from))
+	hi := min(len(m.parts)-1, m.first.DaysUntil(to))
+	return lo, hi
+}
+
+func (m *memStore) Parts(_ context.Context, _ string, from, to kpi.Day) ([]kpi.Part, error) {
+	lo, hi := m.span(from, to)
+	out := make([]kpi.Part, 0, max(0, hi-lo+1))
+	for i := lo; i <= hi; i++ {
+		p, err := m.decode(i, nil)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	m.reads.Add(int64(len(out)))
+	return out, nil
+}
+
+func (m *memStore) PartsOnly(_ context.Context, _ string, from, to kpi.Day, names []string) ([]kpi.Part, error) {
+	lo, hi := m.span(from, to)
+	out := make([]kpi.Part, 0, max(0, hi-lo+1))
+	for i := lo; i <= hi; i++ {
+		p, err := m.decode(i, names)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	m.history.Add(int64(len(out)))
+	return out, nil
+}
+
+// decode rebuilds the part of day index i, all of it or only names.
+func (m *memStore) decode(i int, names []string) (kpi.Part, error) {
+	sp := m.parts[i]
+	p := kpi.NewPart(m.first.AddDays(i))
+	keep := func(k string) bool { return names == nil || slices.Contains(names, k) }
+	for k, v := range sp.counters {
+		if keep(k) {
+			p.Counters[k] = v
+		}
+	}
+	for k, raw := range sp.sets {
+		if !keep(k) {
+			continue
+		}
+		b := roaring.New()
+		if err := b.UnmarshalBinary(raw); err != nil {
+			return kpi.Part{}, fmt.Errorf("part %s set %s: %w", p.Day, k, err)
+		}
+		p.Sets[k] = b
+	}
+	return p, nil
+}
+
+func store(p kpi.Part) (storedPart, error) {
+	sp := storedPart{counters: maps.Clone(p.Counters), sets: make(map[string][]byte, len(p.Sets))}
+	for k, b := range p.Sets {
+		raw, err := b.ToBytes()
+		if err != nil {
+			return storedPart{}, err
+		}
+		sp.sets[k] = raw
+	}
+	return sp, nil
+}
+
+var (
+	benchOnce  sync.Once
+	benchStore *memStore
+	benchBytes int
+	benchErr   error
+)
+
+func loadStore(b *testing.B) *memStore {
+	b.Helper()
+	benchOnce.Do(func() {
+		start := time.Now()
+		benchStore, benchBytes, benchErr = genStore()
+		if benchErr == nil {
+			b.Logf("store: %d days of parts, %.1f MiB of sets, built in %s", len(benchStore.parts), float64(benchBytes)/(1<<20), time.Since(start).Round(time.Millisecond))
+		}
+	})
+	if benchErr != nil {
+		b.Fatal(benchErr)
+	}
+	return benchStore
+}
+
+func BenchmarkQuery(b *testing.B) {
+	st := loadStore(b)
+	svc := &query.Service{Store: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	ctx := context.Background()
+	for _, id := range kpi.Computed() {
+		b.Run(id, func(b *testing.B) {
+			ns30 := 0.0
+			for _, days := range []int{30, 365} {
+				b.Run("days="+strconv.Itoa(days), func(b *testing.B) {
+					q := query.Request{KPI: id, From: benchLast.AddDays(1 - days), To: benchLast}
+					if a, err := svc.KPI(ctx, benchTenant, q); err != nil || !a.Complete {
+						b.Fatalf("%s over %d days: complete=%v, %v", id, days, a.Complete, err)
+					}
+					st.reads.Store(0)
+					st.history.Store(0)
+					for b.Loop() {
+						if _, err := svc.KPI(ctx, benchTenant, q); err != nil {
+							b.Fatal(err)
+						}
+					}
+					ns := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+					b.ReportMetric(ns/float64(days), "ns/day")
+					b.ReportMetric(float64(st.reads.Load())/float64(b.N), "parts/op")
+					b.ReportMetric(float64(st.history.Load())/float64(b.N), "history-parts/op")
+					if days == 30 {
+						ns30 = ns
+					} else if ns30 > 0 {
+						b.ReportMetric(ns/ns30, "ratio-365/30")
+					}
+				})
+			}
+		})
+	}
+}
+
+// ---- the tenant's parts ----
+
+// genStore builds two years of daily parts ending on benchLast.
+func genStore() (*memStore, int, error) {
+	m := &memStore{first: benchLast.AddDays(1 - benchHistoryDays), cfg: kpi.DefaultConfig()}
+	users := make([]string, benchUsers)
+	anons := make([]string, benchUsers)
+	for i := range users {
+		users[i] = "u" + strconv.Itoa(i)
+		anons[i] = "a" + strconv.Itoa(i)
+	}
+	size := 0
+	nextVisitor := 0 // anonymous visitors get ordinals in arrival order
+	for i := range benchHistoryDays {
+		d := m.first.AddDays(i)
+		r := rand.New(rand.NewPCG(benchSeed, uint64(i)))
+		f, ords, st := genDay(r, d, i, users, anons, &nextVisitor)
+		sp, err := store(kpi.BuildPart(f, ords, st))
+		if err != nil {
+			return nil, 0, err
+		}
+		for _, raw := range sp.sets {
+			size += len(raw)
+		}
+		m.parts = append(m.parts, sp)
+	}
+	return m, size, nil
+}
+
+var (
+	sources      = []string{kpi.SourceDirect, kpi.SourceOrganic, kpi.SourceSocial, kpi.SourceReferral, kpi.SourceEmail, kpi.SourcePaid, kpi.SourceCampaign}
+	sourceWeight = []float64{30, 35, 10, 8, 6, 8, 3}
+	devices      = []string{"desktop", "mobile", "tablet"}
+	deviceWeight = []float64{68, 27, 5}
+	contentTypes = []string{"home", "pricing", "product", "blog", "docs", "customers", "company", "app"}
+	features     = []string{"funnels", "retention", "cohorts", "dashboards", "alerts", "exports", "segments", "annotations", "sql", "goals", "paths", "sharing"}
+	landingPages = func() []string {
+		out := []string{"/", "/pricing", "/features", "/customers", "/signup", "/login", "/docs", "/blog", "/integrations", "/about"}
+		for i := range 50 {
+			out = append(out, fmt.Sprintf("/blog/post-%02d", i+1))
+		}
+		return out
+	}()
+)
+
+// genDay generates the facts of day index i and the ordinals of the ids
+// they name (users 0..49,999, their anonymous ids 50,000..99,999, then
+// anonymous visitors in order of first visit).
+func genDay(r *rand.Rand, d kpi.Day, i int, users, anons []string, nextVisitor *int) (kpi.Facts, kpi.Ordinals, kpi.DayState) {
+	weekend := d.Weekday() == time.Saturday || d.Weekday() == time.Sunday
+	ords := kpi.Ordinals{}
+	f := kpi.Facts{Day: d, Signups: map[string]kpi.Day{}, Features: map[string][]string{},
+		SessionsBy: map[string]map[string]kpi.SessionStats{}, FirstSession: map[string]map[string][]string{}}
+
+	// Active users: most of a core of 3,000 daily users, then others, 5,000
+	// to 10,000 in all.
+	target := 7000 + r.IntN(3001)
+	coreP := 0.85
+	if weekend {
+		target, coreP = 5000+r.IntN(1001), 0.6
+	}
+	chosen := make([]bool, benchUsers)
+	var active []int
+	for u := range 3000 {
+		if r.Float64() < coreP {
+			chosen[u] = true
+			active = append(active, u)
+		}
+	}
+	for len(active) < target {
+		if u := 3000 + r.IntN(benchUsers-3000); !chosen[u] {
+			chosen[u] = true
+			active = append(active, u)
+		}
+	}
+	for _, u := range active {
+		f.ActiveUsers = append(f.ActiveUsers, users[u])
+		ords[users[u]] = uint32(u)
+	}
+	f.KnownUsers = f.ActiveUsers
+
+	// Page visitors: the web users among the active ones, visitors seen in
+	// the last month, and new ones.
+	var visitors []string
+	for _, u := range active {
+		if r.Float64() < 0.6 {
+			visitors = append(visitors, anons[u])
+			ords[anons[u]] = uint32(benchUsers + u)
+		}
+	}
+	fresh := 12000 + r.IntN(2000)
+	if weekend {
+		fresh = fresh * 6 / 10
+	}
+	recent := min(*nextVisitor, 30*13000)
+	for range fresh / 2 {
+		if recent == 0 {
+			break
+		}
+		v := *nextVisitor - 1 - r.IntN(recent)
+		id := "v" + strconv.Itoa(v)
+		if _, dup := ords[id]; !dup {
+			visitors = append(visitors, id)
+			ords[id] = uint32(2*benchUsers + v)
+		}
+	}
+	var newVisitors []string
+	for range fresh {
+		v := *nextVisitor
+		*nextVisitor++
+		id := "v" + strconv.Itoa(v)
+		newVisitors = append(newVisitors, id)
+		visitors = append(visitors, id)
+		ords[id] = uint32(2*benchUsers + v)
+	}
+	f.PageVisitors = visitors
+	for _, v := range newVisitors {
+		if r.Float64() < 0.03 {
+			f.ConvertedVisitors = append(f.ConvertedVisitors, v)
+		}
+	}
+	f.ConversionEvents = len(f.ConvertedVisitors) + r.IntN(5)
+
+	// Sessions, broken down; each visitor's first session has a source and
+	// a landing page.
+	f.Sessions = len(visitors) * (120 + r.IntN(30)) / 100
+	f.SessionPages = f.Sessions * (28 + r.IntN(8)) / 10
+	f.SessionSeconds = float64(f.Sessions) * (200 + 80*r.Float64())
+	split := func(dim string, values []string, weight func(int) float64) {
+		total := 0.0
+		for j := range values {
+			total += weight(j)
+		}
+		by := map[string]kpi.SessionStats{}
+		for j, v := range values {
+			share := weight(j) / total
+			by[v] = kpi.SessionStats{Sessions: int(share * float64(f.Sessions)), Pages: int(share * float64(f.SessionPages)), Seconds: share * f.SessionSeconds}
+		}
+		f.SessionsBy[dim] = by
+	}
+	zipf := func(j int) float64 { return 1 / float64(j+1) }
+	split(kpi.DimSource, sources, func(j int) float64 { return sourceWeight[j] })
+	split(kpi.DimDevice, devices, func(j int) float64 { return deviceWeight[j] })
+	split(kpi.DimContentType, contentTypes, zipf)
+	split(kpi.DimLandingPage, landingPages, zipf)
+	f.FirstSession[kpi.DimSource] = map[string][]string{}
+	f.FirstSession[kpi.DimLandingPage] = map[string][]string{}
+	for _, v := range visitors {
+		s := sources[pick(r, sourceWeight)]
+		f.FirstSession[kpi.DimSource][s] = append(f.FirstSession[kpi.DimSource][s], v)
+		lp := landingPages[min(len(landingPages)-1, int(r.ExpFloat64()*6))]
+		f.FirstSession[kpi.DimLandingPage][lp] = append(f.FirstSession[kpi.DimLandingPage][lp], v)
+	}
+
+	// Features: each used by a share of the day's active users.
+	for j, name := range features {
+		p := 0.4 / float64(j+1)
+		for _, u := range active {
+			if r.Float64() < p {
+				f.Features[name] = append(f.Features[name], users[u])
+			}
+		}
+	}
+
+	// The day's signups (users spread over the two years), new users and
+	// NPS answers.
+	st := kpi.DayState{NewUsers: 40 + r.IntN(30), NewKnown: 50 + r.IntN(30)}
+	for u := i * benchUsers / benchHistoryDays; u < (i+1)*benchUsers/benchHistoryDays; u++ {
+		st.Cohort = append(st.Cohort, users[u])
+		f.Signups[users[u]] = d
+		ords[users[u]] = uint32(u)
+	}
+	for range 20 + r.IntN(40) {
+		u := active[r.IntN(len(active))]
+		score := float64(r.IntN(11))
+		st.Counted = append(st.Counted, kpi.Response{Type: "nps", SurveyID: "nps-q", Respondent: users[u], MessageID: strconv.Itoa(r.Int()), Time: d.Start(time.UTC), Score: score})
+	}
+	f.Responses = st.Counted
+	return f, ords, st
+}
+
+func pick(r *rand.Rand, weights []float64) int {
+	total := 0.0
+	for _, w := range weights {
+		total += w
+	}
+	x := r.Float64() * total
+	for j, w := range weights {
+		if x -= w; x < 0 {
+			return j
+		}
+	}
+	return len(weights) - 1
+}
