@@ -7,10 +7,10 @@ package aggregate
 
 import (
 	"context"
-	"maps"
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"time"

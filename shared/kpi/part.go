@@ -19,8 +19,8 @@ const (
 	CounterNPSPassives      = "nps_passives"
 	CounterNPSDetractors    = "nps_detractors"
 
-	CounterKnownNew         = "known_new"
-	CounterSignups          = "signups"
+	CounterKnownNew = "known_new"
+	CounterSignups  = "signups"
 
 	SetActiveUsers       = "active_users"
 	SetPageVisitors      = "page_visitors"
