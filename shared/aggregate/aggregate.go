@@ -30,7 +30,7 @@ type State interface {
 	Tenants(ctx context.Context) ([]string, error)
 	Config(ctx context.Context, tenantID string) (kpi.Config, error)
 	Identities(ctx context.Context, tenantID string, ids []string) (map[string]kpi.Identity, error)
-	SetFirst(ctx context.Context, tenantID, id string, m kpi.Milestone, day kpi.Day) (replaced kpi.Day, changed bool, err error)
+	SetFirst(ctx context.Context, tenantID, id string, m kpi.Milestone, f kpi.First) (replaced kpi.First, changed bool, err error)
 	Cohort(ctx context.Context, tenantID string, day kpi.Day) ([]string, error)
 	ClaimResponse(ctx context.Context, tenantID string, r kpi.Response, day kpi.Day) (counted bool, replaced kpi.Day, err error)
 	PutPart(ctx context.Context, tenantID string, p kpi.Part, computedAt time.Time) error
@@ -119,58 +119,60 @@ func (s *Service) runDay(ctx context.Context, tenantID string, cfg kpi.Config, d
 	if err != nil {
 		return nil, fmt.Errorf("aggregate %s %s: %w", tenantID, day, err)
 	}
+	loc := cfg.Location()
 	var reruns []kpi.Day
 	st := kpi.DayState{}
-	// first records that id reached milestone m on day `on`: isFirst says
-	// whether `on` is its first such day, changed whether this run made it
-	// so (the day it replaced is run again).
-	first := func(id string, m kpi.Milestone, on kpi.Day) (isFirst, changed bool, err error) {
-		have := idents[id].First(m)
-		if !have.IsZero() && !have.After(on) {
-			return have.Equal(on), false, nil
+	for _, u := range slices.Sorted(maps.Keys(facts.Firsts)) {
+		for _, m := range slices.Sorted(maps.Keys(facts.Firsts[u])) {
+			at := facts.Firsts[u][m]
+			f := kpi.First{At: at, Day: kpi.DayOf(at, loc)}
+			have := idents[u].First(m)
+			if !have.IsZero() && !have.At.After(at) {
+				continue
+			}
+			replaced, changed, err := s.State.SetFirst(ctx, tenantID, u, m, f)
+			if err != nil {
+				return nil, fmt.Errorf("aggregate %s %s: %w", tenantID, day, err)
+			}
+			if !changed {
+				continue
+			}
+			ident := idents[u]
+			ident.Firsts = maps.Clone(ident.Firsts)
+			if ident.Firsts == nil {
+				ident.Firsts = map[kpi.Milestone]kpi.First{}
+			}
+			ident.Firsts[m] = f
+			idents[u] = ident
+			// Days whose parts counted the old first day, or now must
+			// count the new one, run again.
+			for _, d := range []kpi.Day{replaced.Day, f.Day} {
+				if !d.IsZero() && !d.Equal(day) {
+					reruns = append(reruns, d)
+				}
+			}
+			// A signup cohort's figures follow its users' milestones.
+			if sd := ident.First(kpi.SignedUp).Day; m != kpi.SignedUp && !sd.IsZero() && !sd.Equal(day) {
+				reruns = append(reruns, sd)
+			}
 		}
-		replaced, changed, err := s.State.SetFirst(ctx, tenantID, id, m, on)
-		if err != nil {
-			return false, false, fmt.Errorf("aggregate %s %s: %w", tenantID, day, err)
-		}
-		if changed && !replaced.IsZero() {
-			reruns = append(reruns, replaced)
-		}
-		return changed, changed, nil
 	}
 	for _, u := range facts.ActiveUsers {
-		isNew, _, err := first(u, kpi.FirstActive, day)
-		if err != nil {
-			return nil, err
-		}
-		if isNew {
+		if idents[u].First(kpi.FirstActive).Day.Equal(day) {
 			st.NewUsers++
 		}
 	}
 	for _, u := range facts.KnownUsers {
-		isNew, _, err := first(u, kpi.FirstSeen, day)
-		if err != nil {
-			return nil, err
-		}
-		if isNew {
+		if idents[u].First(kpi.FirstSeen).Day.Equal(day) {
 			st.NewKnown++
 		}
 	}
-	for _, u := range slices.Sorted(maps.Keys(facts.Signups)) {
-		on := facts.Signups[u]
-		_, changed, err := first(u, kpi.SignedUp, on)
-		if err != nil {
-			return nil, err
-		}
-		if changed && !on.Equal(day) {
-			reruns = append(reruns, on) // that day's cohort grew
-		}
-	}
-	if st.Cohort, err = s.State.Cohort(ctx, tenantID, day); err != nil {
+	cohort, err := s.State.Cohort(ctx, tenantID, day)
+	if err != nil {
 		return nil, fmt.Errorf("aggregate %s %s: %w", tenantID, day, err)
 	}
 	var missing []string
-	for _, u := range st.Cohort {
+	for _, u := range cohort {
 		if _, ok := idents[u]; !ok {
 			missing = append(missing, u)
 		}
@@ -181,6 +183,10 @@ func (s *Service) runDay(ctx context.Context, tenantID string, cfg kpi.Config, d
 			return nil, fmt.Errorf("aggregate %s %s: %w", tenantID, day, err)
 		}
 		maps.Copy(idents, more)
+	}
+	st.Cohort = make(map[string]kpi.Identity, len(cohort))
+	for _, u := range cohort {
+		st.Cohort[u] = idents[u]
 	}
 	ords := make(kpi.Ordinals, len(idents))
 	for id, ident := range idents {
@@ -198,7 +204,7 @@ func (s *Service) runDay(ctx context.Context, tenantID string, cfg kpi.Config, d
 			reruns = append(reruns, replaced)
 		}
 	}
-	part := kpi.BuildPart(facts, ords, st)
+	part := kpi.BuildPart(cfg, facts, ords, st)
 	if err := s.State.PutPart(ctx, tenantID, part, s.Now()); err != nil {
 		return nil, fmt.Errorf("aggregate %s %s: %w", tenantID, day, err)
 	}

@@ -96,19 +96,19 @@ func (m *memState) Identities(_ context.Context, _ string, ids []string) (map[st
 	return out, nil
 }
 
-func (m *memState) SetFirst(_ context.Context, _ string, id string, ms kpi.Milestone, day kpi.Day) (kpi.Day, bool, error) {
+func (m *memState) SetFirst(_ context.Context, _ string, id string, ms kpi.Milestone, f kpi.First) (kpi.First, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	ident := m.idents[id]
 	have := ident.First(ms)
-	if !have.IsZero() && !have.After(day) {
-		return kpi.Day{}, false, nil
+	if !have.IsZero() && !have.At.After(f.At) {
+		return kpi.First{}, false, nil
 	}
 	firsts := maps.Clone(ident.Firsts)
 	if firsts == nil {
-		firsts = map[kpi.Milestone]kpi.Day{}
+		firsts = map[kpi.Milestone]kpi.First{}
 	}
-	firsts[ms] = day
+	firsts[ms] = f
 	ident.Firsts = firsts
 	m.idents[id] = ident
 	return have, true, nil
@@ -119,7 +119,7 @@ func (m *memState) Cohort(_ context.Context, _ string, day kpi.Day) ([]string, e
 	defer m.mu.Unlock()
 	var out []string
 	for id, ident := range m.idents {
-		if d := ident.First(kpi.SignedUp); !d.IsZero() && d.Equal(day) {
+		if f := ident.First(kpi.SignedUp); !f.IsZero() && f.Day.Equal(day) {
 			out = append(out, id)
 		}
 	}

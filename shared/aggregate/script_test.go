@@ -37,8 +37,10 @@ import (
 //
 // Keys are value, numerator, denominator, complete, rows (breakdown rows),
 // a key of details, or [row].value / .numerator / .denominator of a
-// breakdown row; "null" is an undefined value. The words breakdown=<dim>,
-// filter=<dim>:<value> and feature=<name> shape the query itself. Every expected number was worked out by
+// breakdown row, where nested details are reached by dotted paths
+// (steps.0.reached); "null" is an undefined value. The words breakdown=<dim>,
+// filter=<dim>:<value>, feature=<name> and interval=<i> shape the query
+// itself. Every expected number was worked out by
 // hand from the events.
 
 var clock = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
@@ -218,6 +220,8 @@ func check(t *testing.T, w *world, line string) {
 			q.Filters = append(q.Filters, kpi.Filter{Dim: dim, Value: val})
 		case "feature":
 			q.Params[k] = v
+		case "interval":
+			q.Interval = v
 		default:
 			checks = append(checks, kv)
 		}
@@ -228,9 +232,7 @@ func check(t *testing.T, w *world, line string) {
 	}
 	got := map[string]any{"value": a.Value, "numerator": a.Numerator, "denominator": a.Denominator, "complete": a.Complete,
 		"rows": float64(len(a.Breakdown))}
-	for k, v := range a.Details {
-		got[k] = v
-	}
+	flatten(got, "", a.Details)
 	// Breakdown rows are checked as [key].value, [key].numerator, ...
 	for _, r := range a.Breakdown {
 		got["["+r.Key+"].value"] = r.Value
@@ -375,4 +377,43 @@ func TestArrivalOrderAndRerun(t *testing.T) {
 			}
 		})
 	}
+}
+
+// flatten adds the scalars of a details value under dotted paths:
+// steps.0.reached, cohorts.1.pct.0, ...
+func flatten(out map[string]any, prefix string, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		out[prefix] = fmt.Sprint(v)
+		return
+	}
+	var x any
+	json.Unmarshal(b, &x)
+	var walk func(string, any)
+	walk = func(p string, x any) {
+		join := func(k string) string {
+			if p == "" {
+				return k
+			}
+			return p + "." + k
+		}
+		switch t := x.(type) {
+		case map[string]any:
+			for k, e := range t {
+				walk(join(k), e)
+			}
+		case []any:
+			for i, e := range t {
+				walk(join(strconv.Itoa(i)), e)
+			}
+		case float64:
+			f := t
+			out[p] = &f
+		case nil:
+			out[p] = (*float64)(nil)
+		default:
+			out[p] = t
+		}
+	}
+	walk(prefix, x)
 }

@@ -2,7 +2,9 @@ package dynamostore
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -35,12 +37,22 @@ func (st *Store) PutPart(ctx context.Context, tenantID string, p kpi.Part, compu
 		size += len(raw)
 		sets[k] = &types.AttributeValueMemberB{Value: raw}
 	}
+	lists := make(map[string]types.AttributeValue, len(p.Lists))
+	for k, l := range p.Lists {
+		raw := make([]byte, 8*len(l))
+		for i, v := range l {
+			binary.LittleEndian.PutUint64(raw[8*i:], math.Float64bits(v))
+		}
+		size += len(raw)
+		lists[k] = &types.AttributeValueMemberB{Value: raw}
+	}
 	if size > maxItemBytes {
 		return fmt.Errorf("part of %s for %s is %d bytes, over the item limit", p.Day, tenantID, size)
 	}
 	item := key("T#"+tenantID+"#DAY", p.Day.String())
 	item["counters"] = &types.AttributeValueMemberM{Value: counters}
 	item["sets"] = &types.AttributeValueMemberM{Value: sets}
+	item["lists"] = &types.AttributeValueMemberM{Value: lists}
 	item["computed_at"] = s(computedAt.UTC().Format(time.RFC3339Nano))
 	if _, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(st.table), Item: item}); err != nil {
 		return fmt.Errorf("put part %s: %w", p.Day, err)
@@ -147,6 +159,19 @@ func decodePart(it map[string]types.AttributeValue) (kpi.Part, error) {
 				return kpi.Part{}, fmt.Errorf("part %s set %s: %w", day, k, err)
 			}
 			p.Sets[k] = b
+		}
+	}
+	if m, ok := it["lists"].(*types.AttributeValueMemberM); ok {
+		for k, v := range m.Value {
+			bv, ok := v.(*types.AttributeValueMemberB)
+			if !ok || len(bv.Value)%8 != 0 {
+				return kpi.Part{}, fmt.Errorf("part %s list %s: not a float64 array", day, k)
+			}
+			l := make([]float64, len(bv.Value)/8)
+			for i := range l {
+				l[i] = math.Float64frombits(binary.LittleEndian.Uint64(bv.Value[8*i:]))
+			}
+			p.Lists[k] = l
 		}
 	}
 	return p, nil

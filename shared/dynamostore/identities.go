@@ -2,10 +2,12 @@ package dynamostore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -69,15 +71,18 @@ func decodeIdentity(it map[string]types.AttributeValue) (kpi.Identity, error) {
 	if err != nil {
 		return kpi.Identity{}, fmt.Errorf("identity %q: bad ordinal: %w", str(it, "sk"), err)
 	}
-	ident := kpi.Identity{Ordinal: uint32(ord), Firsts: map[kpi.Milestone]kpi.Day{}}
-	for _, m := range kpi.Milestones {
-		if v := str(it, string(m)); v != "" {
-			d, err := kpi.ParseDay(v)
-			if err != nil {
-				return kpi.Identity{}, fmt.Errorf("identity %q %s: %w", str(it, "sk"), m, err)
-			}
-			ident.Firsts[m] = d
+	ident := kpi.Identity{Ordinal: uint32(ord), Firsts: map[kpi.Milestone]kpi.First{}}
+	for name := range it {
+		m, ok := strings.CutSuffix(name, daySuffix)
+		if !ok {
+			continue
 		}
+		d, err1 := kpi.ParseDay(str(it, name))
+		at, err2 := time.Parse(timeLayout, str(it, m))
+		if err := errors.Join(err1, err2); err != nil {
+			return kpi.Identity{}, fmt.Errorf("identity %q %s: %w", str(it, "sk"), m, err)
+		}
+		ident.Firsts[kpi.Milestone(m)] = kpi.First{At: at, Day: d}
 	}
 	return ident, nil
 }
@@ -139,7 +144,7 @@ func (st *Store) createIdentity(ctx context.Context, tenantID, id string, ord ui
 		TableName: aws.String(st.table), Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)"),
 	})
 	if err == nil {
-		return kpi.Identity{Ordinal: ord, Firsts: map[kpi.Milestone]kpi.Day{}}, nil
+		return kpi.Identity{Ordinal: ord, Firsts: map[kpi.Milestone]kpi.First{}}, nil
 	}
 	if !isConditionFailed(err) {
 		return kpi.Identity{}, fmt.Errorf("create identity: %w", err)
@@ -153,34 +158,45 @@ func (st *Store) createIdentity(ctx context.Context, tenantID, id string, ord ui
 	return decodeIdentity(got.Item)
 }
 
-// SetFirst records that id reached milestone m on day, if no earlier day
-// is known. It returns the day it replaced (zero if none), whose part now
-// counts id wrongly; changed is false when an earlier or equal day was
-// already known. Signup days are also written to the cohort index.
-func (st *Store) SetFirst(ctx context.Context, tenantID, id string, m kpi.Milestone, day kpi.Day) (replaced kpi.Day, changed bool, err error) {
+// timeLayout writes milestone times at a fixed width, so that DynamoDB's
+// string comparison orders them; daySuffix names the attribute holding a
+// milestone's day.
+const (
+	timeLayout = "2006-01-02T15:04:05.000000000Z"
+	daySuffix  = "@day"
+)
+
+// SetFirst records that id reached milestone m at f, unless it is known
+// to have reached it earlier. It returns the milestone it replaced (zero if
+// none) and whether it changed anything. Signups are also written to the
+// cohort index of their day.
+func (st *Store) SetFirst(ctx context.Context, tenantID, id string, m kpi.Milestone, f kpi.First) (replaced kpi.First, changed bool, err error) {
 	out, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(st.table),
 		Key:                       key(identityPK(tenantID), identitySK(id)),
-		UpdateExpression:          aws.String("SET #m = :d"),
-		ConditionExpression:       aws.String("attribute_exists(pk) AND (attribute_not_exists(#m) OR #m > :d)"),
-		ExpressionAttributeNames:  map[string]string{"#m": string(m)},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":d": s(day.String())},
+		UpdateExpression:          aws.String("SET #m = :t, #d = :d"),
+		ConditionExpression:       aws.String("attribute_exists(pk) AND (attribute_not_exists(#m) OR #m > :t)"),
+		ExpressionAttributeNames:  map[string]string{"#m": string(m), "#d": string(m) + daySuffix},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":t": s(f.At.UTC().Format(timeLayout)), ":d": s(f.Day.String())},
 		ReturnValues:              types.ReturnValueUpdatedOld,
 	})
 	if isConditionFailed(err) {
-		return kpi.Day{}, false, nil
+		return kpi.First{}, false, nil
 	}
 	if err != nil {
-		return kpi.Day{}, false, fmt.Errorf("set %s day: %w", m, err)
+		return kpi.First{}, false, fmt.Errorf("set %s: %w", m, err)
 	}
 	if old := str(out.Attributes, string(m)); old != "" {
-		if replaced, err = kpi.ParseDay(old); err != nil {
-			return kpi.Day{}, true, fmt.Errorf("stored %s day: %w", m, err)
+		at, err1 := time.Parse(timeLayout, old)
+		d, err2 := kpi.ParseDay(str(out.Attributes, string(m)+daySuffix))
+		if err := errors.Join(err1, err2); err != nil {
+			return kpi.First{}, true, fmt.Errorf("stored %s: %w", m, err)
 		}
+		replaced = kpi.First{At: at, Day: d}
 	}
 	if m == kpi.SignedUp {
-		if err := st.indexCohort(ctx, tenantID, id, day, replaced); err != nil {
-			return kpi.Day{}, true, err
+		if err := st.indexCohort(ctx, tenantID, id, f.Day, replaced.Day); err != nil {
+			return kpi.First{}, true, err
 		}
 	}
 	return replaced, true, nil

@@ -116,6 +116,11 @@ func TestIdentitiesConcurrent(t *testing.T) {
 	}
 }
 
+// first is a milestone reached at 09:30 UTC on a day.
+func first(d string) kpi.First {
+	return kpi.First{At: day(d).Start(time.UTC).Add(9*time.Hour + 30*time.Minute), Day: day(d)}
+}
+
 func TestFirstActive(t *testing.T) {
 	ctx := context.Background()
 	st := newStore(t)
@@ -133,7 +138,7 @@ func TestFirstActive(t *testing.T) {
 		{"2026-10-02", true, "2026-10-05"},
 	}
 	for _, s := range steps {
-		replaced, changed, err := st.SetFirst(ctx, "acme", "u1", kpi.FirstActive, day(s.day))
+		replaced, changed, err := st.SetFirst(ctx, "acme", "u1", kpi.FirstActive, first(s.day))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -141,12 +146,12 @@ func TestFirstActive(t *testing.T) {
 		if s.wantReplaced != "" {
 			want = day(s.wantReplaced)
 		}
-		if changed != s.wantChanged || !replaced.Equal(want) {
+		if changed != s.wantChanged || !replaced.Day.Equal(want) {
 			t.Errorf("SetFirst(%s) = %s %v, want %s %v", s.day, replaced, changed, s.wantReplaced, s.wantChanged)
 		}
 	}
 	got, _ := st.Identities(ctx, "acme", []string{"u1"})
-	if !got["u1"].First(kpi.FirstActive).Equal(day("2026-10-02")) {
+	if got["u1"].First(kpi.FirstActive) != first("2026-10-02") {
 		t.Errorf("first active = %s, want 2026-10-02", got["u1"].First(kpi.FirstActive))
 	}
 	if !got["u1"].First(kpi.SignedUp).IsZero() {
@@ -154,7 +159,7 @@ func TestFirstActive(t *testing.T) {
 	}
 	// Signup days are indexed by cohort, and move with the user.
 	for _, d := range []string{"2026-10-09", "2026-10-04", "2026-10-06"} {
-		if _, _, err := st.SetFirst(ctx, "acme", "u1", kpi.SignedUp, day(d)); err != nil {
+		if _, _, err := st.SetFirst(ctx, "acme", "u1", kpi.SignedUp, first(d)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -206,6 +211,7 @@ func TestPartsAndDirty(t *testing.T) {
 	p.Counters["dau"] = 3
 	p.Counters["session_seconds"] = 12.5
 	p.Sets["active_users"] = roaring.BitmapOf(1, 5, 1000000)
+	p.Lists["ttfv_hours"] = []float64{0.5, 12, 1e-9}
 	if err := st.PutPart(ctx, "acme", p, time.Now()); err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +223,8 @@ func TestPartsAndDirty(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(parts) != 1 || parts[0].Counters["dau"] != 3 || parts[0].Counters["session_seconds"] != 12.5 ||
-		!parts[0].Sets["active_users"].Equals(p.Sets["active_users"]) || !parts[0].Day.Equal(p.Day) {
+		!parts[0].Sets["active_users"].Equals(p.Sets["active_users"]) || !parts[0].Day.Equal(p.Day) ||
+		!cmp.Equal(parts[0].Lists["ttfv_hours"], p.Lists["ttfv_hours"]) {
 		t.Fatalf("Parts = %+v, want the stored part only", parts)
 	}
 	only, err := st.PartsOnly(ctx, "acme", day("2000-01-01"), day("2026-10-31"), []string{"dau", "active_users"})

@@ -183,11 +183,13 @@ func parseScore(b json.RawMessage) (float64, error) {
 
 // Props are the event properties that KPIs read.
 type Props struct {
-	Path        string `json:"path"`
-	URL         string `json:"url"`
-	Referrer    string `json:"referrer"`
-	ContentType string `json:"content_type"`
-	Feature     string `json:"feature"`
+	Path        string  `json:"path"`
+	URL         string  `json:"url"`
+	Referrer    string  `json:"referrer"`
+	ContentType string  `json:"content_type"`
+	Feature     string  `json:"feature"`
+	Step        string  `json:"step"`
+	StepIndex   float64 `json:"step_index"`
 }
 
 // Props decodes the properties KPIs read; fields of the wrong type are
@@ -199,9 +201,10 @@ func (r *Record) Props() Props {
 			// One field of the wrong type: read them one by one.
 			var m map[string]json.RawMessage
 			json.Unmarshal(r.Properties, &m)
-			for k, dst := range map[string]*string{"path": &p.Path, "url": &p.URL, "referrer": &p.Referrer, "content_type": &p.ContentType, "feature": &p.Feature} {
+			for k, dst := range map[string]*string{"path": &p.Path, "url": &p.URL, "referrer": &p.Referrer, "content_type": &p.ContentType, "feature": &p.Feature, "step": &p.Step} {
 				json.Unmarshal(m[k], dst)
 			}
+			json.Unmarshal(m["step_index"], &p.StepIndex)
 		}
 	}
 	return p

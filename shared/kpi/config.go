@@ -26,12 +26,22 @@ type Config struct {
 	// AdoptionMinActiveDays is how many active days in the last 30 days
 	// of a range make a user "adopted" (product_adoption).
 	AdoptionMinActiveDays int `json:"adoption_min_active_days"`
+	// OnboardingSteps names the onboarding steps in order, as the `step`
+	// property of `Onboarding Step Completed` says them; empty means steps
+	// are known by their `step_index` (1, 2, …) only.
+	OnboardingSteps []string `json:"onboarding_steps"`
+	// OnboardingWindowDays is how long after signup onboarding may be
+	// completed to count.
+	OnboardingWindowDays int `json:"onboarding_window_days"`
+	// ValueEvents are the events that mean a user reached first value.
+	ValueEvents []string `json:"value_events"`
 }
 
 // DefaultConfig is what a tenant gets without configuring anything.
 func DefaultConfig() Config {
 	return Config{TimeZone: "UTC", SessionTimeoutMinutes: 30, ConversionEvent: "Signed Up", ActiveEvents: []string{},
-		FeatureEvents: []string{}, AdoptionMinActiveDays: 4}
+		FeatureEvents: []string{}, AdoptionMinActiveDays: 4, OnboardingSteps: []string{}, OnboardingWindowDays: 30,
+		ValueEvents: []string{"First Value Reached"}}
 }
 
 // Validate reports every problem at once.
@@ -49,13 +59,22 @@ func (c Config) Validate() error {
 	for _, l := range []struct {
 		name  string
 		names []string
-	}{{"active_events", c.ActiveEvents}, {"feature_events", c.FeatureEvents}} {
+	}{{"active_events", c.ActiveEvents}, {"feature_events", c.FeatureEvents}, {"onboarding_steps", c.OnboardingSteps}, {"value_events", c.ValueEvents}} {
 		for _, e := range l.names {
 			if strings.TrimSpace(e) == "" || len(e) > 200 {
 				errs = append(errs, fmt.Errorf("%s must hold event names of 1 to 200 characters", l.name))
 				break
 			}
 		}
+	}
+	if len(c.ValueEvents) == 0 {
+		errs = append(errs, errors.New("value_events must name at least one event"))
+	}
+	if len(c.OnboardingSteps) > 50 {
+		errs = append(errs, errors.New("onboarding_steps holds at most 50 steps"))
+	}
+	if c.OnboardingWindowDays < 1 || c.OnboardingWindowDays > 365 {
+		errs = append(errs, fmt.Errorf("onboarding_window_days must be between 1 and 365, got %d", c.OnboardingWindowDays))
 	}
 	if c.AdoptionMinActiveDays < 1 || c.AdoptionMinActiveDays > 30 {
 		errs = append(errs, fmt.Errorf("adoption_min_active_days must be between 1 and 30, got %d", c.AdoptionMinActiveDays))

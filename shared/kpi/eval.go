@@ -74,7 +74,10 @@ type Definition struct {
 	// Breakdowns and Filters are the dimensions it can be broken down and
 	// filtered by; Params, the KPI-specific query parameters it takes.
 	Breakdowns, Filters, Params []string
-	Eval                        func(in Input) Result
+	// Lookforward is how many days after To the KPI reads (cohorts follow
+	// their users after the range).
+	Lookforward int
+	Eval        func(in Input) Result
 }
 
 func lookback(n int) func(int) int { return func(int) int { return n } }
@@ -104,6 +107,10 @@ func init() {
 	define(Definition{ID: "product_adoption", Lookback: lookback(29), History: []string{SetSignups},
 		HistoryBefore: func(_, to Day) Day { return to.AddDays(-29) }, Eval: evalProductAdoption})
 	define(Definition{ID: "nps", Eval: evalNPS})
+	define(Definition{ID: "onboarding_completion_rate", Eval: evalOnboardingCompletion})
+	define(Definition{ID: "onboarding_funnel", Eval: evalFunnel})
+	define(Definition{ID: "time_to_first_value", Eval: evalTTFV})
+	define(Definition{ID: "retention_cohorts", Lookforward: 366, Params: []string{"interval"}, Eval: evalRetention})
 }
 
 // Lookup returns the definition of a computed KPI.

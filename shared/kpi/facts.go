@@ -60,10 +60,12 @@ type Facts struct {
 
 	// KnownUsers are the userIds in any message of the day.
 	KnownUsers []string
-	// Signups are the signup days this day's events give: the day of a
-	// `Signed Up` event, or the day of an identify's created_at trait
-	// (which may be any day). The earliest per user.
-	Signups map[string]Day
+	// Firsts holds, per user, the earliest time of each milestone the
+	// day's events show: first activity and first message of the day,
+	// signup (a `Signed Up` event, or an identify's created_at trait,
+	// which may name any day), onboarding steps and completion, first
+	// value.
+	Firsts map[string]map[Milestone]time.Time
 	// Features maps each feature used on the day to its users.
 	Features map[string][]string
 	// SessionsBy breaks the day's sessions down by dimension and value:
@@ -118,17 +120,24 @@ func ComputeDay(cfg Config, day Day, recs []event.Record) Facts {
 	for _, n := range cfg.ActiveEvents {
 		activeNames[n] = true
 	}
-	f := Facts{Day: day, Signups: map[string]Day{}, Features: map[string][]string{}, SessionsBy: map[string]map[string]SessionStats{}, FirstSession: map[string]map[string][]string{}}
+	f := Facts{Day: day, Firsts: map[string]map[Milestone]time.Time{}, Features: map[string][]string{}, SessionsBy: map[string]map[string]SessionStats{}, FirstSession: map[string]map[string][]string{}}
 	known := map[string]struct{}{}
 	features := map[string]map[string]struct{}{}
 	featureEvents := make(map[string]bool, len(cfg.FeatureEvents))
 	for _, n := range cfg.FeatureEvents {
 		featureEvents[n] = true
 	}
-	signup := func(user string, d Day) {
-		if old, ok := f.Signups[user]; !ok || d.Before(old) {
-			f.Signups[user] = d
+	reach := func(user string, m Milestone, t time.Time) {
+		if f.Firsts[user] == nil {
+			f.Firsts[user] = map[Milestone]time.Time{}
 		}
+		if old, ok := f.Firsts[user][m]; !ok || t.Before(old) {
+			f.Firsts[user][m] = t
+		}
+	}
+	valueEvents := make(map[string]bool, len(cfg.ValueEvents))
+	for _, n := range cfg.ValueEvents {
+		valueEvents[n] = true
 	}
 
 	for i := range recs {
@@ -145,7 +154,7 @@ func ComputeDay(cfg Config, day Day, recs []event.Record) Facts {
 			// created_at may name any day; it is read by the run of the
 			// day the identify call falls on.
 			if ts, ok := r.CreatedAt(); ok && in(r.Timestamp) {
-				signup(string(r.UserID), DayOf(ts, loc))
+				reach(string(r.UserID), SignedUp, ts)
 			}
 		}
 		if !in(r.Timestamp) {
@@ -153,9 +162,22 @@ func ComputeDay(cfg Config, day Day, recs []event.Record) Facts {
 		}
 		if r.UserID != "" {
 			known[string(r.UserID)] = struct{}{}
+			reach(string(r.UserID), FirstSeen, r.Timestamp)
 		}
-		if r.Type == event.Track && r.Event == event.SignedUp && r.User() != "" {
-			signup(r.User(), day)
+		if r.Type == event.Track && r.User() != "" {
+			switch {
+			case r.Event == event.SignedUp:
+				reach(r.User(), SignedUp, r.Timestamp)
+			case r.Event == "Onboarding Completed":
+				reach(r.User(), Onboarded, r.Timestamp)
+			case r.Event == "Onboarding Step Completed":
+				if k := stepIndex(cfg, r.Props()); k > 0 {
+					reach(r.User(), StepMilestone(k), r.Timestamp)
+				}
+			}
+			if valueEvents[r.Event] {
+				reach(r.User(), FirstValue, r.Timestamp)
+			}
 		}
 		if r.Type == event.Track && r.User() != "" {
 			name := ""
@@ -173,6 +195,7 @@ func ComputeDay(cfg Config, day Day, recs []event.Record) Facts {
 		}
 		if r.IsActivity() && r.UserID != "" && (len(activeNames) == 0 || activeNames[activityName(r)]) {
 			active[string(r.UserID)] = struct{}{}
+			reach(string(r.UserID), FirstActive, r.Timestamp)
 		}
 		if bot {
 			// Bots are out of web metrics. Their survey answers are
@@ -309,7 +332,7 @@ func sessionDims(first, firstPage *event.Record) map[string]string {
 // Identities are every user and visitor id the day's facts name, sorted
 // and distinct: those that need an ordinal.
 func (f Facts) Identities() []string {
-	all := slices.Concat(f.ActiveUsers, f.PageVisitors, f.ConvertedVisitors, f.KnownUsers, slices.Collect(maps.Keys(f.Signups)))
+	all := slices.Concat(f.ActiveUsers, f.PageVisitors, f.ConvertedVisitors, f.KnownUsers, slices.Collect(maps.Keys(f.Firsts)))
 	for _, users := range f.Features {
 		all = append(all, users...)
 	}
@@ -320,4 +343,19 @@ func (f Facts) Identities() []string {
 	}
 	slices.Sort(all)
 	return slices.Compact(all)
+}
+
+// stepIndex is the 1-based onboarding step of a `Onboarding Step
+// Completed` event: the position of its `step` among the configured steps,
+// else its `step_index`; 0 if neither says.
+func stepIndex(cfg Config, p event.Props) int {
+	if p.Step != "" {
+		if i := slices.Index(cfg.OnboardingSteps, p.Step); i >= 0 {
+			return i + 1
+		}
+	}
+	if p.StepIndex >= 1 && p.StepIndex <= 50 && p.StepIndex == float64(int(p.StepIndex)) {
+		return int(p.StepIndex)
+	}
+	return 0
 }

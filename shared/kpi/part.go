@@ -52,11 +52,14 @@ type Part struct {
 	Day      Day
 	Counters map[string]float64
 	Sets     map[string]*roaring.Bitmap
+	// Lists keep every value where a KPI needs exact medians and
+	// percentiles (hours to first value of a signup cohort, …).
+	Lists map[string][]float64
 }
 
 // NewPart returns an empty part for day.
 func NewPart(day Day) Part {
-	return Part{Day: day, Counters: map[string]float64{}, Sets: map[string]*roaring.Bitmap{}}
+	return Part{Day: day, Counters: map[string]float64{}, Sets: map[string]*roaring.Bitmap{}, Lists: map[string][]float64{}}
 }
 
 // Ordinals maps identities (user and visitor ids) to the dense numbers
@@ -77,14 +80,15 @@ type DayState struct {
 	// NewUsers is how many of the day's active users were first active
 	// that day; NewKnown, how many userIds were first seen that day.
 	NewUsers, NewKnown int
-	// Cohort are the users whose signup day is the day.
-	Cohort []string
+	// Cohort are the users whose signup day is the day, with their
+	// milestones.
+	Cohort map[string]Identity
 	// Counted are the day's survey answers that no later answer replaced.
 	Counted []Response
 }
 
 // BuildPart turns a day's facts into its part.
-func BuildPart(f Facts, ords Ordinals, st DayState) Part {
+func BuildPart(cfg Config, f Facts, ords Ordinals, st DayState) Part {
 	p := NewPart(f.Day)
 	counted := st.Counted
 	p.Counters[CounterDAU] = float64(len(f.ActiveUsers))
@@ -115,7 +119,8 @@ func BuildPart(f Facts, ords Ordinals, st DayState) Part {
 	p.Sets[SetActiveUsers] = ords.set(f.ActiveUsers)
 	p.Sets[SetPageVisitors] = ords.set(f.PageVisitors)
 	p.Sets[SetConvertedVisitors] = ords.set(f.ConvertedVisitors)
-	p.Sets[SetSignups] = ords.set(st.Cohort)
+	p.Sets[SetSignups] = ords.set(slices.Collect(maps.Keys(st.Cohort)))
+	onboardingPart(&p, cfg, st.Cohort)
 	for _, name := range topKeys(f.Features, func(u []string) int { return len(u) }) {
 		p.Sets[FeatureSet(name)] = ords.set(f.Features[name])
 	}
@@ -164,15 +169,19 @@ type Merged struct {
 	Days     int
 	Counters map[string]float64
 	Sets     map[string]*roaring.Bitmap
+	Lists    map[string][]float64
 }
 
 // Merge adds parts together.
 func Merge(parts []Part) Merged {
-	m := Merged{Days: len(parts), Counters: map[string]float64{}, Sets: map[string]*roaring.Bitmap{}}
+	m := Merged{Days: len(parts), Counters: map[string]float64{}, Sets: map[string]*roaring.Bitmap{}, Lists: map[string][]float64{}}
 	bySet := map[string][]*roaring.Bitmap{}
 	for _, p := range parts {
 		for k, v := range p.Counters {
 			m.Counters[k] += v
+		}
+		for k, l := range p.Lists {
+			m.Lists[k] = append(m.Lists[k], l...)
 		}
 		for k, b := range p.Sets {
 			bySet[k] = append(bySet[k], b)

@@ -1,5 +1,10 @@
 package kpi
 
+import (
+	"strconv"
+	"time"
+)
+
 // Milestone is a first-time fact about a user that the nightly run folds
 // day by day: the earliest day wins, whatever order days are run in.
 type Milestone string
@@ -16,18 +21,37 @@ const (
 	SignedUp Milestone = "signup"
 )
 
-// Milestones lists every milestone.
-var Milestones = []Milestone{FirstActive, FirstSeen, SignedUp}
+// Onboarding milestones.
+const (
+	// Onboarded is the `Onboarding Completed` event.
+	Onboarded Milestone = "onboarded"
+	// FirstValue is the first value event (First Value Reached, or the
+	// tenant's value events).
+	FirstValue Milestone = "first_value"
+)
+
+// StepMilestone is the completion of onboarding step k (1-based).
+func StepMilestone(k int) Milestone { return Milestone("step:" + strconv.Itoa(k)) }
+
+// First is when a milestone was first reached, and that instant's day in
+// the tenant's zone.
+type First struct {
+	At  time.Time
+	Day Day
+}
+
+// IsZero reports whether the milestone was never reached.
+func (f First) IsZero() bool { return f.At.IsZero() }
 
 // Identity is a user's or visitor's entry in a tenant's dictionary.
 type Identity struct {
 	Ordinal uint32
-	// Firsts holds the day of each milestone reached; absent if never.
-	Firsts map[Milestone]Day
+	// Firsts holds each milestone reached; absent if never.
+	Firsts map[Milestone]First
 }
 
-// First returns the day of a milestone, zero if never reached.
-func (i Identity) First(m Milestone) Day { return i.Firsts[m] }
+// First returns a milestone, zero if never reached.
+func (i Identity) First(m Milestone) First { return i.Firsts[m] }
 
 // Dirty is a UTC day whose raw files received events after (or while) the
 // days they touch were last aggregated; At is when the latest arrived, in

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -214,8 +215,16 @@ func (s *Service) KPI(ctx context.Context, tenantID string, q Request) (Answer, 
 	if err != nil {
 		return Answer{}, err
 	}
+	if slices.Contains(def.Params, "interval") {
+		// The KPI reads the interval itself (cohort periods): no series.
+		q.Params = maps.Clone(q.Params)
+		if q.Params == nil {
+			q.Params = map[string]string{}
+		}
+		q.Params["interval"], q.Interval = q.Interval, ""
+	}
 	first := q.From.AddDays(-def.Lookback(q.From.DaysUntil(q.To) + 1))
-	parts, complete, err := s.parts(ctx, tenantID, q.From, q.To, first)
+	parts, complete, err := s.parts(ctx, tenantID, q.From, q.To, first, q.To.AddDays(def.Lookforward))
 	if err != nil {
 		return Answer{}, err
 	}
@@ -291,14 +300,14 @@ func (s *Service) All(ctx context.Context, tenantID string, q Request) (Overview
 
 // parts reads the parts from first to `to`, and whether every day of
 // from..to is aggregated and up to date.
-func (s *Service) parts(ctx context.Context, tenantID string, from, to, first kpi.Day) ([]kpi.Part, bool, error) {
-	parts, err := s.Store.Parts(ctx, tenantID, first, to)
+func (s *Service) parts(ctx context.Context, tenantID string, from, to, first, last kpi.Day) ([]kpi.Part, bool, error) {
+	parts, err := s.Store.Parts(ctx, tenantID, first, last)
 	if err != nil {
 		return nil, false, fmt.Errorf("query %s: %w", tenantID, err)
 	}
 	inRange := 0
 	for _, p := range parts {
-		if !p.Day.Before(from) {
+		if !p.Day.Before(from) && !p.Day.After(to) {
 			inRange++
 		}
 	}

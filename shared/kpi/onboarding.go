@@ -1,0 +1,321 @@
+package kpi
+
+import (
+	"cmp"
+
+	"github.com/RoaringBitmap/roaring/v2"
+	"maps"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Counter and list names of the onboarding parts. A signup day's part
+// describes its cohort: the users whose signup day it is.
+const (
+	CounterOnboarded   = "onboarding_completed"
+	CounterTTFVReached = "ttfv_reached"
+	ListTTFVHours      = "ttfv_hours"
+)
+
+func funnelCounter(k int) string { return "funnel_reached:" + strconv.Itoa(k) }
+func funnelList(k int) string    { return "funnel_hours:" + strconv.Itoa(k) }
+func ttfvWithin(days int) string { return "ttfv_within_" + strconv.Itoa(days) + "d" }
+
+// ttfvMarks are the "reached within" marks of time to first value.
+var ttfvMarks = []int{1, 7, 30}
+
+// onboardingPart adds a signup day's cohort figures to its part.
+func onboardingPart(p *Part, cfg Config, cohort map[string]Identity) {
+	window := time.Duration(cfg.OnboardingWindowDays) * 24 * time.Hour
+	steps := len(cfg.OnboardingSteps)
+	if steps == 0 {
+		for _, id := range cohort {
+			for m := range id.Firsts {
+				if k, ok := strings.CutPrefix(string(m), "step:"); ok {
+					if n, err := strconv.Atoi(k); err == nil && n > steps {
+						steps = n
+					}
+				}
+			}
+		}
+	}
+	for k := 1; k <= steps; k++ {
+		p.Counters[funnelCounter(k)] += 0
+	}
+	p.Counters[CounterOnboarded] += 0
+	p.Counters[CounterTTFVReached] += 0
+	for _, d := range ttfvMarks {
+		p.Counters[ttfvWithin(d)] += 0
+	}
+	for _, u := range slices.Sorted(maps.Keys(cohort)) {
+		id := cohort[u]
+		signup := id.First(SignedUp).At
+		within := func(m Milestone) (time.Time, bool) {
+			f := id.First(m)
+			return f.At, !f.IsZero() && f.At.Sub(signup) <= window
+		}
+		// The funnel: each step reached after the previous one, in order,
+		// within the window.
+		prev, reached := signup, 0
+		for k := 1; k <= steps; k++ {
+			t, ok := within(StepMilestone(k))
+			if !ok || t.Before(prev) {
+				break
+			}
+			reached = k
+			p.Counters[funnelCounter(k)]++
+			p.Lists[funnelList(k)] = append(p.Lists[funnelList(k)], t.Sub(prev).Hours())
+			prev = t
+		}
+		_, completed := within(Onboarded)
+		if len(cfg.OnboardingSteps) > 0 && reached == len(cfg.OnboardingSteps) {
+			completed = true
+		}
+		if completed {
+			p.Counters[CounterOnboarded]++
+		}
+		if fv := id.First(FirstValue); !fv.IsZero() {
+			hours := math.Max(0, fv.At.Sub(signup).Hours())
+			p.Counters[CounterTTFVReached]++
+			p.Lists[ListTTFVHours] = append(p.Lists[ListTTFVHours], hours)
+			for _, d := range ttfvMarks {
+				if hours <= float64(24*d) {
+					p.Counters[ttfvWithin(d)]++
+				}
+			}
+		}
+	}
+}
+
+// Median is the middle of values (the mean of the two middle ones for an
+// even count); P90 the nearest-rank 90th percentile; nil when empty.
+func Median(values []float64) *float64 {
+	if len(values) == 0 {
+		return nil
+	}
+	v := slices.Sorted(slices.Values(values))
+	n := len(v)
+	m := v[n/2]
+	if n%2 == 0 {
+		m = (v[n/2-1] + v[n/2]) / 2
+	}
+	return &m
+}
+
+// P90 is the nearest-rank 90th percentile: the smallest value with at
+// least 90% of the values at or below it.
+func P90(values []float64) *float64 {
+	if len(values) == 0 {
+		return nil
+	}
+	v := slices.Sorted(slices.Values(values))
+	x := v[int(math.Ceil(0.9*float64(len(v))))-1]
+	return &x
+}
+
+func mean(values []float64) *float64 {
+	if len(values) == 0 {
+		return nil
+	}
+	s := 0.0
+	for _, x := range values {
+		s += x
+	}
+	return ratio(s, float64(len(values)), 1)
+}
+
+func evalOnboardingCompletion(in Input) Result {
+	m := Merge(in.Range())
+	done, size := m.Counters[CounterOnboarded], m.Counters[CounterSignups]
+	return Result{Value: ratio(done, size, 100), Numerator: done, Denominator: size,
+		Details: map[string]any{"signed_up": size, "completed": done, "window_days": in.Config.OnboardingWindowDays}}
+}
+
+// FunnelStep is one step of the onboarding funnel.
+type FunnelStep struct {
+	Step          int      `json:"step"`
+	Name          string   `json:"name,omitempty"`
+	Reached       float64  `json:"reached"`
+	ConversionPct *float64 `json:"conversion_pct"`
+	Dropoff       float64  `json:"dropoff"`
+	DropoffPct    *float64 `json:"dropoff_pct"`
+	MedianHours   *float64 `json:"median_hours"`
+	P90Hours      *float64 `json:"p90_hours"`
+}
+
+func evalFunnel(in Input) Result {
+	m := Merge(in.Range())
+	size := m.Counters[CounterSignups]
+	steps := len(in.Config.OnboardingSteps)
+	for k := range m.Counters {
+		if s, ok := strings.CutPrefix(k, "funnel_reached:"); ok {
+			if n, err := strconv.Atoi(s); err == nil && n > steps {
+				steps = n
+			}
+		}
+	}
+	prev := size
+	var out []FunnelStep
+	for k := 1; k <= steps; k++ {
+		r := m.Counters[funnelCounter(k)]
+		st := FunnelStep{Step: k, Reached: r, ConversionPct: ratio(r, prev, 100), Dropoff: prev - r, DropoffPct: ratio(prev-r, prev, 100),
+			MedianHours: Median(m.Lists[funnelList(k)]), P90Hours: P90(m.Lists[funnelList(k)])}
+		if k <= len(in.Config.OnboardingSteps) {
+			st.Name = in.Config.OnboardingSteps[k-1]
+		}
+		out = append(out, st)
+		prev = r
+	}
+	last := 0.0
+	if steps > 0 {
+		last = m.Counters[funnelCounter(steps)]
+	}
+	// The biggest drop-off is the step most users abandon at.
+	worst := 0
+	for i, s := range out {
+		if worst == 0 || s.Dropoff > out[worst-1].Dropoff {
+			worst = i + 1
+		}
+	}
+	details := map[string]any{"signed_up": size, "steps": out, "worst_step": nil}
+	if worst > 0 {
+		details["worst_step"] = worst
+	}
+	return Result{Value: ratio(last, size, 100), Numerator: last, Denominator: size, Details: details}
+}
+
+func evalTTFV(in Input) Result {
+	m := Merge(in.Range())
+	hours := m.Lists[ListTTFVHours]
+	size, reached := m.Counters[CounterSignups], m.Counters[CounterTTFVReached]
+	details := map[string]any{"median_hours": Median(hours), "p90_hours": P90(hours), "mean_hours": mean(hours),
+		"reached": reached, "signed_up": size}
+	for _, d := range ttfvMarks {
+		details["within_"+strconv.Itoa(d)+"d_pct"] = ratio(m.Counters[ttfvWithin(d)], size, 100)
+	}
+	return Result{Value: Median(hours), Numerator: reached, Denominator: size, Details: details}
+}
+
+// CohortRow is one signup cohort of the retention triangle.
+type CohortRow struct {
+	Cohort string `json:"cohort"`
+	Size   int    `json:"size"`
+	// Active and Pct are per period after signup; nil for a period that
+	// has not ended yet.
+	Active []*float64 `json:"active"`
+	Pct    []*float64 `json:"pct"`
+}
+
+// retentionPeriod returns the days of period n after a signup day for an
+// interval.
+func retentionPeriod(signup Day, n int, interval string) (Day, Day) {
+	switch interval {
+	case "day":
+		d := signup.AddDays(n)
+		return d, d
+	case "month":
+		start := Day{signup.t.AddDate(0, n, 0)}
+		return start, Day{signup.t.AddDate(0, n+1, 0)}.AddDays(-1)
+	}
+	return signup.AddDays(7 * n), signup.AddDays(7*n + 6)
+}
+
+// cohortStart is the first day of the cohort (day, ISO week or month) of d.
+func cohortStart(d Day, interval string) Day {
+	switch interval {
+	case "day":
+		return d
+	case "month":
+		return NewDay(d.Year(), d.Month(), 1)
+	}
+	return d.AddDays(-((int(d.Weekday()) + 6) % 7))
+}
+
+func evalRetention(in Input) Result {
+	interval := in.Params["interval"]
+	if interval == "" {
+		interval = "week"
+	}
+	byDay := map[Day]Part{}
+	last := Day{}
+	for _, p := range in.Parts {
+		byDay[p.Day] = p
+		if p.Day.After(last) {
+			last = p.Day
+		}
+	}
+	// Cohorts of the signup days in the range; each user's periods count
+	// from their own signup day.
+	type member struct {
+		day   Day
+		users *roaring.Bitmap
+	}
+	cohorts := map[Day][]member{}
+	for _, p := range in.Range() {
+		if s := p.Sets[SetSignups]; s != nil && !s.IsEmpty() {
+			c := cohortStart(p.Day, interval)
+			cohorts[c] = append(cohorts[c], member{p.Day, s})
+		}
+	}
+	var rows []CohortRow
+	var avgNum, avgDen []float64
+	for _, c := range slices.SortedFunc(maps.Keys(cohorts), func(a, b Day) int { return cmp.Compare(a.String(), b.String()) }) {
+		row := CohortRow{Cohort: c.String(), Active: []*float64{}, Pct: []*float64{}}
+		for _, m := range cohorts[c] {
+			row.Size += int(m.users.GetCardinality())
+		}
+		for n := 0; ; n++ {
+			ended, active := true, 0.0
+			for _, m := range cohorts[c] {
+				from, to := retentionPeriod(m.day, n, interval)
+				if to.After(last) {
+					ended = false
+					break
+				}
+				var sets []*roaring.Bitmap
+				for _, d := range Days(from, to) {
+					if b := byDay[d].Sets[SetActiveUsers]; b != nil {
+						sets = append(sets, b)
+					}
+				}
+				active += float64(m.users.AndCardinality(roaring.FastOr(sets...)))
+			}
+			if !ended {
+				break
+			}
+			a := active
+			row.Active = append(row.Active, &a)
+			row.Pct = append(row.Pct, ratio(active, float64(row.Size), 100))
+			for len(avgNum) <= n {
+				avgNum, avgDen = append(avgNum, 0), append(avgDen, 0)
+			}
+			avgNum[n] += active
+			avgDen[n] += float64(row.Size)
+		}
+		rows = append(rows, row)
+	}
+	periods := 0
+	for _, r := range rows {
+		periods = max(periods, len(r.Active))
+	}
+	for i := range rows {
+		for len(rows[i].Active) < periods {
+			rows[i].Active = append(rows[i].Active, nil)
+			rows[i].Pct = append(rows[i].Pct, nil)
+		}
+	}
+	average := make([]*float64, periods)
+	for n := range average {
+		average[n] = ratio(avgNum[n], avgDen[n], 100)
+	}
+	var value *float64
+	num, den := 0.0, 0.0
+	if periods > 1 {
+		value, num, den = average[1], avgNum[1], avgDen[1]
+	}
+	return Result{Value: value, Numerator: num, Denominator: den,
+		Details: map[string]any{"interval": interval, "cohorts": rows, "average_pct": average, "data_until": last.String()}}
+}
