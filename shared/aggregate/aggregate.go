@@ -151,9 +151,11 @@ func (s *Service) runDay(ctx context.Context, tenantID string, cfg kpi.Config, d
 					reruns = append(reruns, d)
 				}
 			}
-			// A signup cohort's figures follow its users' milestones.
-			if sd := ident.First(kpi.SignedUp).Day; m != kpi.SignedUp && !sd.IsZero() && !sd.Equal(day) {
-				reruns = append(reruns, sd)
+			// A cohort's figures follow its users' later milestones.
+			if a := kpi.Anchor(m); a != "" {
+				if ad := ident.First(a).Day; !ad.IsZero() && !ad.Equal(day) {
+					reruns = append(reruns, ad)
+				}
 			}
 		}
 	}
@@ -202,6 +204,24 @@ func (s *Service) runDay(ctx context.Context, tenantID string, cfg kpi.Config, d
 		}
 		if !replaced.IsZero() {
 			reruns = append(reruns, replaced)
+		}
+	}
+	// Training courses started on the day, and where users went after
+	// their first completion of an onboarding step (or signup) that day.
+	for _, u := range slices.Sorted(maps.Keys(facts.Firsts)) {
+		for m := range facts.Firsts[u] {
+			if f := idents[u].First(m); strings.HasPrefix(string(m), "training_start:") && f.Day.Equal(day) {
+				st.Started = append(st.Started, kpi.Started{User: u, Course: strings.TrimPrefix(string(m), "training_start:"), Identity: idents[u]})
+			}
+		}
+		for k, next := range facts.NextAfter[u] {
+			m := kpi.SignedUp
+			if k > 0 {
+				m = kpi.StepMilestone(k)
+			}
+			if idents[u].First(m).At.Equal(next.After) {
+				st.Next = append(st.Next, kpi.NextStep{User: u, Step: k, Label: next.Label})
+			}
 		}
 	}
 	part := kpi.BuildPart(cfg, facts, ords, st)

@@ -189,6 +189,7 @@ type Props struct {
 	ContentType string  `json:"content_type"`
 	Feature     string  `json:"feature"`
 	Step        string  `json:"step"`
+	Course      string  `json:"course"`
 	StepIndex   float64 `json:"step_index"`
 }
 
@@ -201,7 +202,7 @@ func (r *Record) Props() Props {
 			// One field of the wrong type: read them one by one.
 			var m map[string]json.RawMessage
 			json.Unmarshal(r.Properties, &m)
-			for k, dst := range map[string]*string{"path": &p.Path, "url": &p.URL, "referrer": &p.Referrer, "content_type": &p.ContentType, "feature": &p.Feature, "step": &p.Step} {
+			for k, dst := range map[string]*string{"path": &p.Path, "url": &p.URL, "referrer": &p.Referrer, "content_type": &p.ContentType, "feature": &p.Feature, "step": &p.Step, "course": &p.Course} {
 				json.Unmarshal(m[k], dst)
 			}
 			json.Unmarshal(m["step_index"], &p.StepIndex)

@@ -110,6 +110,8 @@ func init() {
 	define(Definition{ID: "onboarding_completion_rate", Eval: evalOnboardingCompletion})
 	define(Definition{ID: "onboarding_funnel", Eval: evalFunnel})
 	define(Definition{ID: "time_to_first_value", Eval: evalTTFV})
+	define(Definition{ID: "dropoff_paths", Lookforward: 366, Eval: evalDropoff})
+	define(Definition{ID: "training_progress", Eval: evalTraining})
 	define(Definition{ID: "retention_cohorts", Lookforward: 366, Params: []string{"interval"}, Eval: evalRetention})
 }
 

@@ -66,6 +66,9 @@ type Facts struct {
 	// which may name any day), onboarding steps and completion, first
 	// value.
 	Firsts map[string]map[Milestone]time.Time
+	// NextAfter holds, per user and step (0: signup), the earliest such
+	// event of the day and what the user did next.
+	NextAfter map[string]map[int]Next
 	// Features maps each feature used on the day to its users.
 	Features map[string][]string
 	// SessionsBy breaks the day's sessions down by dimension and value:
@@ -74,6 +77,13 @@ type Facts struct {
 	// FirstSession maps a dimension (source, landing_page) and value to the
 	// visitors whose first session of the day had that value.
 	FirstSession map[string]map[string][]string
+}
+
+// Next is what a user did after a step: After is the step's time, Label
+// the next event ("page:/path", "screen:Name" or the track event's name).
+type Next struct {
+	After time.Time
+	Label string
 }
 
 // SessionStats are the sums over some sessions.
@@ -120,7 +130,7 @@ func ComputeDay(cfg Config, day Day, recs []event.Record) Facts {
 	for _, n := range cfg.ActiveEvents {
 		activeNames[n] = true
 	}
-	f := Facts{Day: day, Firsts: map[string]map[Milestone]time.Time{}, Features: map[string][]string{}, SessionsBy: map[string]map[string]SessionStats{}, FirstSession: map[string]map[string][]string{}}
+	f := Facts{Day: day, Firsts: map[string]map[Milestone]time.Time{}, NextAfter: map[string]map[int]Next{}, Features: map[string][]string{}, SessionsBy: map[string]map[string]SessionStats{}, FirstSession: map[string]map[string][]string{}}
 	known := map[string]struct{}{}
 	features := map[string]map[string]struct{}{}
 	featureEvents := make(map[string]bool, len(cfg.FeatureEvents))
@@ -174,6 +184,14 @@ func ComputeDay(cfg Config, day Day, recs []event.Record) Facts {
 				if k := stepIndex(cfg, r.Props()); k > 0 {
 					reach(r.User(), StepMilestone(k), r.Timestamp)
 				}
+			case r.Event == "Training Started" || r.Event == "Training Completed":
+				if c := r.Props().Course; c != "" {
+					m := TrainingStarted(c)
+					if r.Event == "Training Completed" {
+						m = TrainingCompleted(c)
+					}
+					reach(r.User(), m, r.Timestamp)
+				}
 			}
 			if valueEvents[r.Event] {
 				reach(r.User(), FirstValue, r.Timestamp)
@@ -217,6 +235,7 @@ func ComputeDay(cfg Config, day Day, recs []event.Record) Facts {
 		}
 	}
 
+	f.NextAfter = nextAfter(cfg, recs, in)
 	timeout := cfg.SessionTimeout()
 	for _, visitor := range slices.Sorted(maps.Keys(byVisitor)) {
 		evs := byVisitor[visitor]
@@ -358,4 +377,88 @@ func stepIndex(cfg Config, p event.Props) int {
 		return int(p.StepIndex)
 	}
 	return 0
+}
+
+// nextAfter finds, for each user's earliest signup and step completion of
+// the day, the user's next event in the window: where they went next.
+func nextAfter(cfg Config, recs []event.Record, in func(time.Time) bool) map[string]map[int]Next {
+	type mark struct {
+		at  time.Time
+		mid string
+	}
+	steps := map[string]map[int]mark{}
+	byUser := map[string][]*event.Record{}
+	dup := map[string]bool{}
+	for i := range recs {
+		r := &recs[i]
+		if dup[r.MessageID] || r.User() == "" {
+			continue
+		}
+		dup[r.MessageID] = true
+		if r.Type == event.Identify || r.Type == event.Group || r.Type == event.Alias {
+			continue
+		}
+		byUser[r.User()] = append(byUser[r.User()], r)
+		if r.Type != event.Track || !in(r.Timestamp) {
+			continue
+		}
+		k := -1
+		switch r.Event {
+		case event.SignedUp:
+			k = 0
+		case "Onboarding Step Completed":
+			if s := stepIndex(cfg, r.Props()); s > 0 {
+				k = s
+			}
+		}
+		if k < 0 {
+			continue
+		}
+		if steps[r.User()] == nil {
+			steps[r.User()] = map[int]mark{}
+		}
+		if old, ok := steps[r.User()][k]; !ok || r.Timestamp.Before(old.at) || (r.Timestamp.Equal(old.at) && r.MessageID < old.mid) {
+			steps[r.User()][k] = mark{r.Timestamp, r.MessageID}
+		}
+	}
+	out := map[string]map[int]Next{}
+	for u, ks := range steps {
+		evs := byUser[u]
+		slices.SortFunc(evs, func(a, b *event.Record) int {
+			if c := a.Timestamp.Compare(b.Timestamp); c != 0 {
+				return c
+			}
+			return strings.Compare(a.MessageID, b.MessageID)
+		})
+		for k, m := range ks {
+			for _, e := range evs {
+				if e.Timestamp.Before(m.at) || (e.Timestamp.Equal(m.at) && e.MessageID <= m.mid) {
+					continue
+				}
+				if e.Type == event.Track && e.Event == "Onboarding Step Completed" && stepIndex(cfg, e.Props()) == k {
+					continue // the same step again
+				}
+				if out[u] == nil {
+					out[u] = map[int]Next{}
+				}
+				out[u][k] = Next{After: m.at, Label: label(e)}
+				break
+			}
+		}
+	}
+	return out
+}
+
+// label names an event for drop-off paths.
+func label(r *event.Record) string {
+	switch r.Type {
+	case event.Page:
+		if p := r.PagePath(); p != "" {
+			return "page:" + p
+		}
+		return "page"
+	case event.Screen:
+		return "screen:" + r.Name
+	}
+	return r.Event
 }

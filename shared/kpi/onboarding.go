@@ -21,6 +21,14 @@ const (
 )
 
 func funnelCounter(k int) string { return "funnel_reached:" + strconv.Itoa(k) }
+
+// StoppedSet names the set of cohort users whose furthest onboarding step
+// is k (0: none), short of the last.
+func StoppedSet(k int) string { return "funnel_stopped:" + strconv.Itoa(k) }
+
+// NextSet names the set of users whose first completion of step k (0:
+// signup) was followed by the labelled event.
+func NextSet(k int, label string) string { return "next_after_step:" + strconv.Itoa(k) + ":" + label }
 func funnelList(k int) string    { return "funnel_hours:" + strconv.Itoa(k) }
 func ttfvWithin(days int) string { return "ttfv_within_" + strconv.Itoa(days) + "d" }
 
@@ -69,6 +77,12 @@ func onboardingPart(p *Part, cfg Config, cohort map[string]Identity) {
 			p.Counters[funnelCounter(k)]++
 			p.Lists[funnelList(k)] = append(p.Lists[funnelList(k)], t.Sub(prev).Hours())
 			prev = t
+		}
+		if reached < steps {
+			if p.Sets[StoppedSet(reached)] == nil {
+				p.Sets[StoppedSet(reached)] = roaring.New()
+			}
+			p.Sets[StoppedSet(reached)].Add(id.Ordinal)
 		}
 		_, completed := within(Onboarded)
 		if len(cfg.OnboardingSteps) > 0 && reached == len(cfg.OnboardingSteps) {
@@ -318,4 +332,87 @@ func evalRetention(in Input) Result {
 	}
 	return Result{Value: value, Numerator: num, Denominator: den,
 		Details: map[string]any{"interval": interval, "cohorts": rows, "average_pct": average, "data_until": last.String()}}
+}
+
+func evalDropoff(in Input) Result {
+	cohort := Merge(in.Range())
+	size := cohort.Counters[CounterSignups]
+	// Where users went after a step may be on any day up to the end of
+	// their onboarding window after the range.
+	after := Merge(in.Between(in.From, in.To.AddDays(in.Config.OnboardingWindowDays+1)))
+	type next struct {
+		Path  string  `json:"path"`
+		Count float64 `json:"count"`
+	}
+	type stop struct {
+		StoppedAt int    `json:"stopped_at"`
+		Users     uint64 `json:"users"`
+		Next      []next `json:"next"`
+	}
+	var stops []stop
+	total := 0.0
+	for _, k := range slices.Sorted(maps.Keys(cohort.Sets)) {
+		ks, ok := strings.CutPrefix(k, "funnel_stopped:")
+		if !ok {
+			continue
+		}
+		step, _ := strconv.Atoi(ks)
+		stopped := cohort.Sets[k]
+		st := stop{StoppedAt: step, Users: stopped.GetCardinality(), Next: []next{}}
+		total += float64(st.Users)
+		prefix := "next_after_step:" + ks + ":"
+		for _, name := range slices.Sorted(maps.Keys(after.Sets)) {
+			if lbl, ok := strings.CutPrefix(name, prefix); ok {
+				if c := stopped.AndCardinality(after.Sets[name]); c > 0 {
+					st.Next = append(st.Next, next{Path: lbl, Count: float64(c)})
+				}
+			}
+		}
+		slices.SortStableFunc(st.Next, func(a, b next) int { return cmp.Compare(b.Count, a.Count) })
+		st.Next = st.Next[:min(10, len(st.Next))]
+		stops = append(stops, st)
+	}
+	slices.SortFunc(stops, func(a, b stop) int { return a.StoppedAt - b.StoppedAt })
+	return Result{Value: ratio(total, size, 100), Numerator: total, Denominator: size,
+		Details: map[string]any{"signed_up": size, "stopped": stops}}
+}
+
+// Training counter and list names, per course.
+func trainingStarted(c string) string   { return "training_started:" + c }
+func trainingCompleted(c string) string { return "training_completed:" + c }
+func trainingHours(c string) string     { return "training_hours:" + c }
+
+// trainingPart adds the courses started on a day, with their completion.
+func trainingPart(p *Part, started []Started) {
+	for _, s := range started {
+		p.Counters[trainingStarted(s.Course)]++
+		p.Counters[trainingCompleted(s.Course)] += 0
+		begin, done := s.Identity.First(TrainingStarted(s.Course)), s.Identity.First(TrainingCompleted(s.Course))
+		if !done.IsZero() && !done.At.Before(begin.At) {
+			p.Counters[trainingCompleted(s.Course)]++
+			p.Lists[trainingHours(s.Course)] = append(p.Lists[trainingHours(s.Course)], done.At.Sub(begin.At).Hours())
+		}
+	}
+}
+
+func evalTraining(in Input) Result {
+	m := Merge(in.Range())
+	var rows []Row
+	var started, completed float64
+	var hours []float64
+	for _, k := range slices.Sorted(maps.Keys(m.Counters)) {
+		course, ok := strings.CutPrefix(k, "training_started:")
+		if !ok {
+			continue
+		}
+		s, c := m.Counters[k], m.Counters[trainingCompleted(course)]
+		h := m.Lists[trainingHours(course)]
+		started, completed = started+s, completed+c
+		hours = append(hours, h...)
+		rows = append(rows, Row{Key: course, Value: ratio(c, s, 100), Numerator: c, Denominator: s,
+			Details: map[string]any{"median_hours_to_complete": Median(h)}})
+	}
+	sortRows(rows)
+	return Result{Value: ratio(completed, started, 100), Numerator: completed, Denominator: started,
+		Details: map[string]any{"started": started, "completed": completed, "median_hours_to_complete": Median(hours)}, Breakdown: rows}
 }

@@ -85,6 +85,24 @@ type DayState struct {
 	Cohort map[string]Identity
 	// Counted are the day's survey answers that no later answer replaced.
 	Counted []Response
+	// Started are the courses users started for the first time that day.
+	Started []Started
+	// Next are where users went after their first completion of an
+	// onboarding step (step 0: signup), when that was on the day.
+	Next []NextStep
+}
+
+// Started is a user's first start of a training course.
+type Started struct {
+	User, Course string
+	Identity     Identity
+}
+
+// NextStep is the event that followed a user's step.
+type NextStep struct {
+	User  string
+	Step  int
+	Label string
 }
 
 // BuildPart turns a day's facts into its part.
@@ -121,6 +139,15 @@ func BuildPart(cfg Config, f Facts, ords Ordinals, st DayState) Part {
 	p.Sets[SetConvertedVisitors] = ords.set(f.ConvertedVisitors)
 	p.Sets[SetSignups] = ords.set(slices.Collect(maps.Keys(st.Cohort)))
 	onboardingPart(&p, cfg, st.Cohort)
+	trainingPart(&p, st.Started)
+	nextByLabel := map[string][]string{}
+	for _, n := range st.Next {
+		key := NextSet(n.Step, n.Label)
+		nextByLabel[key] = append(nextByLabel[key], n.User)
+	}
+	for _, k := range topKeys(nextByLabel, func(u []string) int { return len(u) }) {
+		p.Sets[k] = ords.set(nextByLabel[k])
+	}
 	for _, name := range topKeys(f.Features, func(u []string) int { return len(u) }) {
 		p.Sets[FeatureSet(name)] = ords.set(f.Features[name])
 	}

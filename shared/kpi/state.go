@@ -2,6 +2,7 @@ package kpi
 
 import (
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -32,6 +33,25 @@ const (
 
 // StepMilestone is the completion of onboarding step k (1-based).
 func StepMilestone(k int) Milestone { return Milestone("step:" + strconv.Itoa(k)) }
+
+// TrainingStarted and TrainingCompleted are a course's `Training Started`
+// and `Training Completed` events.
+func TrainingStarted(course string) Milestone   { return Milestone("training_start:" + course) }
+func TrainingCompleted(course string) Milestone { return Milestone("training_done:" + course) }
+
+// Anchor is the milestone whose day's part reports m: onboarding
+// milestones belong to the signup cohort, a course completion to the day
+// the course was started. Empty when m is reported on its own day.
+func Anchor(m Milestone) Milestone {
+	s := string(m)
+	switch {
+	case m == Onboarded || m == FirstValue || strings.HasPrefix(s, "step:"):
+		return SignedUp
+	case strings.HasPrefix(s, "training_done:"):
+		return TrainingStarted(strings.TrimPrefix(s, "training_done:"))
+	}
+	return ""
+}
 
 // First is when a milestone was first reached, and that instant's day in
 // the tenant's zone.
