@@ -29,8 +29,8 @@ func StoppedSet(k int) string { return "funnel_stopped:" + strconv.Itoa(k) }
 // NextSet names the set of users whose first completion of step k (0:
 // signup) was followed by the labelled event.
 func NextSet(k int, label string) string { return "next_after_step:" + strconv.Itoa(k) + ":" + label }
-func funnelList(k int) string    { return "funnel_hours:" + strconv.Itoa(k) }
-func ttfvWithin(days int) string { return "ttfv_within_" + strconv.Itoa(days) + "d" }
+func funnelList(k int) string            { return "funnel_hours:" + strconv.Itoa(k) }
+func ttfvWithin(days int) string         { return "ttfv_within_" + strconv.Itoa(days) + "d" }
 
 // ttfvMarks are the "reached within" marks of time to first value.
 var ttfvMarks = []int{1, 7, 30}
