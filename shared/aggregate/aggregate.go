@@ -32,6 +32,9 @@ type State interface {
 	Identities(ctx context.Context, tenantID string, ids []string) (map[string]kpi.Identity, error)
 	SetFirst(ctx context.Context, tenantID, id string, m kpi.Milestone, f kpi.First) (replaced kpi.First, changed bool, err error)
 	Cohort(ctx context.Context, tenantID string, day kpi.Day) ([]string, error)
+	PutTraits(ctx context.Context, tenantID, id string, old, next kpi.Traits) (bool, error)
+	HasParts(ctx context.Context, tenantID string, days []kpi.Day) (map[kpi.Day]bool, error)
+	MarkDirty(ctx context.Context, tenantID string, days []kpi.Day, at time.Time) error
 	ClaimResponse(ctx context.Context, tenantID string, r kpi.Response, day kpi.Day) (counted bool, replaced kpi.Day, err error)
 	PutPart(ctx context.Context, tenantID string, p kpi.Part, computedAt time.Time) error
 	DirtyDays(ctx context.Context, tenantID string, from, to kpi.Day) ([]kpi.Dirty, error)
@@ -162,7 +165,11 @@ func (s *Service) runDay(ctx context.Context, tenantID string, cfg kpi.Config, d
 	for _, u := range facts.ActiveUsers {
 		if idents[u].First(kpi.FirstActive).Day.Equal(day) {
 			st.NewUsers++
+			st.NewUserIDs = append(st.NewUserIDs, u)
 		}
+	}
+	if err := s.applyTraits(ctx, tenantID, day, loc, facts.TraitChanges, idents); err != nil {
+		return nil, fmt.Errorf("aggregate %s %s: %w", tenantID, day, err)
 	}
 	for _, u := range facts.KnownUsers {
 		if idents[u].First(kpi.FirstSeen).Day.Equal(day) {
@@ -206,6 +213,9 @@ func (s *Service) runDay(ctx context.Context, tenantID string, cfg kpi.Config, d
 			reruns = append(reruns, replaced)
 		}
 	}
+	if st.Segments, err = s.segments(ctx, tenantID, day, loc, facts, st.Cohort, idents); err != nil {
+		return nil, fmt.Errorf("aggregate %s %s: %w", tenantID, day, err)
+	}
 	// Training courses started on the day, and where users went after
 	// their first completion of an onboarding step (or signup) that day.
 	for _, u := range slices.Sorted(maps.Keys(facts.Firsts)) {
@@ -230,6 +240,94 @@ func (s *Service) runDay(ctx context.Context, tenantID string, cfg kpi.Config, d
 	}
 	s.Log.InfoContext(ctx, "day aggregated", "tenant", tenantID, "day", day.String(), "events", len(recs), "dau", len(facts.ActiveUsers), "sessions", facts.Sessions)
 	return reruns, nil
+}
+
+// applyTraits folds the day's trait changes into the identities' trait
+// histories. Days after this one that were aggregated with the old
+// history are marked for the nightly run.
+func (s *Service) applyTraits(ctx context.Context, tenantID string, day kpi.Day, loc *time.Location, changes map[string]kpi.Traits, idents map[string]kpi.Identity) error {
+	var earliest time.Time
+	for _, id := range slices.Sorted(maps.Keys(changes)) {
+		for attempt := 0; ; attempt++ {
+			ident := idents[id]
+			merged, from := ident.Traits.Merge(changes[id])
+			if from.IsZero() {
+				break
+			}
+			ok, err := s.State.PutTraits(ctx, tenantID, id, ident.Traits, merged)
+			if err != nil {
+				return err
+			}
+			if ok {
+				ident.Traits = merged
+				idents[id] = ident
+				if earliest.IsZero() || from.Before(earliest) {
+					earliest = from
+				}
+				break
+			}
+			if attempt == 5 {
+				return fmt.Errorf("traits of %q keep changing under this run", id)
+			}
+			fresh, err := s.State.Identities(ctx, tenantID, []string{id})
+			if err != nil {
+				return err
+			}
+			idents[id] = fresh[id]
+		}
+	}
+	if earliest.IsZero() {
+		return nil
+	}
+	today := kpi.DayOf(s.Now(), loc)
+	later := kpi.Days(kpi.DayOf(earliest, loc).AddDays(1), today)
+	if len(later) == 0 {
+		return nil
+	}
+	has, err := s.State.HasParts(ctx, tenantID, later)
+	if err != nil {
+		return err
+	}
+	var stale []kpi.Day
+	for _, d := range later {
+		if has[d] && !d.Equal(day) {
+			stale = append(stale, d)
+		}
+	}
+	if len(stale) == 0 {
+		return nil
+	}
+	return s.State.MarkDirty(ctx, tenantID, stale, s.Now())
+}
+
+// segments are the trait values of the day's users (active, cohort and
+// feature users) at the day's end.
+func (s *Service) segments(ctx context.Context, tenantID string, day kpi.Day, loc *time.Location, facts kpi.Facts, cohort map[string]kpi.Identity, idents map[string]kpi.Identity) (map[string]map[string][]string, error) {
+	users := slices.Concat(facts.ActiveUsers, slices.Collect(maps.Keys(cohort)))
+	for _, us := range facts.Features {
+		users = append(users, us...)
+	}
+	slices.Sort(users)
+	users = slices.Compact(users)
+	end := day.End(loc).Add(-time.Nanosecond)
+	var accounts []string
+	for _, u := range users {
+		if g, ok := idents[u].Traits.At(kpi.GroupTrait, end); ok {
+			if _, have := idents[kpi.AccountID(g)]; !have {
+				accounts = append(accounts, kpi.AccountID(g))
+			}
+		}
+	}
+	slices.Sort(accounts)
+	accounts = slices.Compact(accounts)
+	if len(accounts) > 0 {
+		more, err := s.State.Identities(ctx, tenantID, accounts)
+		if err != nil {
+			return nil, err
+		}
+		maps.Copy(idents, more)
+	}
+	return kpi.Segments(users, idents, end), nil
 }
 
 // window reads the events from a day before the local day's start to a day

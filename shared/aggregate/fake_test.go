@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -197,4 +198,37 @@ func (m *memState) PartsOnly(ctx context.Context, t string, from, to kpi.Day, _ 
 		return nil, nil
 	}
 	return m.Parts(ctx, t, days[0], days[len(days)-1])
+}
+
+func (m *memState) PutTraits(_ context.Context, _ string, id string, old, next kpi.Traits) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ident := m.idents[id]
+	if !reflect.DeepEqual(ident.Traits, old) && !(len(ident.Traits) == 0 && len(old) == 0) {
+		return false, nil
+	}
+	ident.Traits = next
+	m.idents[id] = ident
+	return true, nil
+}
+
+func (m *memState) HasParts(_ context.Context, _ string, days []kpi.Day) (map[kpi.Day]bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := map[kpi.Day]bool{}
+	for _, d := range days {
+		if _, ok := m.parts[d]; ok {
+			out[d] = true
+		}
+	}
+	return out, nil
+}
+
+func (m *memState) MarkDirty(_ context.Context, _ string, days []kpi.Day, at time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, d := range days {
+		m.dirty[d] = at.UnixNano()
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package dynamostore
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -72,6 +73,11 @@ func decodeIdentity(it map[string]types.AttributeValue) (kpi.Identity, error) {
 		return kpi.Identity{}, fmt.Errorf("identity %q: bad ordinal: %w", str(it, "sk"), err)
 	}
 	ident := kpi.Identity{Ordinal: uint32(ord), Firsts: map[kpi.Milestone]kpi.First{}}
+	if raw := str(it, "traits"); raw != "" {
+		if err := json.Unmarshal([]byte(raw), &ident.Traits); err != nil {
+			return kpi.Identity{}, fmt.Errorf("identity %q traits: %w", str(it, "sk"), err)
+		}
+	}
 	for name := range it {
 		m, ok := strings.CutSuffix(name, daySuffix)
 		if !ok {
@@ -200,6 +206,39 @@ func (st *Store) SetFirst(ctx context.Context, tenantID, id string, m kpi.Milest
 		}
 	}
 	return replaced, true, nil
+}
+
+// PutTraits replaces id's trait history with next, if it still is old
+// (another run may have changed it: then ok is false and nothing is
+// written).
+func (st *Store) PutTraits(ctx context.Context, tenantID, id string, old, next kpi.Traits) (ok bool, err error) {
+	b, err := json.Marshal(next)
+	if err != nil {
+		return false, fmt.Errorf("encode traits: %w", err)
+	}
+	in := &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(st.table),
+		Key:                       key(identityPK(tenantID), identitySK(id)),
+		UpdateExpression:          aws.String("SET traits = :new"),
+		ConditionExpression:       aws.String("attribute_exists(pk) AND attribute_not_exists(traits)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":new": s(string(b))},
+	}
+	if len(old) > 0 {
+		ob, err := json.Marshal(old)
+		if err != nil {
+			return false, fmt.Errorf("encode traits: %w", err)
+		}
+		in.ConditionExpression = aws.String("traits = :old")
+		in.ExpressionAttributeValues[":old"] = s(string(ob))
+	}
+	_, err = st.db.UpdateItem(ctx, in)
+	if isConditionFailed(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("put traits: %w", err)
+	}
+	return true, nil
 }
 
 func cohortPK(tenantID string) string { return "T#" + tenantID + "#COHORT" }

@@ -77,7 +77,10 @@ type Definition struct {
 	// Lookforward is how many days after To the KPI reads (cohorts follow
 	// their users after the range).
 	Lookforward int
-	Eval        func(in Input) Result
+	// Segments says the KPI counts sets of users, so it can be broken
+	// down and filtered by any user or account trait.
+	Segments bool
+	Eval     func(in Input) Result
 }
 
 func lookback(n int) func(int) int { return func(int) int { return n } }
@@ -92,18 +95,18 @@ func define(d Definition) {
 }
 
 func init() {
-	define(Definition{ID: "dau", Eval: evalDAU})
-	define(Definition{ID: "active_users", Eval: evalDAU})
-	define(Definition{ID: "wau", Lookback: lookback(6), Eval: rolling(7)})
-	define(Definition{ID: "mau", Lookback: lookback(29), Eval: rolling(30)})
-	define(Definition{ID: "stickiness", Lookback: lookback(29), Eval: evalStickiness})
+	define(Definition{Segments: true, ID: "dau", Eval: evalDAU})
+	define(Definition{Segments: true, ID: "active_users", Eval: evalDAU})
+	define(Definition{Segments: true, ID: "wau", Lookback: lookback(6), Eval: rolling(7)})
+	define(Definition{Segments: true, ID: "mau", Lookback: lookback(29), Eval: rolling(30)})
+	define(Definition{Segments: true, ID: "stickiness", Lookback: lookback(29), Eval: evalStickiness})
 	define(Definition{ID: "engagement_rate", History: []string{CounterKnownNew}, HistoryBefore: func(_, to Day) Day { return to.AddDays(1) }, Eval: evalEngagement})
 	define(Definition{ID: "sessions", Breakdowns: SessionDims, Filters: SessionDims, Eval: evalSessions})
 	define(Definition{ID: "pages_per_session", Breakdowns: SessionDims, Filters: SessionDims, Eval: evalPagesPerSession})
 	define(Definition{ID: "avg_session_duration", Breakdowns: SessionDims, Filters: SessionDims, Eval: evalSessionDuration})
 	define(Definition{ID: "conversion_rate", Breakdowns: []string{"channel", DimLandingPage}, Filters: []string{"channel", DimLandingPage}, Eval: evalConversion})
 	define(Definition{ID: "organic_clicks", Lookback: func(days int) int { return days }, Eval: evalOrganic})
-	define(Definition{ID: "feature_adoption", Params: []string{"feature"}, Eval: evalFeatures})
+	define(Definition{Segments: true, ID: "feature_adoption", Params: []string{"feature"}, Eval: evalFeatures})
 	define(Definition{ID: "product_adoption", Lookback: lookback(29), History: []string{SetSignups},
 		HistoryBefore: func(_, to Day) Day { return to.AddDays(-29) }, Eval: evalProductAdoption})
 	define(Definition{ID: "nps", Eval: evalNPS})
@@ -112,7 +115,7 @@ func init() {
 	define(Definition{ID: "time_to_first_value", Eval: evalTTFV})
 	define(Definition{ID: "dropoff_paths", Lookforward: 366, Eval: evalDropoff})
 	define(Definition{ID: "training_progress", Eval: evalTraining})
-	define(Definition{ID: "retention_cohorts", Lookforward: 366, Params: []string{"interval"}, Eval: evalRetention})
+	define(Definition{Segments: true, ID: "retention_cohorts", Lookforward: 366, Params: []string{"interval"}, Eval: evalRetention})
 }
 
 // Lookup returns the definition of a computed KPI.

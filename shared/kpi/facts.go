@@ -66,6 +66,9 @@ type Facts struct {
 	// which may name any day), onboarding steps and completion, first
 	// value.
 	Firsts map[string]map[Milestone]time.Time
+	// TraitChanges are the trait values the day's identify and group calls
+	// set, per user and account (AccountID).
+	TraitChanges map[string]Traits
 	// NextAfter holds, per user and step (0: signup), the earliest such
 	// event of the day and what the user did next.
 	NextAfter map[string]map[int]Next
@@ -130,7 +133,7 @@ func ComputeDay(cfg Config, day Day, recs []event.Record) Facts {
 	for _, n := range cfg.ActiveEvents {
 		activeNames[n] = true
 	}
-	f := Facts{Day: day, Firsts: map[string]map[Milestone]time.Time{}, NextAfter: map[string]map[int]Next{}, Features: map[string][]string{}, SessionsBy: map[string]map[string]SessionStats{}, FirstSession: map[string]map[string][]string{}}
+	f := Facts{Day: day, Firsts: map[string]map[Milestone]time.Time{}, NextAfter: map[string]map[int]Next{}, TraitChanges: map[string]Traits{}, Features: map[string][]string{}, SessionsBy: map[string]map[string]SessionStats{}, FirstSession: map[string]map[string][]string{}}
 	known := map[string]struct{}{}
 	features := map[string]map[string]struct{}{}
 	featureEvents := make(map[string]bool, len(cfg.FeatureEvents))
@@ -170,6 +173,12 @@ func ComputeDay(cfg Config, day Day, recs []event.Record) Facts {
 		if !in(r.Timestamp) {
 			continue
 		}
+		traitChanges(r, func(id, name string, c TraitChange) {
+			if f.TraitChanges[id] == nil {
+				f.TraitChanges[id] = Traits{}
+			}
+			f.TraitChanges[id][name] = append(f.TraitChanges[id][name], c)
+		})
 		if r.UserID != "" {
 			known[string(r.UserID)] = struct{}{}
 			reach(string(r.UserID), FirstSeen, r.Timestamp)
@@ -360,6 +369,7 @@ func (f Facts) Identities() []string {
 			all = append(all, vs...)
 		}
 	}
+	all = append(all, slices.Collect(maps.Keys(f.TraitChanges))...)
 	slices.Sort(all)
 	return slices.Compact(all)
 }

@@ -26,7 +26,11 @@ const (
 	SetPageVisitors      = "page_visitors"
 	SetConvertedVisitors = "converted_visitors"
 	SetSignups           = "signups"
+	SetNewUsers          = "new_users"
 )
+
+// maxSegmentDims bounds the traits kept as segments per day.
+const maxSegmentDims = 50
 
 // Names of the keyed counters and sets of a part.
 func sessionCounter(counter, dim, value string) string { return counter + "|" + dim + "=" + value }
@@ -78,8 +82,12 @@ func (o Ordinals) set(ids []string) *roaring.Bitmap {
 // DayState is what the tenant's state adds to a day's facts.
 type DayState struct {
 	// NewUsers is how many of the day's active users were first active
-	// that day; NewKnown, how many userIds were first seen that day.
+	// that day (NewUserIDs); NewKnown, how many userIds were first seen
+	// that day.
 	NewUsers, NewKnown int
+	NewUserIDs         []string
+	// Segments are the day's users by trait and value.
+	Segments map[string]map[string][]string
 	// Cohort are the users whose signup day is the day, with their
 	// milestones.
 	Cohort map[string]Identity
@@ -140,6 +148,32 @@ func BuildPart(cfg Config, f Facts, ords Ordinals, st DayState) Part {
 	p.Sets[SetSignups] = ords.set(slices.Collect(maps.Keys(st.Cohort)))
 	onboardingPart(&p, cfg, st.Cohort)
 	trainingPart(&p, st.Started)
+	p.Sets[SetNewUsers] = ords.set(st.NewUserIDs)
+	dims := topKeys(st.Segments, func(v map[string][]string) int {
+		n := 0
+		for _, users := range v {
+			n += len(users)
+		}
+		return n
+	})
+	if len(dims) > maxSegmentDims {
+		dims = dims[:maxSegmentDims]
+	}
+	for _, dim := range dims {
+		byValue := st.Segments[dim]
+		top := topKeys(byValue, func(u []string) int { return len(u) })
+		other := roaring.New()
+		for v, users := range byValue {
+			if slices.Contains(top, v) {
+				p.Sets[SegmentSet(dim, v)] = ords.set(users)
+			} else {
+				other.Or(ords.set(users))
+			}
+		}
+		if !other.IsEmpty() {
+			p.Sets[SegmentSet(dim, OtherValue)] = other
+		}
+	}
 	nextByLabel := map[string][]string{}
 	for _, n := range st.Next {
 		key := NextSet(n.Step, n.Label)

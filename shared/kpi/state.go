@@ -68,6 +68,9 @@ type Identity struct {
 	Ordinal uint32
 	// Firsts holds each milestone reached; absent if never.
 	Firsts map[Milestone]First
+	// Traits is the identity's trait history (users: identify traits and
+	// account; accounts: group traits).
+	Traits Traits
 }
 
 // First returns a milestone, zero if never reached.

@@ -157,16 +157,20 @@ func parse(id string, values url.Values) (Request, error) {
 		q.Filters = append(q.Filters, kpi.Filter{Dim: dim, Value: value})
 	}
 	if computed {
-		if q.Breakdown != "" && !slices.Contains(def.Breakdowns, q.Breakdown) {
+		if q.Breakdown != "" && !slices.Contains(def.Breakdowns, q.Breakdown) && !def.IsTraitDim(q.Breakdown) {
 			return Request{}, apierr.New(apierr.InvalidRequest, "%s cannot be broken down by %q (available: %s)", id, q.Breakdown, list(def.Breakdowns))
 		}
+		own := 0
 		for _, f := range q.Filters {
-			if !slices.Contains(def.Filters, f.Dim) {
+			switch {
+			case slices.Contains(def.Filters, f.Dim):
+				own++
+			case !def.IsTraitDim(f.Dim):
 				return Request{}, apierr.New(apierr.InvalidRequest, "%s cannot be filtered by %q (available: %s)", id, f.Dim, list(def.Filters))
 			}
 		}
-		if len(q.Filters) > 1 {
-			return Request{}, apierr.New(apierr.InvalidRequest, "%s takes one filter at a time", id)
+		if own > 1 {
+			return Request{}, apierr.New(apierr.InvalidRequest, "%s takes one filter on %s at a time", id, list(def.Filters))
 		}
 	}
 	var err error
@@ -246,7 +250,7 @@ func (s *Service) KPI(ctx context.Context, tenantID string, q Request) (Answer, 
 			}
 			in.History = kpi.Merge(hs)
 		}
-		return def.Eval(in)
+		return def.Evaluate(in)
 	}
 	r := eval(q.From, q.To)
 	a := Answer{KPI: q.KPI, From: q.From.String(), To: q.To.String(), Value: r.Value, Numerator: r.Numerator,
