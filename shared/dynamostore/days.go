@@ -23,6 +23,9 @@ const maxItemBytes = 390 * 1024
 // PutPart stores a day's part, replacing any earlier one: re-running a day
 // writes the same item again.
 func (st *Store) PutPart(ctx context.Context, tenantID string, p kpi.Part, computedAt time.Time) error {
+	// Rare: a day with very many trait values or pages loses those
+	// breakdowns (recorded in the part) rather than failing the run.
+	p.Trim(maxItemBytes - 16*1024)
 	counters := make(map[string]types.AttributeValue, len(p.Counters))
 	for k, v := range p.Counters {
 		counters[k] = n(strconv.FormatFloat(v, 'g', -1, 64))
@@ -46,7 +49,7 @@ func (st *Store) PutPart(ctx context.Context, tenantID string, p kpi.Part, compu
 		size += len(raw)
 		lists[k] = &types.AttributeValueMemberB{Value: raw}
 	}
-	if size > maxItemBytes {
+	if size > maxItemBytes+16*1024 {
 		return fmt.Errorf("part of %s for %s is %d bytes, over the item limit", p.Day, tenantID, size)
 	}
 	item := key("T#"+tenantID+"#DAY", p.Day.String())

@@ -3,6 +3,7 @@ package kpi
 import (
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/RoaringBitmap/roaring/v2"
 )
@@ -279,4 +280,76 @@ func NPSGroup(score float64) int {
 		return Passive
 	}
 	return Detractor
+}
+
+// Size is about how many bytes the part takes stored.
+func (p Part) Size() int {
+	n := 64 * len(p.Counters)
+	for k, b := range p.Sets {
+		n += len(k) + int(b.GetSerializedSizeInBytes())
+	}
+	for k, l := range p.Lists {
+		n += len(k) + 8*len(l)
+	}
+	return n
+}
+
+// Trim drops the part's least essential sets until it takes at most max
+// bytes: trait segments first (the traits with the most values first),
+// then where users went after onboarding steps, landing pages, features.
+// Each dropped family is recorded as a counter "dropped:<prefix>", so a
+// store's item limit never fails a run. It reports whether it dropped
+// anything.
+func (p Part) Trim(max int) bool {
+	if p.Size() <= max {
+		return false
+	}
+	families := map[string][]string{}
+	for k := range p.Sets {
+		fam := ""
+		switch {
+		case strings.HasPrefix(k, "seg:"):
+			dim, _, _ := strings.Cut(strings.TrimPrefix(k, "seg:"), "=")
+			fam = "seg:" + dim
+		case strings.HasPrefix(k, "next_after_step:"):
+			fam = "next_after_step"
+		case strings.HasPrefix(k, FirstSessionSet(DimLandingPage, "")):
+			fam = FirstSessionSet(DimLandingPage, "")
+		case strings.HasPrefix(k, "feature:"):
+			fam = "feature"
+		}
+		if fam != "" {
+			families[fam] = append(families[fam], k)
+		}
+	}
+	order := slices.SortedFunc(maps.Keys(families), func(a, b string) int {
+		rank := func(f string) int {
+			switch {
+			case strings.HasPrefix(f, "seg:"):
+				return 0
+			case f == "next_after_step":
+				return 1
+			case f == "feature":
+				return 3
+			}
+			return 2
+		}
+		if c := rank(a) - rank(b); c != 0 {
+			return c
+		}
+		if c := len(families[b]) - len(families[a]); c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
+	})
+	for _, fam := range order {
+		for _, k := range families[fam] {
+			delete(p.Sets, k)
+		}
+		p.Counters["dropped:"+fam] = 1
+		if p.Size() <= max {
+			break
+		}
+	}
+	return true
 }
