@@ -399,3 +399,70 @@ func TestOpenAPI(t *testing.T) {
 		t.Errorf("GET /v1/kpis/openapi.json without a key: %d, want 401", r.status)
 	}
 }
+
+// TestBreakdownsAndFilters runs the query parameters through the router:
+// trait and session dimensions, repeated filters, and refusals.
+func TestBreakdownsAndFilters(t *testing.T) {
+	st := stacktest.Start(t)
+	batch := `{"batch":[
+{"type":"identify","messageId":"i1","userId":"u1","timestamp":"2026-10-01T08:00:00Z","traits":{"plan":"pro","region":"EMEA"}},
+{"type":"identify","messageId":"i2","userId":"u2","timestamp":"2026-10-01T08:00:00Z","traits":{"plan":"free","region":"EMEA"}},
+{"type":"page","messageId":"p1","userId":"u1","anonymousId":"a1","timestamp":"2026-10-01T09:00:00Z","context":{"page":{"path":"/","referrer":"https://www.google.com/"}}},
+{"type":"page","messageId":"p2","userId":"u2","anonymousId":"a2","timestamp":"2026-10-01T09:00:00Z","context":{"page":{"path":"/docs"}}}
+]}`
+	if r := do(t, http.MethodPost, st.URL+"/v1/batch", bearer(st.WriteKey), []byte(batch)); r.status != 200 {
+		t.Fatalf("batch: %d %s", r.status, r.body)
+	}
+	if r := do(t, http.MethodPost, st.URL+"/v1/admin/aggregate", bearer(st.AdminKey), []byte(`{"from":"2026-10-01","to":"2026-10-01"}`)); r.status != 200 {
+		t.Fatalf("aggregate: %d %s", r.status, r.body)
+	}
+	type answer struct {
+		Value     *float64 `json:"value"`
+		Breakdown []struct {
+			Key   string   `json:"key"`
+			Value *float64 `json:"value"`
+		} `json:"breakdown"`
+	}
+	get := func(query string) (int, answer) {
+		r := do(t, http.MethodGet, st.URL+"/v1/kpis/"+query, bearer(st.ReadKey), nil)
+		var a answer
+		json.Unmarshal(r.body, &a)
+		return r.status, a
+	}
+	val := func(a answer) float64 {
+		if a.Value == nil {
+			return -1
+		}
+		return *a.Value
+	}
+	for _, tc := range []struct {
+		query string
+		want  float64
+	}{
+		{"dau?from=2026-10-01&to=2026-10-01", 2},
+		{"dau?from=2026-10-01&to=2026-10-01&filter=plan:pro", 1},
+		{"dau?from=2026-10-01&to=2026-10-01&filter=plan:pro&filter=region:EMEA", 1},
+		{"dau?from=2026-10-01&to=2026-10-01&filter=plan:pro&filter=region:AMER", 0},
+		{"sessions?from=2026-10-01&to=2026-10-01&filter=source:organic", 1},
+		{"pages_per_session?from=2026-10-01&to=2026-10-01&filter=landing_page:/docs", 1},
+	} {
+		if status, a := get(tc.query); status != 200 || val(a) != tc.want {
+			t.Errorf("%s: %d value %v, want %v", tc.query, status, val(a), tc.want)
+		}
+	}
+	status, a := get("dau?from=2026-10-01&to=2026-10-01&breakdown=plan")
+	if status != 200 || len(a.Breakdown) != 2 {
+		t.Errorf("dau by plan: %d %+v, want two rows", status, a.Breakdown)
+	}
+	for _, bad := range []string{
+		"sessions?from=2026-10-01&to=2026-10-01&breakdown=plan",
+		"nps?from=2026-10-01&to=2026-10-01&filter=plan:pro",
+		"sessions?from=2026-10-01&to=2026-10-01&filter=source",
+		"sessions?from=2026-10-01&to=2026-10-01&filter=source:organic&filter=device:mobile",
+		"dau?from=2026-10-01&to=2026-10-01&feature=x",
+	} {
+		if r := do(t, http.MethodGet, st.URL+"/v1/kpis/"+bad, bearer(st.ReadKey), nil); r.status != 400 || r.errorCode(t) != "invalid_request" {
+			t.Errorf("%s: %d %s, want 400 invalid_request", bad, r.status, r.body)
+		}
+	}
+}

@@ -258,3 +258,32 @@ func TestPartsAndDirty(t *testing.T) {
 		t.Errorf("dirty after clear = %v, want only 2026-10-02 with the later mark", left)
 	}
 }
+
+func TestPutTraits(t *testing.T) {
+	ctx := context.Background()
+	st := newStore(t)
+	if _, err := st.Identities(ctx, "acme", []string{"u1"}); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 10, 1, 9, 0, 0, 0, time.UTC)
+	v1 := kpi.Traits{"plan": {{At: at, Value: "free"}}}
+	if ok, err := st.PutTraits(ctx, "acme", "u1", nil, v1); err != nil || !ok {
+		t.Fatalf("first PutTraits = %v %v", ok, err)
+	}
+	v2, _ := v1.Merge(kpi.Traits{"plan": {{At: at.Add(time.Hour), Value: "pro"}}})
+	// A writer that read before v1 was stored loses.
+	if ok, err := st.PutTraits(ctx, "acme", "u1", nil, v2); err != nil || ok {
+		t.Fatalf("stale PutTraits = %v %v, want refused", ok, err)
+	}
+	got, _ := st.Identities(ctx, "acme", []string{"u1"})
+	if ok, err := st.PutTraits(ctx, "acme", "u1", got["u1"].Traits, v2); err != nil || !ok {
+		t.Fatalf("PutTraits over what was read = %v %v", ok, err)
+	}
+	got, _ = st.Identities(ctx, "acme", []string{"u1"})
+	if v, _ := got["u1"].Traits.At("plan", at.Add(2*time.Hour)); v != "pro" {
+		t.Errorf("plan after both changes = %q, want pro", v)
+	}
+	if v, _ := got["u1"].Traits.At("plan", at.Add(30*time.Minute)); v != "free" {
+		t.Errorf("plan between the changes = %q, want free", v)
+	}
+}
