@@ -215,10 +215,53 @@ func (s *Service) KPI(ctx context.Context, tenantID string, q Request) (Answer, 
 	if !ok {
 		return Answer{}, apierr.New(apierr.NotImplemented, "KPI %q is defined but not computed yet", q.KPI)
 	}
-	cfg, err := s.Store.Config(ctx, tenantID)
+	d, err := s.load(ctx, tenantID, q.From, q.To, []kpi.Definition{def})
 	if err != nil {
 		return Answer{}, err
 	}
+	return d.answer(def, q), nil
+}
+
+// data is what the KPIs of a range are computed from.
+type data struct {
+	cfg      kpi.Config
+	parts    []kpi.Part // from the longest lookback to the longest lookforward
+	history  []kpi.Part // every day before to, with only the history names
+	complete bool
+}
+
+// load reads, once, the parts that the definitions need for from..to.
+func (s *Service) load(ctx context.Context, tenantID string, from, to kpi.Day, defs []kpi.Definition) (data, error) {
+	cfg, err := s.Store.Config(ctx, tenantID)
+	if err != nil {
+		return data{}, err
+	}
+	first, last := from, to
+	var names []string
+	for _, def := range defs {
+		if f := from.AddDays(-def.Lookback(from.DaysUntil(to) + 1)); f.Before(first) {
+			first = f
+		}
+		if l := to.AddDays(def.Lookforward); l.After(last) {
+			last = l
+		}
+		names = append(names, def.History...)
+	}
+	d := data{cfg: cfg}
+	if d.parts, d.complete, err = s.parts(ctx, tenantID, from, to, first, last); err != nil {
+		return data{}, err
+	}
+	if len(names) > 0 {
+		slices.Sort(names)
+		if d.history, err = s.Store.PartsOnly(ctx, tenantID, kpi.NewDay(2000, 1, 1), to, slices.Compact(names)); err != nil {
+			return data{}, err
+		}
+	}
+	return d, nil
+}
+
+// answer evaluates a KPI on loaded data.
+func (d data) answer(def kpi.Definition, q Request) Answer {
 	if slices.Contains(def.Params, "interval") {
 		// The KPI reads the interval itself (cohort periods): no series.
 		q.Params = maps.Clone(q.Params)
@@ -227,23 +270,12 @@ func (s *Service) KPI(ctx context.Context, tenantID string, q Request) (Answer, 
 		}
 		q.Params["interval"], q.Interval = q.Interval, ""
 	}
-	first := q.From.AddDays(-def.Lookback(q.From.DaysUntil(q.To) + 1))
-	parts, complete, err := s.parts(ctx, tenantID, q.From, q.To, first, q.To.AddDays(def.Lookforward))
-	if err != nil {
-		return Answer{}, err
-	}
-	var history []kpi.Part
-	if len(def.History) > 0 {
-		if history, err = s.Store.PartsOnly(ctx, tenantID, kpi.NewDay(2000, 1, 1), q.To, def.History); err != nil {
-			return Answer{}, err
-		}
-	}
 	eval := func(from, to kpi.Day) kpi.Result {
-		in := kpi.Input{From: from, To: to, Parts: parts, Breakdown: q.Breakdown, Filters: q.Filters, Params: q.Params, Config: cfg}
+		in := kpi.Input{From: from, To: to, Parts: d.parts, Breakdown: q.Breakdown, Filters: q.Filters, Params: q.Params, Config: d.cfg}
 		if len(def.History) > 0 {
 			before := def.HistoryBefore(from, to)
 			var hs []kpi.Part
-			for _, h := range history {
+			for _, h := range d.history {
 				if h.Day.Before(before) {
 					hs = append(hs, h)
 				}
@@ -254,7 +286,7 @@ func (s *Service) KPI(ctx context.Context, tenantID string, q Request) (Answer, 
 	}
 	r := eval(q.From, q.To)
 	a := Answer{KPI: q.KPI, From: q.From.String(), To: q.To.String(), Value: r.Value, Numerator: r.Numerator,
-		Denominator: r.Denominator, Details: r.Details, Breakdown: r.Breakdown, Complete: complete}
+		Denominator: r.Denominator, Details: r.Details, Breakdown: r.Breakdown, Complete: d.complete}
 	if q.Interval != "" {
 		a.Series = []Point{}
 		for _, p := range Periods(q.From, q.To, q.Interval) {
@@ -263,7 +295,7 @@ func (s *Service) KPI(ctx context.Context, tenantID string, q Request) (Answer, 
 				Denominator: pr.Denominator, Details: pr.Details})
 		}
 	}
-	return a, nil
+	return a
 }
 
 // Headline is one KPI's value in the overview.
@@ -286,18 +318,23 @@ type Overview struct {
 
 // All answers every computed KPI's headline value for a range.
 func (s *Service) All(ctx context.Context, tenantID string, q Request) (Overview, error) {
-	o := Overview{From: q.From.String(), To: q.To.String(), Complete: true, KPIs: []Headline{}, Pending: []string{}}
+	var defs []kpi.Definition
+	o := Overview{From: q.From.String(), To: q.To.String(), KPIs: []Headline{}, Pending: []string{}}
 	for _, id := range kpi.Defined() {
-		if _, ok := kpi.Lookup(id); !ok {
+		if def, ok := kpi.Lookup(id); ok {
+			defs = append(defs, def)
+		} else {
 			o.Pending = append(o.Pending, id)
-			continue
 		}
-		a, err := s.KPI(ctx, tenantID, Request{KPI: id, From: q.From, To: q.To})
-		if err != nil {
-			return Overview{}, err
-		}
-		o.Complete = o.Complete && a.Complete
-		o.KPIs = append(o.KPIs, Headline{KPI: id, Value: a.Value, Numerator: a.Numerator, Denominator: a.Denominator})
+	}
+	d, err := s.load(ctx, tenantID, q.From, q.To, defs)
+	if err != nil {
+		return Overview{}, err
+	}
+	o.Complete = d.complete
+	for _, def := range defs {
+		a := d.answer(def, Request{KPI: def.ID, From: q.From, To: q.To})
+		o.KPIs = append(o.KPIs, Headline{KPI: def.ID, Value: a.Value, Numerator: a.Numerator, Denominator: a.Denominator})
 	}
 	return o, nil
 }
