@@ -263,6 +263,9 @@ func sortRows(rows []Row) {
 		if c := cmp.Compare(b.Denominator, a.Denominator); c != 0 {
 			return c
 		}
+		if c := cmp.Compare(b.Numerator, a.Numerator); c != 0 {
+			return c
+		}
 		return strings.Compare(a.Key, b.Key)
 	})
 }
