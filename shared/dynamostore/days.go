@@ -70,6 +70,10 @@ func (st *Store) Parts(ctx context.Context, tenantID string, from, to kpi.Day) (
 	if err != nil {
 		return nil, fmt.Errorf("query parts: %w", err)
 	}
+	return decodeParts(items)
+}
+
+func decodeParts(items []map[string]types.AttributeValue) ([]kpi.Part, error) {
 	parts := make([]kpi.Part, 0, len(items))
 	for _, it := range items {
 		p, err := decodePart(it)
@@ -101,15 +105,7 @@ func (st *Store) PartsOnly(ctx context.Context, tenantID string, from, to kpi.Da
 	if err != nil {
 		return nil, fmt.Errorf("query part history: %w", err)
 	}
-	parts := make([]kpi.Part, 0, len(items))
-	for _, it := range items {
-		p, err := decodePart(it)
-		if err != nil {
-			return nil, err
-		}
-		parts = append(parts, p)
-	}
-	return parts, nil
+	return decodeParts(items)
 }
 
 // HasParts reports which of days have a stored part.

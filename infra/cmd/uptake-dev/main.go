@@ -104,6 +104,24 @@ func parts(ctx context.Context, s settings) (*localstack.DynamoDB, *localstack.S
 	return db, s3, nil
 }
 
+// open starts the parts and assembles the stack on them; stop stops both.
+func open(ctx context.Context, log *slog.Logger, s settings) (*devstack.Stack, *localstack.DynamoDB, *localstack.S3, func(), error) {
+	db, s3, err := parts(ctx, s)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	stop := func() {
+		s3.Stop()
+		db.Stop()
+	}
+	ds, err := devstack.New(ctx, devstack.Options{DynamoDBEndpoint: db.Endpoint(), S3Endpoint: s3.Endpoint(), Table: s.table, Bucket: s.bucket, Log: log})
+	if err != nil {
+		stop()
+		return nil, nil, nil, nil, err
+	}
+	return ds, db, s3, stop, nil
+}
+
 func demoTenant() devstack.Tenant {
 	t := devstack.Demo()
 	t.WriteKey = tenant.Secret(env("UPTAKE_DEMO_WRITE_KEY", string(t.WriteKey)))
@@ -116,16 +134,11 @@ func demoTenant() devstack.Tenant {
 func serve(ctx context.Context, log *slog.Logger, args []string) error {
 	s, fs := flags("serve", args)
 	fs.Parse(args)
-	db, s3, err := parts(ctx, s)
+	ds, db, s3, stop, err := open(ctx, log, s)
 	if err != nil {
 		return err
 	}
-	defer db.Stop()
-	defer s3.Stop()
-	ds, err := devstack.New(ctx, devstack.Options{DynamoDBEndpoint: db.Endpoint(), S3Endpoint: s3.Endpoint(), Table: s.table, Bucket: s.bucket, Log: log})
-	if err != nil {
-		return err
-	}
+	defer stop()
 	if err := ds.Provision(ctx, demoTenant()); err != nil {
 		return err
 	}
@@ -188,15 +201,10 @@ func aggregate(ctx context.Context, args []string) error {
 func nightly(ctx context.Context, log *slog.Logger, args []string) error {
 	s, fs := flags("nightly", args)
 	fs.Parse(args)
-	db, s3, err := parts(ctx, s)
+	ds, _, _, stop, err := open(ctx, log, s)
 	if err != nil {
 		return err
 	}
-	defer db.Stop()
-	defer s3.Stop()
-	ds, err := devstack.New(ctx, devstack.Options{DynamoDBEndpoint: db.Endpoint(), S3Endpoint: s3.Endpoint(), Table: s.table, Bucket: s.bucket, Log: log})
-	if err != nil {
-		return err
-	}
+	defer stop()
 	return ds.App.Nightly(ctx, events.EventBridgeEvent{DetailType: "Scheduled Event", Source: "aws.events"})
 }
