@@ -172,7 +172,7 @@ func evalFunnel(in Input) Result {
 		}
 	}
 	prev := size
-	var out []FunnelStep
+	out := []FunnelStep{}
 	for k := 1; k <= steps; k++ {
 		r := m.Counters[funnelCounter(k)]
 		st := FunnelStep{Step: k, Reached: r, ConversionPct: ratio(r, prev, 100), Dropoff: prev - r, DropoffPct: ratio(prev-r, prev, 100),
@@ -274,7 +274,7 @@ func evalRetention(in Input) Result {
 			cohorts[c] = append(cohorts[c], member{p.Day, s})
 		}
 	}
-	var rows []CohortRow
+	rows := []CohortRow{}
 	var avgNum, avgDen []float64
 	for _, c := range slices.SortedFunc(maps.Keys(cohorts), func(a, b Day) int { return cmp.Compare(a.String(), b.String()) }) {
 		row := CohortRow{Cohort: c.String(), Active: []*float64{}, Pct: []*float64{}}
@@ -325,13 +325,18 @@ func evalRetention(in Input) Result {
 	for n := range average {
 		average[n] = ratio(avgNum[n], avgDen[n], 100)
 	}
+	var dataUntil *string
+	if !last.IsZero() {
+		s := last.String()
+		dataUntil = &s
+	}
 	var value *float64
 	num, den := 0.0, 0.0
 	if periods > 1 {
 		value, num, den = average[1], avgNum[1], avgDen[1]
 	}
 	return Result{Value: value, Numerator: num, Denominator: den,
-		Details: map[string]any{"interval": interval, "cohorts": rows, "average_pct": average, "data_until": last.String()}}
+		Details: map[string]any{"interval": interval, "cohorts": rows, "average_pct": average, "data_until": dataUntil}}
 }
 
 func evalDropoff(in Input) Result {
@@ -349,7 +354,7 @@ func evalDropoff(in Input) Result {
 		Users     uint64 `json:"users"`
 		Next      []next `json:"next"`
 	}
-	var stops []stop
+	stops := []stop{}
 	total := 0.0
 	for _, k := range slices.Sorted(maps.Keys(cohort.Sets)) {
 		ks, ok := strings.CutPrefix(k, "funnel_stopped:")
