@@ -351,6 +351,7 @@ func (s *Service) window(ctx context.Context, tenantID string, cfg kpi.Config, d
 					return nil
 				}
 				if !r.Timestamp.Before(from) && r.Timestamp.Before(to) {
+					slim(&r)
 					recs = append(recs, r)
 				}
 				return nil
@@ -443,6 +444,19 @@ func (s *Service) nightly(ctx context.Context, tenantID string) (Report, error) 
 		return rep, err
 	}
 	return rep, s.clearCovered(ctx, tenantID, cfg, days, started)
+}
+
+// slim drops the raw fields no KPI reads of a record, so a day's window
+// takes less memory: traits are read from identify and group calls only,
+// properties from pages and the track events KPIs know.
+func slim(r *event.Record) {
+	if r.Type != event.Identify && r.Type != event.Group {
+		r.Traits = nil
+	}
+	if r.Type == event.Page || r.Type == event.Track && kpi.ReadsProperties(r.Event) {
+		return
+	}
+	r.Properties = nil
 }
 
 func keys(m map[kpi.Day]bool) []kpi.Day {

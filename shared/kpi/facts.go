@@ -153,13 +153,18 @@ func ComputeDay(cfg Config, day Day, recs []event.Record) Facts {
 		valueEvents[n] = true
 	}
 
+	bots := map[string]bool{} // user agents repeat: match each once
 	for i := range recs {
 		r := &recs[i]
 		if _, dup := seen[r.MessageID]; dup {
 			continue
 		}
 		seen[r.MessageID] = struct{}{}
-		bot := IsBot(r.Context.UserAgent)
+		bot, matched := bots[r.Context.UserAgent]
+		if !matched {
+			bot = IsBot(r.Context.UserAgent)
+			bots[r.Context.UserAgent] = bot
+		}
 		if r.IsActivity() && !bot && r.Visitor() != "" {
 			byVisitor[r.Visitor()] = append(byVisitor[r.Visitor()], r)
 		}
@@ -471,4 +476,15 @@ func label(r *event.Record) string {
 		return "screen:" + r.Name
 	}
 	return r.Event
+}
+
+// ReadsProperties reports whether a KPI reads the properties of track
+// events named name. Feature and value events configured by name are read
+// by name only.
+func ReadsProperties(name string) bool {
+	switch name {
+	case event.SurveyResponded, "Feature Used", "Onboarding Step Completed", "Training Started", "Training Completed":
+		return true
+	}
+	return false
 }

@@ -24,7 +24,11 @@ package query_test
 // kpi.BuildPart on generated facts: 50,000 users of which 5,000 to 10,000
 // are active a day (fewer at weekends), about 20,000 page visitors a day
 // (most of them new), conversions, sessions broken down by source, device,
-// content type and landing page, feature users and NPS answers.
+// content type and landing page, feature users, NPS answers, and each
+// day's signup cohort (about 68 users) with its onboarding steps and first
+// value. Training courses and next-step sets are left empty. A part holds
+// about 100 KiB of sets; the nightly benchmark's 1,000,000-event day makes
+// parts about four times larger.
 
 import (
 	"context"
@@ -33,6 +37,7 @@ import (
 	"log/slog"
 	"maps"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -59,6 +64,7 @@ var benchLast = kpi.NewDay(2026, 10, 31)
 type storedPart struct {
 	counters map[string]float64
 	sets     map[string][]byte
+	lists    map[string][]float64
 }
 
 // memStore is an in-memory query.Store: one stored part per day, the
@@ -132,11 +138,16 @@ func (m *memStore) decode(i int, names []string) (kpi.Part, error) {
 		}
 		p.Sets[k] = b
 	}
+	for k, l := range sp.lists {
+		if keep(k) {
+			p.Lists[k] = slices.Clone(l)
+		}
+	}
 	return p, nil
 }
 
 func store(p kpi.Part) (storedPart, error) {
-	sp := storedPart{counters: maps.Clone(p.Counters), sets: make(map[string][]byte, len(p.Sets))}
+	sp := storedPart{counters: maps.Clone(p.Counters), sets: make(map[string][]byte, len(p.Sets)), lists: maps.Clone(p.Lists)}
 	for k, b := range p.Sets {
 		raw, err := b.ToBytes()
 		if err != nil {
@@ -158,7 +169,7 @@ func loadStore(b *testing.B) *memStore {
 	b.Helper()
 	benchOnce.Do(func() {
 		start := time.Now()
-		benchStore, benchBytes, benchErr = genStore()
+		benchStore, benchBytes, benchErr = genStore(benchHistoryDays)
 		if benchErr == nil {
 			b.Logf("store: %d days of parts, %.1f MiB of sets, built in %s", len(benchStore.parts), float64(benchBytes)/(1<<20), time.Since(start).Round(time.Millisecond))
 		}
@@ -204,33 +215,107 @@ func BenchmarkQuery(b *testing.B) {
 	}
 }
 
+// TestBenchStore checks the benchmark's store on a few days: parts read
+// back equal to what BuildPart made, and their sizes are as announced.
+func TestBenchStore(t *testing.T) {
+	st, _, err := genStore(10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	users, anons := benchIDs()
+	for i := range st.parts {
+		d := st.first.AddDays(i)
+		first := 0
+		for j := range i {
+			first += newVisitors(st.first.AddDays(j), j)
+		}
+		f, ords, ds := genDay(rand.New(rand.NewPCG(benchSeed, uint64(i))), d, i, users, anons, first, first+newVisitors(d, i))
+		want := kpi.BuildPart(st.cfg, f, ords, ds)
+		parts, err := st.Parts(ctx, benchTenant, d, d)
+		if err != nil || len(parts) != 1 {
+			t.Fatalf("%s: %v %v", d, parts, err)
+		}
+		got := parts[0]
+		if !maps.Equal(got.Counters, want.Counters) || len(got.Sets) != len(want.Sets) ||
+			!maps.EqualFunc(got.Lists, want.Lists, slices.Equal[[]float64]) {
+			t.Fatalf("%s: part read back differs", d)
+		}
+		for k, b := range want.Sets {
+			if !got.Sets[k].Equals(b) {
+				t.Fatalf("%s: set %s read back differs", d, k)
+			}
+		}
+		if n := got.Sets[kpi.SetActiveUsers].GetCardinality(); n < 5000 || n > 10000 || got.Sets[kpi.SetActiveUsers].Maximum() >= benchUsers {
+			t.Errorf("%s: %d active users, want 5,000 to 10,000 of %d", d, n, benchUsers)
+		}
+		if only, err := st.PartsOnly(ctx, benchTenant, kpi.NewDay(2000, 1, 1), d, []string{kpi.SetActiveUsers}); err != nil || len(only) != i+1 || len(only[i].Sets) != 1 || len(only[i].Counters) != 0 {
+			t.Fatalf("%s: PartsOnly = %d parts, %v", d, len(only), err)
+		}
+	}
+	svc := &query.Service{Store: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	a, err := svc.KPI(ctx, benchTenant, query.Request{KPI: "dau", From: benchLast.AddDays(-6), To: benchLast})
+	if err != nil || !a.Complete || a.Value == nil || *a.Value < 5000 || *a.Value > 10000 {
+		t.Fatalf("dau over 7 days = %+v, %v", a, err)
+	}
+}
+
 // ---- the tenant's parts ----
 
-// genStore builds two years of daily parts ending on benchLast.
-func genStore() (*memStore, int, error) {
-	m := &memStore{first: benchLast.AddDays(1 - benchHistoryDays), cfg: kpi.DefaultConfig()}
-	users := make([]string, benchUsers)
-	anons := make([]string, benchUsers)
-	for i := range users {
-		users[i] = "u" + strconv.Itoa(i)
-		anons[i] = "a" + strconv.Itoa(i)
+// genStore builds days of daily parts ending on benchLast, the days
+// in parallel (each day's data depends only on its index).
+func genStore(days int) (*memStore, int, error) {
+	m := &memStore{first: benchLast.AddDays(1 - days), cfg: kpi.DefaultConfig(), parts: make([]storedPart, days)}
+	users, anons := benchIDs()
+	// Anonymous visitors get ordinals in order of first visit.
+	firstVisitor := make([]int, days+1)
+	for i := range days {
+		firstVisitor[i+1] = firstVisitor[i] + newVisitors(m.first.AddDays(i), i)
 	}
+	errs := make([]error, days)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < days; i = int(next.Add(1) - 1) {
+				r := rand.New(rand.NewPCG(benchSeed, uint64(i)))
+				f, ords, st := genDay(r, m.first.AddDays(i), i, users, anons, firstVisitor[i], firstVisitor[i+1])
+				m.parts[i], errs[i] = store(kpi.BuildPart(m.cfg, f, ords, st))
+			}
+		})
+	}
+	wg.Wait()
 	size := 0
-	nextVisitor := 0 // anonymous visitors get ordinals in arrival order
-	for i := range benchHistoryDays {
-		d := m.first.AddDays(i)
-		r := rand.New(rand.NewPCG(benchSeed, uint64(i)))
-		f, ords, st := genDay(r, d, i, users, anons, &nextVisitor)
-		sp, err := store(kpi.BuildPart(f, ords, st))
-		if err != nil {
-			return nil, 0, err
+	for i, sp := range m.parts {
+		if errs[i] != nil {
+			return nil, 0, errs[i]
 		}
 		for _, raw := range sp.sets {
 			size += len(raw)
 		}
-		m.parts = append(m.parts, sp)
 	}
 	return m, size, nil
+}
+
+// benchIDs are the users' ids and their anonymous ids.
+func benchIDs() (users, anons []string) {
+	users = make([]string, benchUsers)
+	anons = make([]string, benchUsers)
+	for i := range users {
+		users[i] = "u" + strconv.Itoa(i)
+		anons[i] = "a" + strconv.Itoa(i)
+	}
+	return users, anons
+}
+
+// newVisitors is how many anonymous visitors come for the first time on
+// day index i: 12,000 to 14,000, fewer at weekends.
+func newVisitors(d kpi.Day, i int) int {
+	n := 12000 + rand.New(rand.NewPCG(benchSeed+1, uint64(i))).IntN(2000)
+	if d.Weekday() == time.Saturday || d.Weekday() == time.Sunday {
+		n = n * 6 / 10
+	}
+	return n
 }
 
 var (
@@ -252,10 +337,10 @@ var (
 // genDay generates the facts of day index i and the ordinals of the ids
 // they name (users 0..49,999, their anonymous ids 50,000..99,999, then
 // anonymous visitors in order of first visit).
-func genDay(r *rand.Rand, d kpi.Day, i int, users, anons []string, nextVisitor *int) (kpi.Facts, kpi.Ordinals, kpi.DayState) {
+func genDay(r *rand.Rand, d kpi.Day, i int, users, anons []string, firstNew, endNew int) (kpi.Facts, kpi.Ordinals, kpi.DayState) {
 	weekend := d.Weekday() == time.Saturday || d.Weekday() == time.Sunday
 	ords := kpi.Ordinals{}
-	f := kpi.Facts{Day: d, Signups: map[string]kpi.Day{}, Features: map[string][]string{},
+	f := kpi.Facts{Day: d, Features: map[string][]string{},
 		SessionsBy: map[string]map[string]kpi.SessionStats{}, FirstSession: map[string]map[string][]string{}}
 
 	// Active users: most of a core of 3,000 daily users, then others, 5,000
@@ -294,16 +379,12 @@ func genDay(r *rand.Rand, d kpi.Day, i int, users, anons []string, nextVisitor *
 			ords[anons[u]] = uint32(benchUsers + u)
 		}
 	}
-	fresh := 12000 + r.IntN(2000)
-	if weekend {
-		fresh = fresh * 6 / 10
-	}
-	recent := min(*nextVisitor, 30*13000)
-	for range fresh / 2 {
+	recent := min(firstNew, 30*13000)
+	for range (endNew - firstNew) / 2 {
 		if recent == 0 {
 			break
 		}
-		v := *nextVisitor - 1 - r.IntN(recent)
+		v := firstNew - 1 - r.IntN(recent)
 		id := "v" + strconv.Itoa(v)
 		if _, dup := ords[id]; !dup {
 			visitors = append(visitors, id)
@@ -311,9 +392,7 @@ func genDay(r *rand.Rand, d kpi.Day, i int, users, anons []string, nextVisitor *
 		}
 	}
 	var newVisitors []string
-	for range fresh {
-		v := *nextVisitor
-		*nextVisitor++
+	for v := firstNew; v < endNew; v++ {
 		id := "v" + strconv.Itoa(v)
 		newVisitors = append(newVisitors, id)
 		visitors = append(visitors, id)
@@ -370,10 +449,25 @@ func genDay(r *rand.Rand, d kpi.Day, i int, users, anons []string, nextVisitor *
 
 	// The day's signups (users spread over the two years), new users and
 	// NPS answers.
-	st := kpi.DayState{NewUsers: 40 + r.IntN(30), NewKnown: 50 + r.IntN(30)}
+	st := kpi.DayState{NewUsers: 40 + r.IntN(30), NewKnown: 50 + r.IntN(30), Cohort: map[string]kpi.Identity{}}
 	for u := i * benchUsers / benchHistoryDays; u < (i+1)*benchUsers/benchHistoryDays; u++ {
-		st.Cohort = append(st.Cohort, users[u])
-		f.Signups[users[u]] = d
+		// Signed up during the day; most go through the onboarding steps
+		// within days, many reach first value.
+		at := d.Start(time.UTC).Add(time.Duration(r.IntN(86400)) * time.Second)
+		firsts := map[kpi.Milestone]kpi.First{kpi.SignedUp: {At: at, Day: d}, kpi.FirstActive: {At: at, Day: d}, kpi.FirstSeen: {At: at, Day: d}}
+		t := at
+		for k := 1; k <= 4 && r.Float64() < 0.8; k++ {
+			t = t.Add(time.Duration(r.ExpFloat64() * float64(20*time.Hour)))
+			firsts[kpi.StepMilestone(k)] = kpi.First{At: t, Day: kpi.DayOf(t, time.UTC)}
+			if k == 4 {
+				firsts[kpi.Onboarded] = kpi.First{At: t, Day: kpi.DayOf(t, time.UTC)}
+			}
+		}
+		if r.Float64() < 0.6 {
+			fv := at.Add(time.Duration(r.ExpFloat64() * float64(60*time.Hour)))
+			firsts[kpi.FirstValue] = kpi.First{At: fv, Day: kpi.DayOf(fv, time.UTC)}
+		}
+		st.Cohort[users[u]] = kpi.Identity{Ordinal: uint32(u), Firsts: firsts}
 		ords[users[u]] = uint32(u)
 	}
 	for range 20 + r.IntN(40) {
