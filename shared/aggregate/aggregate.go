@@ -85,16 +85,24 @@ func (s *Service) Run(ctx context.Context, tenantID string, days []kpi.Day) (Rep
 func (s *Service) run(ctx context.Context, tenantID string, cfg kpi.Config, days []kpi.Day) (Report, error) {
 	rep := Report{Tenant: tenantID, Days: []string{}, Reruns: []string{}}
 	queue := sortedDays(days)
+	done := map[kpi.Day]bool{}
+	later := map[kpi.Day]bool{} // stale days outside this call
 	for pass := 0; len(queue) > 0; pass++ {
 		if pass == maxPasses {
 			return rep, fmt.Errorf("aggregate %s: days still invalidated after %d passes: %v", tenantID, maxPasses, queue)
 		}
+		pending := map[kpi.Day]bool{}
+		for _, d := range queue {
+			pending[d] = true
+		}
 		next := map[kpi.Day]bool{}
 		for _, d := range queue {
-			reruns, err := s.runDay(ctx, tenantID, cfg, d)
+			delete(pending, d)
+			reruns, stale, err := s.runDay(ctx, tenantID, cfg, d)
 			if err != nil {
 				return rep, err
 			}
+			done[d] = true
 			if pass == 0 {
 				rep.Days = append(rep.Days, d.String())
 			} else {
@@ -103,27 +111,49 @@ func (s *Service) run(ctx context.Context, tenantID string, cfg kpi.Config, days
 			for _, r := range reruns {
 				next[r] = true
 			}
+			// Days that read trait histories this day changed: those
+			// still ahead in this pass will read the new history; those
+			// done already run again; the others wait for the nightly run.
+			for _, r := range stale {
+				switch {
+				case pending[r]:
+				case done[r]:
+					next[r] = true
+				default:
+					later[r] = true
+				}
+			}
 		}
 		queue = sortedDays(keys(next))
+	}
+	for d := range later {
+		if done[d] {
+			delete(later, d)
+		}
+	}
+	if len(later) > 0 {
+		if err := s.State.MarkDirty(ctx, tenantID, sortedDays(keys(later)), s.Now()); err != nil {
+			return rep, fmt.Errorf("aggregate %s: %w", tenantID, err)
+		}
 	}
 	return rep, nil
 }
 
 // runDay computes and stores one day's part and returns the other days
-// whose parts it invalidated.
-func (s *Service) runDay(ctx context.Context, tenantID string, cfg kpi.Config, day kpi.Day) ([]kpi.Day, error) {
+// whose parts it invalidated: reruns, to run again in this call, and
+// stale, the later days that read trait histories it changed.
+func (s *Service) runDay(ctx context.Context, tenantID string, cfg kpi.Config, day kpi.Day) (reruns, stale []kpi.Day, err error) {
 	recs, err := s.window(ctx, tenantID, cfg, day)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	facts := kpi.ComputeDay(cfg, day, recs)
 	ids := facts.Identities()
 	idents, err := s.State.Identities(ctx, tenantID, ids)
 	if err != nil {
-		return nil, fmt.Errorf("aggregate %s %s: %w", tenantID, day, err)
+		return nil, nil, fmt.Errorf("aggregate %s %s: %w", tenantID, day, err)
 	}
 	loc := cfg.Location()
-	var reruns []kpi.Day
 	st := kpi.DayState{}
 	for _, u := range slices.Sorted(maps.Keys(facts.Firsts)) {
 		for _, m := range slices.Sorted(maps.Keys(facts.Firsts[u])) {
@@ -135,7 +165,7 @@ func (s *Service) runDay(ctx context.Context, tenantID string, cfg kpi.Config, d
 			}
 			replaced, changed, err := s.State.SetFirst(ctx, tenantID, u, m, f)
 			if err != nil {
-				return nil, fmt.Errorf("aggregate %s %s: %w", tenantID, day, err)
+				return nil, nil, fmt.Errorf("aggregate %s %s: %w", tenantID, day, err)
 			}
 			if !changed {
 				continue
@@ -168,8 +198,8 @@ func (s *Service) runDay(ctx context.Context, tenantID string, cfg kpi.Config, d
 			st.NewUserIDs = append(st.NewUserIDs, u)
 		}
 	}
-	if err := s.applyTraits(ctx, tenantID, day, loc, facts.TraitChanges, idents); err != nil {
-		return nil, fmt.Errorf("aggregate %s %s: %w", tenantID, day, err)
+	if stale, err = s.applyTraits(ctx, tenantID, day, loc, facts.TraitChanges, idents); err != nil {
+		return nil, nil, fmt.Errorf("aggregate %s %s: %w", tenantID, day, err)
 	}
 	for _, u := range facts.KnownUsers {
 		if idents[u].First(kpi.FirstSeen).Day.Equal(day) {
@@ -178,7 +208,7 @@ func (s *Service) runDay(ctx context.Context, tenantID string, cfg kpi.Config, d
 	}
 	cohort, err := s.State.Cohort(ctx, tenantID, day)
 	if err != nil {
-		return nil, fmt.Errorf("aggregate %s %s: %w", tenantID, day, err)
+		return nil, nil, fmt.Errorf("aggregate %s %s: %w", tenantID, day, err)
 	}
 	var missing []string
 	for _, u := range cohort {
@@ -189,7 +219,7 @@ func (s *Service) runDay(ctx context.Context, tenantID string, cfg kpi.Config, d
 	if len(missing) > 0 {
 		more, err := s.State.Identities(ctx, tenantID, missing)
 		if err != nil {
-			return nil, fmt.Errorf("aggregate %s %s: %w", tenantID, day, err)
+			return nil, nil, fmt.Errorf("aggregate %s %s: %w", tenantID, day, err)
 		}
 		maps.Copy(idents, more)
 	}
@@ -204,7 +234,7 @@ func (s *Service) runDay(ctx context.Context, tenantID string, cfg kpi.Config, d
 	for _, r := range facts.Responses {
 		ok, replaced, err := s.State.ClaimResponse(ctx, tenantID, r, day)
 		if err != nil {
-			return nil, fmt.Errorf("aggregate %s %s: %w", tenantID, day, err)
+			return nil, nil, fmt.Errorf("aggregate %s %s: %w", tenantID, day, err)
 		}
 		if ok {
 			st.Counted = append(st.Counted, r)
@@ -214,7 +244,7 @@ func (s *Service) runDay(ctx context.Context, tenantID string, cfg kpi.Config, d
 		}
 	}
 	if st.Segments, err = s.segments(ctx, tenantID, day, loc, facts, st.Cohort, idents); err != nil {
-		return nil, fmt.Errorf("aggregate %s %s: %w", tenantID, day, err)
+		return nil, nil, fmt.Errorf("aggregate %s %s: %w", tenantID, day, err)
 	}
 	// Training courses started on the day, and where users went after
 	// their first completion of an onboarding step (or signup) that day.
@@ -236,16 +266,16 @@ func (s *Service) runDay(ctx context.Context, tenantID string, cfg kpi.Config, d
 	}
 	part := kpi.BuildPart(cfg, facts, ords, st)
 	if err := s.State.PutPart(ctx, tenantID, part, s.Now()); err != nil {
-		return nil, fmt.Errorf("aggregate %s %s: %w", tenantID, day, err)
+		return nil, nil, fmt.Errorf("aggregate %s %s: %w", tenantID, day, err)
 	}
 	s.Log.InfoContext(ctx, "day aggregated", "tenant", tenantID, "day", day.String(), "events", len(recs), "dau", len(facts.ActiveUsers), "sessions", facts.Sessions)
-	return reruns, nil
+	return reruns, stale, nil
 }
 
 // applyTraits folds the day's trait changes into the identities' trait
-// histories. Days after this one that were aggregated with the old
-// history are marked for the nightly run.
-func (s *Service) applyTraits(ctx context.Context, tenantID string, day kpi.Day, loc *time.Location, changes map[string]kpi.Traits, idents map[string]kpi.Identity) error {
+// histories, and returns the later days that were aggregated with the old
+// histories.
+func (s *Service) applyTraits(ctx context.Context, tenantID string, day kpi.Day, loc *time.Location, changes map[string]kpi.Traits, idents map[string]kpi.Identity) ([]kpi.Day, error) {
 	var earliest time.Time
 	for _, id := range slices.Sorted(maps.Keys(changes)) {
 		for attempt := 0; ; attempt++ {
@@ -256,7 +286,7 @@ func (s *Service) applyTraits(ctx context.Context, tenantID string, day kpi.Day,
 			}
 			ok, err := s.State.PutTraits(ctx, tenantID, id, ident.Traits, merged)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			if ok {
 				ident.Traits = merged
@@ -267,26 +297,25 @@ func (s *Service) applyTraits(ctx context.Context, tenantID string, day kpi.Day,
 				break
 			}
 			if attempt == 5 {
-				return fmt.Errorf("traits of %q keep changing under this run", id)
+				return nil, fmt.Errorf("traits of %q keep changing under this run", id)
 			}
 			fresh, err := s.State.Identities(ctx, tenantID, []string{id})
 			if err != nil {
-				return err
+				return nil, err
 			}
 			idents[id] = fresh[id]
 		}
 	}
 	if earliest.IsZero() {
-		return nil
+		return nil, nil
 	}
-	today := kpi.DayOf(s.Now(), loc)
-	later := kpi.Days(kpi.DayOf(earliest, loc).AddDays(1), today)
+	later := kpi.Days(kpi.DayOf(earliest, loc).AddDays(1), kpi.DayOf(s.Now(), loc))
 	if len(later) == 0 {
-		return nil
+		return nil, nil
 	}
 	has, err := s.State.HasParts(ctx, tenantID, later)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var stale []kpi.Day
 	for _, d := range later {
@@ -294,10 +323,7 @@ func (s *Service) applyTraits(ctx context.Context, tenantID string, day kpi.Day,
 			stale = append(stale, d)
 		}
 	}
-	if len(stale) == 0 {
-		return nil
-	}
-	return s.State.MarkDirty(ctx, tenantID, stale, s.Now())
+	return stale, nil
 }
 
 // segments are the trait values of the day's users (active, cohort and

@@ -58,3 +58,38 @@ func day(s string) kpi.Day {
 	}
 	return d
 }
+
+// TestLateTraitsMarkLaterDays: a late identify changes what later,
+// already aggregated days count. Run alone, its day marks them for the
+// nightly run; run with them, they are simply run after it.
+func TestLateTraitsMarkLaterDays(t *testing.T) {
+	w := newWorld(kpi.DefaultConfig())
+	w.send(t, 0, [][]byte{
+		[]byte(`{"type":"track","event":"E","messageId":"a1","userId":"u1","timestamp":"2026-10-01T12:00:00Z"}`),
+		[]byte(`{"type":"track","event":"E","messageId":"a2","userId":"u1","timestamp":"2026-10-02T12:00:00Z"}`),
+		[]byte(`{"type":"track","event":"E","messageId":"a3","userId":"u1","timestamp":"2026-10-03T12:00:00Z"}`),
+	})
+	ctx := context.Background()
+	all := kpi.Days(day("2026-10-01"), day("2026-10-03"))
+	if _, err := w.agg.Run(ctx, "t", all); err != nil {
+		t.Fatal(err)
+	}
+	w.send(t, 1, [][]byte{[]byte(`{"type":"identify","messageId":"i1","userId":"u1","timestamp":"2026-10-01T08:00:00Z","traits":{"plan":"pro"}}`)})
+	if _, err := w.agg.Run(ctx, "t", all[:1]); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := w.state.dirty[day("2026-10-02")]; !ok {
+		t.Errorf("10-02 not marked after a late trait change: dirty = %v", w.state.dirty)
+	}
+	if _, ok := w.state.dirty[day("2026-10-03")]; !ok {
+		t.Errorf("10-03 not marked after a late trait change: dirty = %v", w.state.dirty)
+	}
+	clear(w.state.dirty)
+	if _, err := w.agg.Run(ctx, "t", all); err != nil {
+		t.Fatal(err)
+	}
+	if len(w.state.dirty) != 0 {
+		t.Errorf("a run covering the later days left marks: %v", w.state.dirty)
+	}
+	check(t, w, "dau 2026-10-03 filter=plan:pro value=1")
+}
