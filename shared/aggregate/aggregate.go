@@ -329,31 +329,36 @@ func (s *Service) applyTraits(ctx context.Context, tenantID string, day kpi.Day,
 // segments are the trait values of the day's users (active, cohort and
 // feature users) at the day's end.
 func (s *Service) segments(ctx context.Context, tenantID string, day kpi.Day, loc *time.Location, facts kpi.Facts, cohort map[string]kpi.Identity, idents map[string]kpi.Identity) (map[string]map[string][]string, error) {
-	users := slices.Concat(facts.ActiveUsers, slices.Collect(maps.Keys(cohort)))
+	users := slices.Concat(facts.ActiveUsers, slices.Collect(maps.Keys(cohort)), facts.PageVisitors, facts.ConvertedVisitors)
 	for _, us := range facts.Features {
 		users = append(users, us...)
 	}
 	slices.Sort(users)
 	users = slices.Compact(users)
 	end := day.End(loc).Add(-time.Nanosecond)
-	var accounts []string
+	var missing []string
 	for _, u := range users {
-		if g, ok := idents[u].Traits.At(kpi.GroupTrait, end); ok {
-			if _, have := idents[kpi.AccountID(g)]; !have {
-				accounts = append(accounts, kpi.AccountID(g))
+		for _, id := range []string{u, facts.Links[u]} {
+			if _, have := idents[id]; id != "" && !have {
+				missing = append(missing, id) // a linked user not otherwise in the day
+			}
+			if g, ok := idents[id].Traits.At(kpi.GroupTrait, end); ok {
+				if _, have := idents[kpi.AccountID(g)]; !have {
+					missing = append(missing, kpi.AccountID(g))
+				}
 			}
 		}
 	}
-	slices.Sort(accounts)
-	accounts = slices.Compact(accounts)
-	if len(accounts) > 0 {
-		more, err := s.State.Identities(ctx, tenantID, accounts)
+	slices.Sort(missing)
+	missing = slices.Compact(missing)
+	if len(missing) > 0 {
+		more, err := s.State.Identities(ctx, tenantID, missing)
 		if err != nil {
 			return nil, err
 		}
 		maps.Copy(idents, more)
 	}
-	return kpi.Segments(users, idents, end), nil
+	return kpi.Segments(users, idents, end, facts.Links), nil
 }
 
 // window reads the events from a day before the local day's start to a day

@@ -104,7 +104,7 @@ func init() {
 	define(Definition{ID: "sessions", Breakdowns: SessionDims, Filters: SessionDims, Eval: evalSessions})
 	define(Definition{ID: "pages_per_session", Breakdowns: SessionDims, Filters: SessionDims, Eval: evalPagesPerSession})
 	define(Definition{ID: "avg_session_duration", Breakdowns: SessionDims, Filters: SessionDims, Eval: evalSessionDuration})
-	define(Definition{ID: "conversion_rate", Breakdowns: []string{"channel", DimLandingPage}, Filters: []string{"channel", DimLandingPage}, Eval: evalConversion})
+	define(Definition{Segments: true, ID: "conversion_rate", Breakdowns: []string{"channel", DimLandingPage}, Filters: []string{"channel", DimLandingPage}, Eval: evalConversion})
 	define(Definition{ID: "organic_clicks", Lookback: func(days int) int { return days }, Eval: evalOrganic})
 	define(Definition{Segments: true, ID: "feature_adoption", Params: []string{"feature"}, Eval: evalFeatures})
 	define(Definition{ID: "product_adoption", Lookback: lookback(29), History: []string{SetSignups},
@@ -333,7 +333,7 @@ func channels(parts []Part, dim string) map[string]*roaring.Bitmap {
 	return out
 }
 
-func conversionRow(visitors, converted *roaring.Bitmap, conversions float64) Result {
+func conversionRow(visitors, converted *roaring.Bitmap, conversions *float64) Result {
 	c := float64(visitors.AndCardinality(converted))
 	v := float64(visitors.GetCardinality())
 	return Result{Value: ratio(c, v, 100), Numerator: c, Denominator: v,
@@ -344,7 +344,12 @@ func evalConversion(in Input) Result {
 	parts := in.Range()
 	m := Merge(parts)
 	visitors, converted := m.Set(SetPageVisitors), m.Set(SetConvertedVisitors)
-	conversions := m.Counters[CounterConversionEvents]
+	// Conversion events are counted per day, not per visitor: a segment
+	// filter leaves them out (null).
+	var conversions *float64
+	if c, ok := m.Counters[CounterConversionEvents]; ok {
+		conversions = &c
+	}
 	byDim := func(dim string) map[string]*roaring.Bitmap {
 		if dim == "channel" {
 			dim = DimSource
@@ -365,7 +370,7 @@ func evalConversion(in Input) Result {
 			if vs.IsEmpty() {
 				continue
 			}
-			br := conversionRow(vs, converted, 0)
+			br := conversionRow(vs, converted, nil)
 			delete(br.Details, "conversions")
 			r.Breakdown = append(r.Breakdown, Row{Key: v, Value: br.Value, Numerator: br.Numerator, Denominator: br.Denominator, Details: br.Details})
 		}

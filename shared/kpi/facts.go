@@ -66,6 +66,9 @@ type Facts struct {
 	// which may name any day), onboarding steps and completion, first
 	// value.
 	Firsts map[string]map[Milestone]time.Time
+	// Links maps the day's visitors (anonymousIds) to the userId their
+	// events carried, so a visitor takes the user's traits.
+	Links map[string]string
 	// TraitChanges are the trait values the day's identify and group calls
 	// set, per user and account (AccountID).
 	TraitChanges map[string]Traits
@@ -133,7 +136,7 @@ func ComputeDay(cfg Config, day Day, recs []event.Record) Facts {
 	for _, n := range cfg.ActiveEvents {
 		activeNames[n] = true
 	}
-	f := Facts{Day: day, Firsts: map[string]map[Milestone]time.Time{}, NextAfter: map[string]map[int]Next{}, TraitChanges: map[string]Traits{}, Features: map[string][]string{}, SessionsBy: map[string]map[string]SessionStats{}, FirstSession: map[string]map[string][]string{}}
+	f := Facts{Day: day, Firsts: map[string]map[Milestone]time.Time{}, NextAfter: map[string]map[int]Next{}, Links: map[string]string{}, TraitChanges: map[string]Traits{}, Features: map[string][]string{}, SessionsBy: map[string]map[string]SessionStats{}, FirstSession: map[string]map[string][]string{}}
 	known := map[string]struct{}{}
 	features := map[string]map[string]struct{}{}
 	featureEvents := make(map[string]bool, len(cfg.FeatureEvents))
@@ -177,6 +180,11 @@ func ComputeDay(cfg Config, day Day, recs []event.Record) Facts {
 		}
 		if !in(r.Timestamp) {
 			continue
+		}
+		if r.AnonymousID != "" && r.UserID != "" && string(r.AnonymousID) != string(r.UserID) {
+			if old, ok := f.Links[string(r.AnonymousID)]; !ok || string(r.UserID) > old {
+				f.Links[string(r.AnonymousID)] = string(r.UserID) // one choice, whatever the order
+			}
 		}
 		traitChanges(r, func(id, name string, c TraitChange) {
 			if f.TraitChanges[id] == nil {

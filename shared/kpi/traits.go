@@ -138,11 +138,9 @@ func segmentTraits(raw json.RawMessage) map[string]string {
 func traitChanges(r *event.Record, add func(id, name string, c TraitChange)) {
 	switch r.Type {
 	case event.Identify:
-		if r.UserID == "" {
-			return
-		}
+		// An anonymous identify describes the visitor.
 		for k, v := range segmentTraits(r.Traits) {
-			add(string(r.UserID), k, TraitChange{At: r.Timestamp, Value: v})
+			add(r.User(), k, TraitChange{At: r.Timestamp, Value: v})
 		}
 	case event.Group:
 		if r.User() != "" && r.GroupID != "" {
@@ -158,10 +156,10 @@ func traitChanges(r *event.Record, add func(id, name string, c TraitChange)) {
 func SegmentSet(dim, value string) string { return "seg:" + dim + "=" + value }
 
 // Segments are each trait's values on a day, with the users holding them:
-// user traits, and the traits of the user's account (a user trait wins
-// over an account trait of the same name). Values are read at the end of
-// the day.
-func Segments(users []string, idents map[string]Identity, end time.Time) map[string]map[string][]string {
+// their own traits, then those of the user a visitor is linked to
+// (links), then those of the account (the first of them to name a trait
+// wins). Values are read at the end of the day.
+func Segments(users []string, idents map[string]Identity, end time.Time, links map[string]string) map[string]map[string][]string {
 	out := map[string]map[string][]string{}
 	for _, u := range users {
 		seen := map[string]bool{}
@@ -175,21 +173,30 @@ func Segments(users []string, idents map[string]Identity, end time.Time) map[str
 			}
 			out[name][v] = append(out[name][v], u)
 		}
-		tr := idents[u].Traits
-		for _, name := range slices.Sorted(maps.Keys(tr)) {
-			if name == GroupTrait {
-				continue
-			}
-			if v, ok := tr.At(name, end); ok {
-				put(name, v)
-			}
+		chain := []string{u}
+		if l, ok := links[u]; ok && l != u {
+			chain = append(chain, l)
 		}
-		if g, ok := tr.At(GroupTrait, end); ok {
-			acct := idents[AccountID(g)].Traits
-			for _, name := range slices.Sorted(maps.Keys(acct)) {
-				if v, ok := acct.At(name, end); ok {
+		for _, id := range chain {
+			tr := idents[id].Traits
+			for _, name := range slices.Sorted(maps.Keys(tr)) {
+				if name == GroupTrait {
+					continue
+				}
+				if v, ok := tr.At(name, end); ok {
 					put(name, v)
 				}
+			}
+		}
+		for _, id := range chain {
+			if g, ok := idents[id].Traits.At(GroupTrait, end); ok {
+				acct := idents[AccountID(g)].Traits
+				for _, name := range slices.Sorted(maps.Keys(acct)) {
+					if v, ok := acct.At(name, end); ok {
+						put(name, v)
+					}
+				}
+				break
 			}
 		}
 	}
@@ -198,7 +205,7 @@ func Segments(users []string, idents map[string]Identity, end time.Time) map[str
 
 // segmentable are the sets that a trait filter restricts; the other parts
 // of a part do not survive it.
-var segmentable = []string{SetActiveUsers, SetNewUsers, SetSignups}
+var segmentable = []string{SetActiveUsers, SetNewUsers, SetSignups, SetPageVisitors, SetConvertedVisitors}
 
 // segmentParts restricts parts to the users who, on each day, held every
 // filter's trait value.
@@ -219,7 +226,7 @@ func segmentParts(parts []Part, filters []Filter) []Part {
 		}
 		q := NewPart(p.Day)
 		for k, b := range p.Sets {
-			if slices.Contains(segmentable, k) || strings.HasPrefix(k, "feature:") {
+			if slices.Contains(segmentable, k) || strings.HasPrefix(k, "feature:") || strings.HasPrefix(k, "first_") {
 				q.Sets[k] = roaring.And(b, seg)
 			} else if strings.HasPrefix(k, "seg:") {
 				q.Sets[k] = b
