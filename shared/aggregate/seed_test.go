@@ -22,3 +22,20 @@ func TestSeedConversionExample(t *testing.T) {
 	w.aggregateAll(t)
 	check(t, w, "conversion_rate 2026-10-05 value=10 numerator=50 denominator=500 conversions=50")
 }
+
+// TestSeedCSATExample reproduces seed 003's worked example: 20 positive
+// answers of 50 is a CSAT of 40%.
+func TestSeedCSATExample(t *testing.T) {
+	w := newWorld(kpi.DefaultConfig())
+	var req [][]byte
+	for i := range 50 {
+		score := 1 + i%3 // 1, 2, 3: not positive
+		if i < 20 {
+			score = 4 + i%2 // 4, 5: positive
+		}
+		req = append(req, fmt.Appendf(nil, `{"type":"track","event":"Survey Responded","messageId":"c%d","userId":"u%d","timestamp":"2026-10-05T10:%02d:00Z","properties":{"survey_type":"csat","score":%d}}`, i, i, i, score))
+	}
+	w.send(t, 0, req)
+	w.aggregateAll(t)
+	check(t, w, "csat 2026-10-05 value=40 numerator=20 denominator=50")
+}

@@ -2,6 +2,7 @@ package dynamostore
 
 import (
 	"context"
+	"encoding/json"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -49,6 +50,14 @@ func (st *Store) PutPart(ctx context.Context, tenantID string, p kpi.Part, compu
 		size += len(raw)
 		lists[k] = &types.AttributeValueMemberB{Value: raw}
 	}
+	var responses []byte
+	if len(p.Responses) > 0 {
+		var err error
+		if responses, err = json.Marshal(p.Responses); err != nil {
+			return fmt.Errorf("encode responses: %w", err)
+		}
+		size += len(responses)
+	}
 	if size > maxItemBytes+16*1024 {
 		return fmt.Errorf("part of %s for %s is %d bytes, over the item limit", p.Day, tenantID, size)
 	}
@@ -56,6 +65,9 @@ func (st *Store) PutPart(ctx context.Context, tenantID string, p kpi.Part, compu
 	item["counters"] = &types.AttributeValueMemberM{Value: counters}
 	item["sets"] = &types.AttributeValueMemberM{Value: sets}
 	item["lists"] = &types.AttributeValueMemberM{Value: lists}
+	if responses != nil {
+		item["responses"] = &types.AttributeValueMemberB{Value: responses}
+	}
 	item["computed_at"] = s(computedAt.UTC().Format(time.RFC3339Nano))
 	if _, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(st.table), Item: item}); err != nil {
 		return fmt.Errorf("put part %s: %w", p.Day, err)
@@ -158,6 +170,11 @@ func decodePart(it map[string]types.AttributeValue) (kpi.Part, error) {
 				return kpi.Part{}, fmt.Errorf("part %s set %s: %w", day, k, err)
 			}
 			p.Sets[k] = b
+		}
+	}
+	if b, ok := it["responses"].(*types.AttributeValueMemberB); ok {
+		if err := json.Unmarshal(b.Value, &p.Responses); err != nil {
+			return kpi.Part{}, fmt.Errorf("part %s responses: %w", day, err)
 		}
 	}
 	if m, ok := it["lists"].(*types.AttributeValueMemberM); ok {

@@ -35,13 +35,22 @@ type Config struct {
 	OnboardingWindowDays int `json:"onboarding_window_days"`
 	// ValueEvents are the events that mean a user reached first value.
 	ValueEvents []string `json:"value_events"`
+	// CSATScaleMin and CSATScaleMax bound CSAT scores; the top two values
+	// are positive.
+	CSATScaleMin int `json:"csat_scale_min"`
+	CSATScaleMax int `json:"csat_scale_max"`
+	// CESScaleMin and CESScaleMax bound CES scores; CESHigherIsEasier says
+	// which end is easy.
+	CESScaleMin       int  `json:"ces_scale_min"`
+	CESScaleMax       int  `json:"ces_scale_max"`
+	CESHigherIsEasier bool `json:"ces_higher_is_easier"`
 }
 
 // DefaultConfig is what a tenant gets without configuring anything.
 func DefaultConfig() Config {
 	return Config{TimeZone: "UTC", SessionTimeoutMinutes: 30, ConversionEvent: "Signed Up", ActiveEvents: []string{},
 		FeatureEvents: []string{}, AdoptionMinActiveDays: 4, OnboardingSteps: []string{}, OnboardingWindowDays: 30,
-		ValueEvents: []string{"First Value Reached"}}
+		ValueEvents: []string{"First Value Reached"}, CSATScaleMin: 1, CSATScaleMax: 5, CESScaleMin: 1, CESScaleMax: 5, CESHigherIsEasier: true}
 }
 
 // Validate reports every problem at once.
@@ -65,6 +74,14 @@ func (c Config) Validate() error {
 				errs = append(errs, fmt.Errorf("%s must hold event names of 1 to 200 characters", l.name))
 				break
 			}
+		}
+	}
+	for _, sc := range []struct {
+		name     string
+		min, max int
+	}{{"csat", c.CSATScaleMin, c.CSATScaleMax}, {"ces", c.CESScaleMin, c.CESScaleMax}} {
+		if sc.min < 0 || sc.max > 100 || sc.max-sc.min < 2 {
+			errs = append(errs, fmt.Errorf("%s scale must span at least 3 values within 0..100, got %d..%d", sc.name, sc.min, sc.max))
 		}
 	}
 	if len(c.ValueEvents) == 0 {

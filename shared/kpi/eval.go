@@ -109,7 +109,10 @@ func init() {
 	define(Definition{Segments: true, ID: "feature_adoption", Params: []string{"feature"}, Eval: evalFeatures})
 	define(Definition{ID: "product_adoption", Lookback: lookback(29), History: []string{SetSignups},
 		HistoryBefore: func(_, to Day) Day { return to.AddDays(-29) }, Eval: evalProductAdoption})
-	define(Definition{ID: "nps", Eval: evalNPS})
+	define(Definition{Segments: true, ID: "nps", Breakdowns: surveyDims, Filters: surveyDims, Eval: evalNPS})
+	define(Definition{Segments: true, ID: "csat", Breakdowns: surveyDims, Filters: surveyDims, Eval: evalCSAT})
+	define(Definition{Segments: true, ID: "ces", Breakdowns: surveyDims, Filters: surveyDims, Eval: evalCES})
+	define(Definition{Segments: true, ID: "detractor_followups", Filters: surveyDims, Eval: evalFollowUps})
 	define(Definition{ID: "onboarding_completion_rate", Eval: evalOnboardingCompletion})
 	define(Definition{ID: "onboarding_funnel", Eval: evalFunnel})
 	define(Definition{ID: "time_to_first_value", Eval: evalTTFV})
@@ -435,15 +438,4 @@ func evalProductAdoption(in Input) Result {
 	n := float64(population.GetCardinality())
 	return Result{Value: ratio(adopted, n, 100), Numerator: adopted, Denominator: n,
 		Details: map[string]any{"window_from": windowStart.String(), "window_to": in.To.String(), "min_active_days": minDays, "signed_up_before_window": n}}
-}
-
-func evalNPS(in Input) Result {
-	m := Merge(in.Range())
-	p, pa, d := m.Counters[CounterNPSPromoters], m.Counters[CounterNPSPassives], m.Counters[CounterNPSDetractors]
-	n := p + pa + d
-	details := map[string]any{
-		"promoters": p, "passives": pa, "detractors": d, "responses": n,
-		"promoters_pct": ratio(p, n, 100), "passives_pct": ratio(pa, n, 100), "detractors_pct": ratio(d, n, 100),
-	}
-	return Result{Value: ratio(p-d, n, 100), Numerator: p - d, Denominator: n, Details: details}
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/uptakehq/uptake/shared/event"
 )
@@ -28,6 +29,9 @@ type Response struct {
 	Channel    string    `json:"channel,omitempty"`
 	Touchpoint string    `json:"touchpoint,omitempty"`
 	Comment    string    `json:"comment,omitempty"`
+	// Ordinal is the respondent's ordinal, set when the day's part is
+	// built.
+	Ordinal uint32 `json:"ord"`
 }
 
 // Key identifies what a later answer replaces: the same respondent
@@ -249,7 +253,7 @@ func ComputeDay(cfg Config, day Day, recs []event.Record) Facts {
 		if s, ok := r.Survey(); ok && r.User() != "" {
 			resp := Response{
 				Type: s.Type, SurveyID: string(s.SurveyID), Respondent: r.User(), MessageID: r.MessageID,
-				Time: r.Timestamp.UTC(), Score: s.Score, Channel: s.Channel, Touchpoint: s.Touchpoint, Comment: s.Comment,
+				Time: r.Timestamp.UTC(), Score: s.Score, Channel: s.Channel, Touchpoint: s.Touchpoint, Comment: truncate(s.Comment, maxComment),
 			}
 			if old, ok := responses[resp.Key()]; !ok || resp.Newer(old) {
 				responses[resp.Key()] = resp
@@ -383,6 +387,9 @@ func (f Facts) Identities() []string {
 		}
 	}
 	all = append(all, slices.Collect(maps.Keys(f.TraitChanges))...)
+	for _, r := range f.Responses {
+		all = append(all, r.Respondent)
+	}
 	slices.Sort(all)
 	return slices.Compact(all)
 }
@@ -495,4 +502,17 @@ func ReadsProperties(name string) bool {
 		return true
 	}
 	return false
+}
+
+// maxComment bounds the survey comment kept in a part.
+const maxComment = 1000
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }

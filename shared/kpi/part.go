@@ -60,6 +60,10 @@ type Part struct {
 	// Lists keep every value where a KPI needs exact medians and
 	// percentiles (hours to first value of a signup cohort, …).
 	Lists map[string][]float64
+	// Responses are the day's survey answers that no later answer
+	// replaced: few enough to keep whole, so survey KPIs can be cut by
+	// survey, channel, touchpoint and any trait.
+	Responses []Response
 }
 
 // NewPart returns an empty part for day.
@@ -139,6 +143,10 @@ func BuildPart(cfg Config, f Facts, ords Ordinals, st DayState) Part {
 		default:
 			detr++
 		}
+	}
+	for _, r := range counted {
+		r.Ordinal = ords[r.Respondent]
+		p.Responses = append(p.Responses, r)
 	}
 	p.Counters[CounterNPSPromoters] = prom
 	p.Counters[CounterNPSPassives] = pass
@@ -232,13 +240,27 @@ type Merged struct {
 	Counters map[string]float64
 	Sets     map[string]*roaring.Bitmap
 	Lists    map[string][]float64
+	// Responses are the parts' survey answers, each with the day it
+	// counts on.
+	Responses []DayResponse
+}
+
+// DayResponse is a survey answer and the part it comes from, whose sets
+// say the respondent's segments that day.
+type DayResponse struct {
+	Response
+	Part *Part
 }
 
 // Merge adds parts together.
 func Merge(parts []Part) Merged {
 	m := Merged{Days: len(parts), Counters: map[string]float64{}, Sets: map[string]*roaring.Bitmap{}, Lists: map[string][]float64{}}
 	bySet := map[string][]*roaring.Bitmap{}
-	for _, p := range parts {
+	for i := range parts {
+		p := &parts[i]
+		for _, r := range p.Responses {
+			m.Responses = append(m.Responses, DayResponse{Response: r, Part: p})
+		}
 		for k, v := range p.Counters {
 			m.Counters[k] += v
 		}
@@ -290,6 +312,9 @@ func (p Part) Size() int {
 	}
 	for k, l := range p.Lists {
 		n += len(k) + 8*len(l)
+	}
+	for _, r := range p.Responses {
+		n += 80 + len(r.SurveyID) + len(r.Respondent) + len(r.MessageID) + len(r.Channel) + len(r.Touchpoint) + len(r.Comment)
 	}
 	return n
 }

@@ -232,6 +232,11 @@ func segmentParts(parts []Part, filters []Filter) []Part {
 				q.Sets[k] = b
 			}
 		}
+		for _, r := range p.Responses {
+			if seg.Contains(r.Ordinal) {
+				q.Responses = append(q.Responses, r)
+			}
+		}
 		q.Counters[CounterDAU] = float64(q.Sets[SetActiveUsers].GetCardinality())
 		if b := q.Sets[SetNewUsers]; b != nil {
 			q.Counters[CounterDAUNew] = float64(b.GetCardinality())
