@@ -445,6 +445,7 @@ func TestBreakdownsAndFilters(t *testing.T) {
 		{"dau?from=2026-10-01&to=2026-10-01&filter=plan:pro&filter=region:AMER", 0},
 		{"sessions?from=2026-10-01&to=2026-10-01&filter=source:organic", 1},
 		{"pages_per_session?from=2026-10-01&to=2026-10-01&filter=landing_page:/docs", 1},
+		{"roi_projection?from=2026-10-01&to=2026-10-01&new_customers=1000&completion_now=60&completion_target=85&renewal_completed=90&renewal_not_completed=60&contract_value=5000", 780},
 	} {
 		if status, a := get(tc.query); status != 200 || val(a) != tc.want {
 			t.Errorf("%s: %d value %v, want %v", tc.query, status, val(a), tc.want)
@@ -460,6 +461,9 @@ func TestBreakdownsAndFilters(t *testing.T) {
 		"sessions?from=2026-10-01&to=2026-10-01&filter=source",
 		"sessions?from=2026-10-01&to=2026-10-01&filter=source:organic&filter=device:mobile",
 		"dau?from=2026-10-01&to=2026-10-01&feature=x",
+		"roi_projection?from=2026-10-01&to=2026-10-01&completion_now=150",
+		"roi_projection?from=2026-10-01&to=2026-10-01&new_customers=-1",
+		"roi_projection?from=2026-10-01&to=2026-10-01&contract_value=NaN",
 	} {
 		if r := do(t, http.MethodGet, st.URL+"/v1/kpis/"+bad, bearer(st.ReadKey), nil); r.status != 400 || r.errorCode(t) != "invalid_request" {
 			t.Errorf("%s: %d %s, want 400 invalid_request", bad, r.status, r.body)

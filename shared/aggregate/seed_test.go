@@ -39,3 +39,14 @@ func TestSeedCSATExample(t *testing.T) {
 	w.aggregateAll(t)
 	check(t, w, "csat 2026-10-05 value=40 numerator=20 denominator=50")
 }
+
+// TestSeedROIExample reproduces seed 000's model: 1,000 new customers a
+// year, onboarding completion 60% → 85%, renewal 90% if completed and 60%
+// if not, $5,000 a year: 780 renewals (78%) → 855 (85.5%), +75 renewals,
+// $375,000 retained.
+func TestSeedROIExample(t *testing.T) {
+	w := newWorld(kpi.DefaultConfig())
+	check(t, w, "roi_projection 2026-10-01 new_customers=1000 completion_now=60 completion_target=85 renewal_completed=90 "+
+		"renewal_not_completed=60 contract_value=5000 value=780 renewals_now=780 renewals_target=855 renewal_rate_now_pct=78 "+
+		"renewal_rate_target_pct=85.5 added_renewals=75 retained_revenue=375000")
+}

@@ -80,6 +80,8 @@ type Definition struct {
 	// Segments says the KPI counts sets of users, so it can be broken
 	// down and filtered by any user or account trait.
 	Segments bool
+	// CheckParams, when set, validates the KPI-specific parameters.
+	CheckParams func(map[string]string) error
 	Eval     func(in Input) Result
 }
 
@@ -113,6 +115,7 @@ func init() {
 	define(Definition{Segments: true, ID: "csat", Breakdowns: surveyDims, Filters: surveyDims, Eval: evalCSAT})
 	define(Definition{Segments: true, ID: "ces", Breakdowns: surveyDims, Filters: surveyDims, Eval: evalCES})
 	define(Definition{Segments: true, ID: "detractor_followups", Filters: surveyDims, Eval: evalFollowUps})
+	define(Definition{ID: "roi_projection", Params: roiParams, CheckParams: checkROI, Eval: evalROI})
 	define(Definition{ID: "onboarding_completion_rate", Eval: evalOnboardingCompletion})
 	define(Definition{ID: "onboarding_funnel", Eval: evalFunnel})
 	define(Definition{ID: "time_to_first_value", Eval: evalTTFV})

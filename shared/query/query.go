@@ -160,6 +160,11 @@ func parse(id string, values url.Values) (Request, error) {
 		if q.Breakdown != "" && !slices.Contains(def.Breakdowns, q.Breakdown) && !def.IsTraitDim(q.Breakdown) {
 			return Request{}, apierr.New(apierr.InvalidRequest, "%s cannot be broken down by %q (available: %s)", id, q.Breakdown, list(def.Breakdowns))
 		}
+		if def.CheckParams != nil {
+			if err := def.CheckParams(q.Params); err != nil {
+				return Request{}, apierr.New(apierr.InvalidRequest, "%s: %v", id, err)
+			}
+		}
 		own := 0
 		for _, f := range q.Filters {
 			switch {
