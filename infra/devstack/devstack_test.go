@@ -457,7 +457,7 @@ func TestBreakdownsAndFilters(t *testing.T) {
 	}
 	for _, bad := range []string{
 		"sessions?from=2026-10-01&to=2026-10-01&breakdown=plan",
-		"nps?from=2026-10-01&to=2026-10-01&filter=plan:pro",
+		"onboarding_funnel?from=2026-10-01&to=2026-10-01&filter=plan:pro",
 		"sessions?from=2026-10-01&to=2026-10-01&filter=source",
 		"sessions?from=2026-10-01&to=2026-10-01&filter=source:organic&filter=device:mobile",
 		"dau?from=2026-10-01&to=2026-10-01&feature=x",
