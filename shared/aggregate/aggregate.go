@@ -35,6 +35,8 @@ type State interface {
 	PutTraits(ctx context.Context, tenantID, id string, old, next kpi.Traits) (bool, error)
 	HasParts(ctx context.Context, tenantID string, days []kpi.Day) (map[kpi.Day]bool, error)
 	MarkDirty(ctx context.Context, tenantID string, days []kpi.Day, at time.Time) error
+	ClaimTicket(ctx context.Context, tenantID string, t kpi.Ticket, created kpi.Day) (changed bool, oldCreated kpi.Day, err error)
+	TicketsCreated(ctx context.Context, tenantID string, day kpi.Day) ([]kpi.Ticket, error)
 	ClaimResponse(ctx context.Context, tenantID string, r kpi.Response, day kpi.Day) (counted bool, replaced kpi.Day, err error)
 	PutPart(ctx context.Context, tenantID string, p kpi.Part, computedAt time.Time) error
 	DirtyDays(ctx context.Context, tenantID string, from, to kpi.Day) ([]kpi.Dirty, error)
@@ -244,6 +246,25 @@ func (s *Service) runDay(ctx context.Context, tenantID string, cfg kpi.Config, d
 		}
 	}
 	if st.Segments, err = s.segments(ctx, tenantID, day, loc, facts, st.Cohort, idents); err != nil {
+		return nil, nil, fmt.Errorf("aggregate %s %s: %w", tenantID, day, err)
+	}
+	// Tickets: the day's updates replace older states; the tickets created
+	// on the day are reported on its part, as of their latest update.
+	for _, t := range facts.Tickets {
+		created := kpi.DayOf(t.Created, loc)
+		changed, old, err := s.State.ClaimTicket(ctx, tenantID, t, created)
+		if err != nil {
+			return nil, nil, fmt.Errorf("aggregate %s %s: %w", tenantID, day, err)
+		}
+		if changed {
+			for _, d := range []kpi.Day{created, old} {
+				if !d.IsZero() && !d.Equal(day) {
+					reruns = append(reruns, d)
+				}
+			}
+		}
+	}
+	if st.Tickets, err = s.State.TicketsCreated(ctx, tenantID, day); err != nil {
 		return nil, nil, fmt.Errorf("aggregate %s %s: %w", tenantID, day, err)
 	}
 	// Training courses started on the day, and where users went after

@@ -71,10 +71,16 @@ type memState struct {
 	resps  map[string]resp
 	parts  map[kpi.Day]kpi.Part
 	dirty  map[kpi.Day]int64
+	tix    map[string]ticketState
+}
+
+type ticketState struct {
+	t       kpi.Ticket
+	created kpi.Day
 }
 
 func newMemState(cfg kpi.Config) *memState {
-	return &memState{cfg: cfg, idents: map[string]kpi.Identity{}, resps: map[string]resp{}, parts: map[kpi.Day]kpi.Part{}, dirty: map[kpi.Day]int64{}}
+	return &memState{cfg: cfg, idents: map[string]kpi.Identity{}, resps: map[string]resp{}, parts: map[kpi.Day]kpi.Part{}, dirty: map[kpi.Day]int64{}, tix: map[string]ticketState{}}
 }
 
 func (m *memState) Tenants(context.Context) ([]string, error) { return []string{"t"}, nil }
@@ -231,4 +237,30 @@ func (m *memState) MarkDirty(_ context.Context, _ string, days []kpi.Day, at tim
 		m.dirty[d] = at.UnixNano()
 	}
 	return nil
+}
+
+func (m *memState) ClaimTicket(_ context.Context, _ string, t kpi.Ticket, created kpi.Day) (bool, kpi.Day, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	old, ok := m.tix[t.ID]
+	if ok && !t.Newer(old.t) {
+		return false, kpi.Day{}, nil
+	}
+	m.tix[t.ID] = ticketState{t, created}
+	if ok && !old.created.Equal(created) {
+		return true, old.created, nil
+	}
+	return true, kpi.Day{}, nil
+}
+
+func (m *memState) TicketsCreated(_ context.Context, _ string, day kpi.Day) ([]kpi.Ticket, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []kpi.Ticket
+	for _, st := range m.tix {
+		if st.created.Equal(day) {
+			out = append(out, st.t)
+		}
+	}
+	return out, nil
 }

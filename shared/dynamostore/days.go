@@ -50,6 +50,14 @@ func (st *Store) PutPart(ctx context.Context, tenantID string, p kpi.Part, compu
 		size += len(raw)
 		lists[k] = &types.AttributeValueMemberB{Value: raw}
 	}
+	var tickets []byte
+	if len(p.Tickets) > 0 {
+		var err error
+		if tickets, err = json.Marshal(p.Tickets); err != nil {
+			return fmt.Errorf("encode tickets: %w", err)
+		}
+		size += len(tickets)
+	}
 	var responses []byte
 	if len(p.Responses) > 0 {
 		var err error
@@ -67,6 +75,9 @@ func (st *Store) PutPart(ctx context.Context, tenantID string, p kpi.Part, compu
 	item["lists"] = &types.AttributeValueMemberM{Value: lists}
 	if responses != nil {
 		item["responses"] = &types.AttributeValueMemberB{Value: responses}
+	}
+	if tickets != nil {
+		item["tickets"] = &types.AttributeValueMemberB{Value: tickets}
 	}
 	item["computed_at"] = s(computedAt.UTC().Format(time.RFC3339Nano))
 	if _, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(st.table), Item: item}); err != nil {
@@ -170,6 +181,11 @@ func decodePart(it map[string]types.AttributeValue) (kpi.Part, error) {
 				return kpi.Part{}, fmt.Errorf("part %s set %s: %w", day, k, err)
 			}
 			p.Sets[k] = b
+		}
+	}
+	if b, ok := it["tickets"].(*types.AttributeValueMemberB); ok {
+		if err := json.Unmarshal(b.Value, &p.Tickets); err != nil {
+			return kpi.Part{}, fmt.Errorf("part %s tickets: %w", day, err)
 		}
 	}
 	if b, ok := it["responses"].(*types.AttributeValueMemberB); ok {

@@ -28,6 +28,9 @@ const (
 const (
 	SurveyResponded = "Survey Responded"
 	SignedUp        = "Signed Up"
+	// TicketUpdated carries a support ticket's state from a ticket tool:
+	// not product activity.
+	TicketUpdated = "Ticket Updated"
 )
 
 // IsType reports whether t is a Segment message type.
@@ -117,9 +120,10 @@ func (r *Record) Visitor() string {
 	return string(r.UserID)
 }
 
-// IsActivity reports whether the record is a track, page or screen call.
+// IsActivity reports whether the record is a track, page or screen call
+// made by the product (ticket updates from a ticket tool are not).
 func (r *Record) IsActivity() bool {
-	return r.Type == Track || r.Type == Page || r.Type == Screen
+	return r.Type == Page || r.Type == Screen || (r.Type == Track && r.Event != TicketUpdated)
 }
 
 // Survey is the survey part of a `Survey Responded` track event.

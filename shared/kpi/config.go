@@ -44,13 +44,18 @@ type Config struct {
 	CESScaleMin       int  `json:"ces_scale_min"`
 	CESScaleMax       int  `json:"ces_scale_max"`
 	CESHigherIsEasier bool `json:"ces_higher_is_easier"`
+	// BusinessHours, when set, adds business time to ticket times.
+	BusinessHours *BusinessHours `json:"business_hours"`
+	// EscalationTag marks escalated tickets (besides priority urgent).
+	EscalationTag string `json:"escalation_tag"`
 }
 
 // DefaultConfig is what a tenant gets without configuring anything.
 func DefaultConfig() Config {
 	return Config{TimeZone: "UTC", SessionTimeoutMinutes: 30, ConversionEvent: "Signed Up", ActiveEvents: []string{},
 		FeatureEvents: []string{}, AdoptionMinActiveDays: 4, OnboardingSteps: []string{}, OnboardingWindowDays: 30,
-		ValueEvents: []string{"First Value Reached"}, CSATScaleMin: 1, CSATScaleMax: 5, CESScaleMin: 1, CESScaleMax: 5, CESHigherIsEasier: true}
+		ValueEvents: []string{"First Value Reached"}, CSATScaleMin: 1, CSATScaleMax: 5, CESScaleMin: 1, CESScaleMax: 5, CESHigherIsEasier: true,
+		EscalationTag: "escalated"}
 }
 
 // Validate reports every problem at once.
@@ -83,6 +88,12 @@ func (c Config) Validate() error {
 		if sc.min < 0 || sc.max > 100 || sc.max-sc.min < 2 {
 			errs = append(errs, fmt.Errorf("%s scale must span at least 3 values within 0..100, got %d..%d", sc.name, sc.min, sc.max))
 		}
+	}
+	if err := c.BusinessHours.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if strings.TrimSpace(c.EscalationTag) == "" || len(c.EscalationTag) > 200 {
+		errs = append(errs, errors.New("escalation_tag must be a tag of 1 to 200 characters"))
 	}
 	if len(c.ValueEvents) == 0 {
 		errs = append(errs, errors.New("value_events must name at least one event"))

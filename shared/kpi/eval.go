@@ -82,7 +82,7 @@ type Definition struct {
 	Segments bool
 	// CheckParams, when set, validates the KPI-specific parameters.
 	CheckParams func(map[string]string) error
-	Eval     func(in Input) Result
+	Eval        func(in Input) Result
 }
 
 func lookback(n int) func(int) int { return func(int) int { return n } }
@@ -115,6 +115,12 @@ func init() {
 	define(Definition{Segments: true, ID: "csat", Breakdowns: surveyDims, Filters: surveyDims, Eval: evalCSAT})
 	define(Definition{Segments: true, ID: "ces", Breakdowns: surveyDims, Filters: surveyDims, Eval: evalCES})
 	define(Definition{Segments: true, ID: "detractor_followups", Filters: surveyDims, Eval: evalFollowUps})
+	define(Definition{ID: "ticket_volume", Breakdowns: ticketDims, Filters: ticketDims, Eval: evalTicketVolume})
+	define(Definition{ID: "first_response_time", Breakdowns: ticketDims, Filters: ticketDims, Eval: evalFirstResponse})
+	define(Definition{ID: "resolution_time", Breakdowns: ticketDims, Filters: ticketDims, Eval: evalResolutionTime})
+	define(Definition{ID: "resolution_rate", Breakdowns: ticketDims, Filters: ticketDims, Eval: evalResolutionRate})
+	define(Definition{ID: "escalation_response_time", Breakdowns: ticketDims, Filters: ticketDims, Eval: evalEscalation})
+	define(Definition{ID: "repeat_contact_rate", Breakdowns: ticketDims, Filters: ticketDims, Eval: evalRepeatContact})
 	define(Definition{ID: "roi_projection", Params: roiParams, CheckParams: checkROI, Eval: evalROI})
 	define(Definition{ID: "onboarding_completion_rate", Eval: evalOnboardingCompletion})
 	define(Definition{ID: "onboarding_funnel", Eval: evalFunnel})

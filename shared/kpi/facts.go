@@ -1,6 +1,7 @@
 package kpi
 
 import (
+	"encoding/json"
 	"maps"
 	"regexp"
 	"slices"
@@ -70,6 +71,9 @@ type Facts struct {
 	// which may name any day), onboarding steps and completion, first
 	// value.
 	Firsts map[string]map[Milestone]time.Time
+	// Tickets are the ticket updates of the day, the latest of each
+	// ticket within the day.
+	Tickets []Ticket
 	// Links maps the day's visitors (anonymousIds) to the userId their
 	// events carried, so a visitor takes the user's traits.
 	Links map[string]string
@@ -147,6 +151,7 @@ func ComputeDay(cfg Config, day Day, recs []event.Record) Facts {
 	for _, n := range cfg.FeatureEvents {
 		featureEvents[n] = true
 	}
+	tickets := map[string]Ticket{}
 	reach := func(user string, m Milestone, t time.Time) {
 		if f.Firsts[user] == nil {
 			f.Firsts[user] = map[Milestone]time.Time{}
@@ -188,6 +193,14 @@ func ComputeDay(cfg Config, day Day, recs []event.Record) Facts {
 		if r.AnonymousID != "" && r.UserID != "" && string(r.AnonymousID) != string(r.UserID) {
 			if old, ok := f.Links[string(r.AnonymousID)]; !ok || string(r.UserID) > old {
 				f.Links[string(r.AnonymousID)] = string(r.UserID) // one choice, whatever the order
+			}
+		}
+		if r.Type == event.Track && r.Event == TicketUpdated && len(r.Properties) > 0 {
+			var t Ticket
+			if json.Unmarshal(r.Properties, &t) == nil && t.ID != "" && !t.Created.IsZero() {
+				if old, ok := tickets[t.ID]; !ok || t.Newer(old) {
+					tickets[t.ID] = t
+				}
 			}
 		}
 		traitChanges(r, func(id, name string, c TraitChange) {
@@ -327,6 +340,9 @@ func ComputeDay(cfg Config, day Day, recs []event.Record) Facts {
 		f.Features[name] = sortedKeys(users)
 	}
 	f.KnownUsers = sortedKeys(known)
+	for _, id := range slices.Sorted(maps.Keys(tickets)) {
+		f.Tickets = append(f.Tickets, tickets[id])
+	}
 
 	f.ActiveUsers = sortedKeys(active)
 	f.PageVisitors = sortedKeys(pageVisitors)
@@ -498,7 +514,7 @@ func label(r *event.Record) string {
 // by name only.
 func ReadsProperties(name string) bool {
 	switch name {
-	case event.SurveyResponded, "Feature Used", "Onboarding Step Completed", "Training Started", "Training Completed":
+	case event.SurveyResponded, "Feature Used", "Onboarding Step Completed", "Training Started", "Training Completed", TicketUpdated:
 		return true
 	}
 	return false

@@ -64,6 +64,9 @@ type Part struct {
 	// replaced: few enough to keep whole, so survey KPIs can be cut by
 	// survey, channel, touchpoint and any trait.
 	Responses []Response
+	// Tickets are the tickets created on the day, as of their latest
+	// update.
+	Tickets []Ticket
 }
 
 // NewPart returns an empty part for day.
@@ -103,6 +106,8 @@ type DayState struct {
 	// Next are where users went after their first completion of an
 	// onboarding step (step 0: signup), when that was on the day.
 	Next []NextStep
+	// Tickets are the tickets created on the day.
+	Tickets []Ticket
 }
 
 // Started is a user's first start of a training course.
@@ -157,6 +162,8 @@ func BuildPart(cfg Config, f Facts, ords Ordinals, st DayState) Part {
 	p.Sets[SetSignups] = ords.set(slices.Collect(maps.Keys(st.Cohort)))
 	onboardingPart(&p, cfg, st.Cohort)
 	trainingPart(&p, st.Started)
+	p.Tickets = slices.Clone(st.Tickets)
+	sortTickets(p.Tickets)
 	p.Sets[SetNewUsers] = ords.set(st.NewUserIDs)
 	dims := topKeys(st.Segments, func(v map[string][]string) int {
 		n := 0
@@ -312,6 +319,9 @@ func (p Part) Size() int {
 	}
 	for k, l := range p.Lists {
 		n += len(k) + 8*len(l)
+	}
+	for _, t := range p.Tickets {
+		n += 200 + len(t.ID) + len(t.Requester) + len(t.Account) + 16*len(t.Tags)
 	}
 	for _, r := range p.Responses {
 		n += 80 + len(r.SurveyID) + len(r.Respondent) + len(r.MessageID) + len(r.Channel) + len(r.Touchpoint) + len(r.Comment)

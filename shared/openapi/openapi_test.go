@@ -420,10 +420,26 @@ func TestDimensionsDocumented(t *testing.T) {
 	}
 	for _, id := range kpi.Computed() {
 		def, _ := kpi.Lookup(id)
-		if !slices.Equal(def.Breakdowns, def.Filters) {
-			t.Errorf("%s: breakdowns %v and filters %v differ, but the Filter parameter says they are the same", id, def.Breakdowns, def.Filters)
-		}
 		rows := tableRows(desc, id)
+		if !slices.Equal(def.Breakdowns, def.Filters) {
+			// The Filter parameter says a KPI takes the dimensions listed
+			// for breakdown: it must name the exceptions, and their row
+			// the dimensions that are filters only.
+			only := slices.Concat(
+				slices.DeleteFunc(slices.Clone(def.Filters), func(d string) bool { return slices.Contains(def.Breakdowns, d) }),
+				slices.DeleteFunc(slices.Clone(def.Breakdowns), func(d string) bool { return slices.Contains(def.Filters, d) }))
+			if !strings.Contains(filter, "`"+id+"`") {
+				t.Errorf("%s: breakdowns %v and filters %v differ, but the Filter parameter does not name it as an exception", id, def.Breakdowns, def.Filters)
+			}
+			for _, dim := range only {
+				if !strings.Contains(filter, "`"+dim+"`") {
+					t.Errorf("%s: the Filter parameter does not name %s, which it takes as a breakdown or a filter only", id, dim)
+				}
+			}
+			if len(rows) == 1 && !strings.Contains(rows[0], " only") {
+				t.Errorf("Breakdown: %s's row does not say which dimensions are a breakdown or a filter only: %q", id, rows[0])
+			}
+		}
 		if len(def.Breakdowns) == 0 && len(def.Filters) == 0 && !def.Segments {
 			if len(rows) > 0 {
 				t.Errorf("Breakdown: %s takes no dimension but is listed: %q", id, rows)
@@ -487,7 +503,10 @@ func TestAnswersMatchSchemas(t *testing.T) {
 		def, _ := kpi.Lookup(id)
 		variants := []url.Values{{}, {"interval": {"week"}}}
 		for _, dim := range def.Breakdowns {
-			variants = append(variants, url.Values{"breakdown": {dim}}, url.Values{"filter": {dim + ":organic"}})
+			variants = append(variants, url.Values{"breakdown": {dim}})
+		}
+		for _, dim := range def.Filters {
+			variants = append(variants, url.Values{"filter": {dim + ":organic"}})
 		}
 		if def.Segments {
 			variants = append(variants, url.Values{"breakdown": {"plan"}}, url.Values{"filter": {"plan:pro", "region:EMEA"}, "interval": {"day"}})

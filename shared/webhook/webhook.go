@@ -10,6 +10,7 @@ package webhook
 
 import (
 	"context"
+	"errors"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -28,6 +29,7 @@ import (
 	"github.com/uptakehq/uptake/shared/event"
 	"github.com/uptakehq/uptake/shared/httpapi"
 	"github.com/uptakehq/uptake/shared/ingest"
+	"github.com/uptakehq/uptake/shared/kpi"
 	"github.com/uptakehq/uptake/shared/tenant"
 )
 
@@ -65,7 +67,7 @@ func (s *Service) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		if !slices.Contains(Providers, provider) {
 			return events.APIGatewayV2HTTPResponse{}, apierr.New(apierr.NotFound, "unknown webhook provider %q", provider)
 		}
-		if provider != "survey" {
+		if provider != "survey" && provider != "ticket" {
 			return events.APIGatewayV2HTTPResponse{}, apierr.New(apierr.NotImplemented, "the %s webhook is not available yet", provider)
 		}
 		body, err := httpapi.Body(req)
@@ -78,7 +80,11 @@ func (s *Service) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		if err := s.verify(ctx, tenantID, provider, httpapi.Header(req, SignatureHeader), body); err != nil {
 			return events.APIGatewayV2HTTPResponse{}, err
 		}
-		msg, err := SurveyMessage(body)
+		normalise := SurveyMessage
+		if provider == "ticket" {
+			normalise = TicketMessage
+		}
+		msg, err := normalise(body)
 		if err != nil {
 			return events.APIGatewayV2HTTPResponse{}, err
 		}
@@ -195,6 +201,100 @@ func SurveyMessage(body []byte) ([]byte, error) {
 			"survey_type": sv.Type, "survey_id": sv.SurveyID, "score": sv.Score, "response_id": sv.ID,
 			"channel": sv.Channel, "touchpoint": sv.Touchpoint, "comment": sv.Comment,
 		},
+	}
+	return json.Marshal(msg)
+}
+
+// Ticket is the generic ticket webhook's JSON shape: the ticket's whole
+// state at updated_at. Updates replace earlier states by updated_at, in
+// whatever order they arrive.
+type Ticket struct {
+	ID              string   `json:"id"`
+	Status          string   `json:"status"` // new, open, pending, hold, solved, closed
+	Channel         string   `json:"channel,omitempty"`
+	Priority        string   `json:"priority,omitempty"` // urgent, high, normal, low
+	Tags            []string `json:"tags,omitempty"`
+	Requester       string   `json:"requester,omitempty"` // the tenant's user id
+	Account         string   `json:"account,omitempty"`   // the tenant's groupId
+	CreatedAt       string   `json:"created_at"`
+	UpdatedAt       string   `json:"updated_at"`
+	FirstResponseAt *string  `json:"first_response_at,omitempty"`
+	ResolvedAt      *string  `json:"resolved_at,omitempty"`
+}
+
+var ticketStatuses = []string{"new", "open", "pending", "hold", "solved", "closed"}
+
+// TicketMessage turns a generic ticket payload into a `Ticket Updated`
+// track message whose messageId is the ticket id and update time, so a
+// retried delivery counts once.
+func TicketMessage(body []byte) ([]byte, error) {
+	var tk Ticket
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&tk); err != nil {
+		return nil, apierr.New(apierr.InvalidJSON, "ticket payload: %v", err)
+	}
+	bad := func(format string, args ...any) error {
+		return apierr.New(apierr.InvalidRequest, "ticket payload: "+format, args...)
+	}
+	if tk.ID == "" || len(tk.ID) > 200 {
+		return nil, bad("id is required (at most 200 characters)")
+	}
+	if !slices.Contains(ticketStatuses, tk.Status) {
+		return nil, bad("status must be one of %s, got %q", strings.Join(ticketStatuses, ", "), tk.Status)
+	}
+	at := func(name string, v *string) (*time.Time, error) {
+		if v == nil || *v == "" {
+			return nil, nil
+		}
+		t, err := event.ParseTime(*v)
+		if err != nil || t.Before(event.Earliest) {
+			return nil, bad("%s %q is not an ISO 8601 date-time after 2000", name, *v)
+		}
+		t = t.UTC()
+		return &t, nil
+	}
+	created, err := at("created_at", &tk.CreatedAt)
+	if err != nil || created == nil {
+		return nil, errors.Join(err, bad("created_at is required"))
+	}
+	updated, err := at("updated_at", &tk.UpdatedAt)
+	if err != nil || updated == nil {
+		return nil, errors.Join(err, bad("updated_at is required"))
+	}
+	if updated.Before(*created) {
+		return nil, bad("updated_at is before created_at")
+	}
+	first, err := at("first_response_at", tk.FirstResponseAt)
+	if err != nil {
+		return nil, err
+	}
+	resolvedAt, err := at("resolved_at", tk.ResolvedAt)
+	if err != nil {
+		return nil, err
+	}
+	switch tk.Status {
+	case "solved", "closed":
+		if resolvedAt == nil {
+			resolvedAt = updated
+		}
+	default:
+		resolvedAt = nil // open again: not resolved
+	}
+	state := kpi.Ticket{ID: tk.ID, Status: tk.Status, Channel: strings.ToLower(tk.Channel), Priority: strings.ToLower(tk.Priority),
+		Tags: tk.Tags, Requester: tk.Requester, Account: tk.Account, Created: *created, Updated: *updated,
+		FirstResponse: first, Resolved: resolvedAt}
+	msg := map[string]any{
+		"type": event.Track, "event": kpi.TicketUpdated, "messageId": "ticket:" + tk.ID + ":" + updated.Format(time.RFC3339Nano),
+		"timestamp": updated.Format(time.RFC3339Nano), "properties": state,
+	}
+	if tk.Requester != "" {
+		msg["userId"] = tk.Requester
+	} else {
+		msg["anonymousId"] = "ticket:" + tk.ID
+	}
+	if tk.Account != "" {
+		msg["context"] = map[string]any{"groupId": tk.Account}
 	}
 	return json.Marshal(msg)
 }
