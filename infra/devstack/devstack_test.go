@@ -470,3 +470,46 @@ func TestBreakdownsAndFilters(t *testing.T) {
 		}
 	}
 }
+
+// TestWebhookTicket sends a ticket's updates through the signed generic
+// ticket webhook, the latest first, and reads the ticket KPIs back.
+func TestWebhookTicket(t *testing.T) {
+	st := stacktest.Start(t)
+	url := st.URL + "/v1/webhooks/ticket/demo"
+	send := func(body string) reply {
+		h := map[string]string{webhook.SignatureHeader: webhook.Sign(tenant.Secret(st.WebhookSecret), []byte(body), time.Now()), "Content-Type": "application/json"}
+		return do(t, http.MethodPost, url, h, []byte(body))
+	}
+	updates := []string{
+		`{"id":"T1","status":"solved","channel":"email","requester":"u1","created_at":"2026-10-01T09:00:00Z","updated_at":"2026-10-01T15:00:00Z","first_response_at":"2026-10-01T09:30:00Z"}`,
+		`{"id":"T1","status":"open","channel":"email","requester":"u1","created_at":"2026-10-01T09:00:00Z","updated_at":"2026-10-01T09:30:00Z","first_response_at":"2026-10-01T09:30:00Z"}`,
+		`{"id":"T1","status":"new","channel":"email","requester":"u1","created_at":"2026-10-01T09:00:00Z","updated_at":"2026-10-01T09:00:00Z"}`,
+	}
+	for _, u := range append(updates, updates[0]) { // the last is a retried delivery
+		if r := send(u); r.status != 200 {
+			t.Fatalf("ticket webhook: %d %s", r.status, r.body)
+		}
+	}
+	for _, bad := range []string{
+		`{"id":"T2","status":"lost","created_at":"2026-10-01T09:00:00Z","updated_at":"2026-10-01T09:00:00Z"}`,
+		`{"id":"T2","status":"open","updated_at":"2026-10-01T09:00:00Z"}`,
+		`{"id":"T2","status":"open","created_at":"2026-10-02T09:00:00Z","updated_at":"2026-10-01T09:00:00Z"}`,
+		`{"id":"T2","status":"open","created_at":"2026-10-01T09:00:00Z","updated_at":"2026-10-01T09:00:00Z","extra":1}`,
+	} {
+		if r := send(bad); r.status != 400 {
+			t.Errorf("bad ticket %s: %d %s, want 400", bad, r.status, r.body)
+		}
+	}
+	if r := do(t, http.MethodPost, st.URL+"/v1/admin/aggregate", bearer(st.AdminKey), []byte(`{"from":"2026-10-01","to":"2026-10-01"}`)); r.status != 200 {
+		t.Fatalf("aggregate: %d %s", r.status, r.body)
+	}
+	for kpiID, want := range map[string]float64{"ticket_volume": 1, "first_response_time": 30, "resolution_time": 6, "resolution_rate": 100} {
+		r := do(t, http.MethodGet, st.URL+"/v1/kpis/"+kpiID+"?from=2026-10-01&to=2026-10-01", bearer(st.ReadKey), nil)
+		var a struct {
+			Value *float64 `json:"value"`
+		}
+		if err := json.Unmarshal(r.body, &a); err != nil || a.Value == nil || *a.Value != want {
+			t.Errorf("%s = %s, want %v", kpiID, r.body, want)
+		}
+	}
+}
