@@ -37,6 +37,8 @@ type State interface {
 	MarkDirty(ctx context.Context, tenantID string, days []kpi.Day, at time.Time) error
 	ClaimTicket(ctx context.Context, tenantID string, t kpi.Ticket, created kpi.Day) (changed bool, oldCreated kpi.Day, err error)
 	TicketsCreated(ctx context.Context, tenantID string, day kpi.Day) ([]kpi.Ticket, error)
+	AddSubscribers(ctx context.Context, tenantID string, accounts []string) error
+	Subscribers(ctx context.Context, tenantID string) ([]string, error)
 	ClaimResponse(ctx context.Context, tenantID string, r kpi.Response, day kpi.Day) (counted bool, replaced kpi.Day, err error)
 	PutPart(ctx context.Context, tenantID string, p kpi.Part, computedAt time.Time) error
 	DirtyDays(ctx context.Context, tenantID string, from, to kpi.Day) ([]kpi.Dirty, error)
@@ -245,6 +247,13 @@ func (s *Service) runDay(ctx context.Context, tenantID string, cfg kpi.Config, d
 			reruns = append(reruns, replaced)
 		}
 	}
+	subDay, subStale, subReruns, err := s.subscriptions(ctx, tenantID, day, loc, facts, idents)
+	if err != nil {
+		return nil, nil, fmt.Errorf("aggregate %s %s: %w", tenantID, day, err)
+	}
+	st.Subscription = subDay
+	stale = append(stale, subStale...)
+	reruns = append(reruns, subReruns...)
 	if st.Segments, err = s.segments(ctx, tenantID, day, loc, facts, st.Cohort, idents); err != nil {
 		return nil, nil, fmt.Errorf("aggregate %s %s: %w", tenantID, day, err)
 	}
@@ -345,6 +354,109 @@ func (s *Service) applyTraits(ctx context.Context, tenantID string, day kpi.Day,
 		}
 	}
 	return stale, nil
+}
+
+// subscriptions folds the day's subscription events into their users'
+// histories and states the accounts: customers at the day's end,
+// cancellations, renewals and trials of the day, and the day's orders.
+// Events are attributed to accounts from the complete histories at each
+// run, so the order they arrive in never matters.
+func (s *Service) subscriptions(ctx context.Context, tenantID string, day kpi.Day, loc *time.Location, facts kpi.Facts, idents map[string]kpi.Identity) (sd kpi.SubscriptionDay, stale, reruns []kpi.Day, err error) {
+	if len(facts.SubEvents) > 0 {
+		changes := map[string]kpi.Traits{}
+		var users []string
+		for _, e := range facts.SubEvents {
+			if changes[e.User] == nil {
+				changes[e.User] = kpi.Traits{}
+			}
+			changes[e.User][kpi.SubTrait] = append(changes[e.User][kpi.SubTrait], kpi.SubscriptionChange(e))
+			users = append(users, e.User)
+		}
+		if stale, err = s.applyTraits(ctx, tenantID, day, loc, changes, idents); err != nil {
+			return sd, nil, nil, err
+		}
+		slices.Sort(users)
+		if err := s.State.AddSubscribers(ctx, tenantID, slices.Compact(users)); err != nil {
+			return sd, nil, nil, err
+		}
+	}
+	subscribers, err := s.State.Subscribers(ctx, tenantID)
+	if err != nil {
+		return sd, nil, nil, err
+	}
+	if err := s.fetch(ctx, tenantID, subscribers, idents); err != nil {
+		return sd, nil, nil, err
+	}
+	byAccount := kpi.AccountEvents(subscribers, idents)
+	accounts := slices.Sorted(maps.Keys(byAccount))
+	var orderAccounts []string
+	for _, o := range facts.Orders {
+		orderAccounts = append(orderAccounts, kpi.AccountOf(o.User, o.Group, idents[o.User].Traits, o.At))
+	}
+	if err := s.fetch(ctx, tenantID, slices.Concat(accounts, orderAccounts), idents); err != nil {
+		return sd, nil, nil, err
+	}
+	end := day.End(loc).Add(-time.Nanosecond)
+	for _, acct := range accounts {
+		evs, ord := byAccount[acct], idents[acct].Ordinal
+		if c, ok := kpi.CustomerAt(ord, evs, end); ok {
+			sd.Customers = append(sd.Customers, c)
+		}
+		var trialStart time.Time
+		for _, e := range evs {
+			if e.Kind == "trial" && trialStart.IsZero() {
+				trialStart = e.At
+			}
+			if !kpi.DayOf(e.At, loc).Equal(day) {
+				continue
+			}
+			switch e.Kind {
+			case "cancelled":
+				sd.Cancelled = append(sd.Cancelled, ord)
+			case "renewed":
+				sd.Renewed = append(sd.Renewed, ord)
+			case "paid":
+				// A trial's conversion is reported on the trial's day.
+				if td := kpi.DayOf(trialStart, loc); !trialStart.IsZero() && !td.Equal(day) {
+					reruns = append(reruns, td)
+				}
+			}
+		}
+		if !trialStart.IsZero() && kpi.DayOf(trialStart, loc).Equal(day) {
+			tr := kpi.Trial{Start: trialStart}
+			for _, e := range evs {
+				if e.Kind == "paid" && !e.At.Before(trialStart) {
+					tr.Paid = e.At
+					break
+				}
+			}
+			sd.Trials = append(sd.Trials, tr)
+		}
+	}
+	for i, o := range facts.Orders {
+		sd.Orders = append(sd.Orders, kpi.OrderRecord{Ordinal: idents[orderAccounts[i]].Ordinal, Revenue: o.Revenue})
+	}
+	return sd, stale, reruns, nil
+}
+
+// fetch adds the identities of ids missing from idents.
+func (s *Service) fetch(ctx context.Context, tenantID string, ids []string, idents map[string]kpi.Identity) error {
+	var missing []string
+	for _, id := range ids {
+		if _, ok := idents[id]; !ok {
+			missing = append(missing, id)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	slices.Sort(missing)
+	more, err := s.State.Identities(ctx, tenantID, slices.Compact(missing))
+	if err != nil {
+		return err
+	}
+	maps.Copy(idents, more)
+	return nil
 }
 
 // segments are the trait values of the day's users (active, cohort and

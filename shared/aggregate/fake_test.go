@@ -72,6 +72,7 @@ type memState struct {
 	parts  map[kpi.Day]kpi.Part
 	dirty  map[kpi.Day]int64
 	tix    map[string]ticketState
+	subs   map[string]bool
 }
 
 type ticketState struct {
@@ -80,7 +81,7 @@ type ticketState struct {
 }
 
 func newMemState(cfg kpi.Config) *memState {
-	return &memState{cfg: cfg, idents: map[string]kpi.Identity{}, resps: map[string]resp{}, parts: map[kpi.Day]kpi.Part{}, dirty: map[kpi.Day]int64{}, tix: map[string]ticketState{}}
+	return &memState{cfg: cfg, idents: map[string]kpi.Identity{}, resps: map[string]resp{}, parts: map[kpi.Day]kpi.Part{}, dirty: map[kpi.Day]int64{}, tix: map[string]ticketState{}, subs: map[string]bool{}}
 }
 
 func (m *memState) Tenants(context.Context) ([]string, error) { return []string{"t"}, nil }
@@ -263,4 +264,19 @@ func (m *memState) TicketsCreated(_ context.Context, _ string, day kpi.Day) ([]k
 		}
 	}
 	return out, nil
+}
+
+func (m *memState) AddSubscribers(_ context.Context, _ string, accounts []string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, a := range accounts {
+		m.subs[a] = true
+	}
+	return nil
+}
+
+func (m *memState) Subscribers(_ context.Context, _ string) ([]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Sorted(maps.Keys(m.subs)), nil
 }

@@ -50,3 +50,19 @@ func TestSeedROIExample(t *testing.T) {
 		"renewal_not_completed=60 contract_value=5000 value=780 renewals_now=780 renewals_target=855 renewal_rate_now_pct=78 "+
 		"renewal_rate_target_pct=85.5 added_renewals=75 retained_revenue=375000")
 }
+
+// TestSeedChurnExample reproduces seed 003's worked example: 20 customers
+// lost of 500 at the start is a churn rate of 4%.
+func TestSeedChurnExample(t *testing.T) {
+	w := newWorld(kpi.DefaultConfig())
+	var req [][]byte
+	for i := range 500 {
+		req = append(req, fmt.Appendf(nil, `{"type":"track","event":"Subscription Started","messageId":"s%d","userId":"u%d","timestamp":"2026-09-01T10:00:00Z","properties":{"amount":1000}}`, i, i))
+		if i%25 == 0 {
+			req = append(req, fmt.Appendf(nil, `{"type":"track","event":"Subscription Cancelled","messageId":"c%d","userId":"u%d","timestamp":"2026-10-10T10:00:00Z"}`, i, i))
+		}
+	}
+	w.send(t, 0, req)
+	w.aggregateAll(t)
+	check(t, w, "churn_rate 2026-10-01..2026-10-11 value=4 numerator=20 denominator=500 revenue_churn_pct=4")
+}

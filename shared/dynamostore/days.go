@@ -50,6 +50,17 @@ func (st *Store) PutPart(ctx context.Context, tenantID string, p kpi.Part, compu
 		size += len(raw)
 		lists[k] = &types.AttributeValueMemberB{Value: raw}
 	}
+	var accounts []byte
+	if len(p.Accounts) > 0 || len(p.Orders) > 0 {
+		var err error
+		if accounts, err = json.Marshal(struct {
+			Accounts []kpi.AccountState `json:"accounts"`
+			Orders   []kpi.OrderRecord  `json:"orders"`
+		}{p.Accounts, p.Orders}); err != nil {
+			return fmt.Errorf("encode accounts: %w", err)
+		}
+		size += len(accounts)
+	}
 	var tickets []byte
 	if len(p.Tickets) > 0 {
 		var err error
@@ -78,6 +89,9 @@ func (st *Store) PutPart(ctx context.Context, tenantID string, p kpi.Part, compu
 	}
 	if tickets != nil {
 		item["tickets"] = &types.AttributeValueMemberB{Value: tickets}
+	}
+	if accounts != nil {
+		item["accounts"] = &types.AttributeValueMemberB{Value: accounts}
 	}
 	item["computed_at"] = s(computedAt.UTC().Format(time.RFC3339Nano))
 	if _, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(st.table), Item: item}); err != nil {
@@ -182,6 +196,16 @@ func decodePart(it map[string]types.AttributeValue) (kpi.Part, error) {
 			}
 			p.Sets[k] = b
 		}
+	}
+	if b, ok := it["accounts"].(*types.AttributeValueMemberB); ok {
+		var v struct {
+			Accounts []kpi.AccountState `json:"accounts"`
+			Orders   []kpi.OrderRecord  `json:"orders"`
+		}
+		if err := json.Unmarshal(b.Value, &v); err != nil {
+			return kpi.Part{}, fmt.Errorf("part %s accounts: %w", day, err)
+		}
+		p.Accounts, p.Orders = v.Accounts, v.Orders
 	}
 	if b, ok := it["tickets"].(*types.AttributeValueMemberB); ok {
 		if err := json.Unmarshal(b.Value, &p.Tickets); err != nil {

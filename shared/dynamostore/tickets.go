@@ -93,3 +93,34 @@ func (st *Store) TicketsCreated(ctx context.Context, tenantID string, day kpi.Da
 	}
 	return out, nil
 }
+
+func subscribersPK(tenantID string) string { return "T#" + tenantID + "#SUBS" }
+
+// AddSubscribers records accounts that ever had a subscription event.
+func (st *Store) AddSubscribers(ctx context.Context, tenantID string, accounts []string) error {
+	reqs := make([]types.WriteRequest, 0, len(accounts))
+	for _, a := range accounts {
+		reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: key(subscribersPK(tenantID), a)}})
+	}
+	if err := st.batchWrite(ctx, reqs); err != nil {
+		return fmt.Errorf("add subscribers: %w", err)
+	}
+	return nil
+}
+
+// Subscribers lists the accounts that ever had a subscription event.
+func (st *Store) Subscribers(ctx context.Context, tenantID string) ([]string, error) {
+	items, err := st.query(ctx, &dynamodb.QueryInput{
+		KeyConditionExpression:    aws.String("pk = :pk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s(subscribersPK(tenantID))},
+		ConsistentRead:            aws.Bool(true),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list subscribers: %w", err)
+	}
+	out := make([]string, 0, len(items))
+	for _, it := range items {
+		out = append(out, str(it, "sk"))
+	}
+	return out, nil
+}

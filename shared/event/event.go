@@ -73,7 +73,9 @@ func (id *ID) UnmarshalJSON(b []byte) error {
 // Context is the part of a message's context that KPIs read.
 type Context struct {
 	UserAgent string `json:"userAgent,omitempty"`
-	Device    struct {
+	// GroupID names the account an event belongs to, when the sender says.
+	GroupID ID `json:"groupId,omitempty"`
+	Device  struct {
 		Type string `json:"type,omitempty"`
 	} `json:"device"`
 	Page struct {
@@ -187,14 +189,18 @@ func parseScore(b json.RawMessage) (float64, error) {
 
 // Props are the event properties that KPIs read.
 type Props struct {
-	Path        string  `json:"path"`
-	URL         string  `json:"url"`
-	Referrer    string  `json:"referrer"`
-	ContentType string  `json:"content_type"`
-	Feature     string  `json:"feature"`
-	Step        string  `json:"step"`
-	Course      string  `json:"course"`
-	StepIndex   float64 `json:"step_index"`
+	Path        string   `json:"path"`
+	URL         string   `json:"url"`
+	Referrer    string   `json:"referrer"`
+	ContentType string   `json:"content_type"`
+	Feature     string   `json:"feature"`
+	Step        string   `json:"step"`
+	Course      string   `json:"course"`
+	Plan        string   `json:"plan"`
+	Amount      float64  `json:"amount"`
+	Revenue     *float64 `json:"revenue"`
+	Total       *float64 `json:"total"`
+	StepIndex   float64  `json:"step_index"`
 }
 
 // Props decodes the properties KPIs read; fields of the wrong type are
@@ -206,10 +212,13 @@ func (r *Record) Props() Props {
 			// One field of the wrong type: read them one by one.
 			var m map[string]json.RawMessage
 			json.Unmarshal(r.Properties, &m)
-			for k, dst := range map[string]*string{"path": &p.Path, "url": &p.URL, "referrer": &p.Referrer, "content_type": &p.ContentType, "feature": &p.Feature, "step": &p.Step, "course": &p.Course} {
+			for k, dst := range map[string]*string{"path": &p.Path, "url": &p.URL, "referrer": &p.Referrer, "content_type": &p.ContentType, "feature": &p.Feature, "step": &p.Step, "course": &p.Course, "plan": &p.Plan} {
 				json.Unmarshal(m[k], dst)
 			}
 			json.Unmarshal(m["step_index"], &p.StepIndex)
+			json.Unmarshal(m["amount"], &p.Amount)
+			json.Unmarshal(m["revenue"], &p.Revenue)
+			json.Unmarshal(m["total"], &p.Total)
 		}
 	}
 	return p

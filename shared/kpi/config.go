@@ -48,6 +48,10 @@ type Config struct {
 	BusinessHours *BusinessHours `json:"business_hours"`
 	// EscalationTag marks escalated tickets (besides priority urgent).
 	EscalationTag string `json:"escalation_tag"`
+	// TrialConversionDays is how soon after a trial a paid start counts
+	// as its conversion; RenewalTermDays, a subscription's term.
+	TrialConversionDays int `json:"trial_conversion_days"`
+	RenewalTermDays     int `json:"renewal_term_days"`
 }
 
 // DefaultConfig is what a tenant gets without configuring anything.
@@ -55,7 +59,7 @@ func DefaultConfig() Config {
 	return Config{TimeZone: "UTC", SessionTimeoutMinutes: 30, ConversionEvent: "Signed Up", ActiveEvents: []string{},
 		FeatureEvents: []string{}, AdoptionMinActiveDays: 4, OnboardingSteps: []string{}, OnboardingWindowDays: 30,
 		ValueEvents: []string{"First Value Reached"}, CSATScaleMin: 1, CSATScaleMax: 5, CESScaleMin: 1, CESScaleMax: 5, CESHigherIsEasier: true,
-		EscalationTag: "escalated"}
+		EscalationTag: "escalated", TrialConversionDays: 30, RenewalTermDays: 365}
 }
 
 // Validate reports every problem at once.
@@ -88,6 +92,12 @@ func (c Config) Validate() error {
 		if sc.min < 0 || sc.max > 100 || sc.max-sc.min < 2 {
 			errs = append(errs, fmt.Errorf("%s scale must span at least 3 values within 0..100, got %d..%d", sc.name, sc.min, sc.max))
 		}
+	}
+	if c.TrialConversionDays < 1 || c.TrialConversionDays > 365 {
+		errs = append(errs, fmt.Errorf("trial_conversion_days must be between 1 and 365, got %d", c.TrialConversionDays))
+	}
+	if c.RenewalTermDays < 28 || c.RenewalTermDays > 1100 {
+		errs = append(errs, fmt.Errorf("renewal_term_days must be between 28 and 1100, got %d", c.RenewalTermDays))
 	}
 	if err := c.BusinessHours.Validate(); err != nil {
 		errs = append(errs, err)

@@ -74,6 +74,9 @@ type Facts struct {
 	// Tickets are the ticket updates of the day, the latest of each
 	// ticket within the day.
 	Tickets []Ticket
+	// SubEvents and Orders are the day's subscription events and orders.
+	SubEvents []SubEvent
+	Orders    []Order
 	// Links maps the day's visitors (anonymousIds) to the userId their
 	// events carried, so a visitor takes the user's traits.
 	Links map[string]string
@@ -195,6 +198,7 @@ func ComputeDay(cfg Config, day Day, recs []event.Record) Facts {
 				f.Links[string(r.AnonymousID)] = string(r.UserID) // one choice, whatever the order
 			}
 		}
+		subscriptionFacts(r, &f)
 		if r.Type == event.Track && r.Event == TicketUpdated && len(r.Properties) > 0 {
 			var t Ticket
 			if json.Unmarshal(r.Properties, &t) == nil && t.ID != "" && !t.Created.IsZero() {
@@ -514,7 +518,8 @@ func label(r *event.Record) string {
 // by name only.
 func ReadsProperties(name string) bool {
 	switch name {
-	case event.SurveyResponded, "Feature Used", "Onboarding Step Completed", "Training Started", "Training Completed", TicketUpdated:
+	case event.SurveyResponded, "Feature Used", "Onboarding Step Completed", "Training Started", "Training Completed", TicketUpdated,
+		EventSubStarted, EventSubRenewed, EventTrialStarted, EventSubCancelled, EventOrder:
 		return true
 	}
 	return false

@@ -67,6 +67,10 @@ type Part struct {
 	// Tickets are the tickets created on the day, as of their latest
 	// update.
 	Tickets []Ticket
+	// Accounts are the customer accounts at the day's end; Orders, the
+	// day's orders.
+	Accounts []AccountState
+	Orders   []OrderRecord
 }
 
 // NewPart returns an empty part for day.
@@ -108,6 +112,8 @@ type DayState struct {
 	Next []NextStep
 	// Tickets are the tickets created on the day.
 	Tickets []Ticket
+	// Subscription is the day's account state.
+	Subscription SubscriptionDay
 }
 
 // Started is a user's first start of a training course.
@@ -162,6 +168,7 @@ func BuildPart(cfg Config, f Facts, ords Ordinals, st DayState) Part {
 	p.Sets[SetSignups] = ords.set(slices.Collect(maps.Keys(st.Cohort)))
 	onboardingPart(&p, cfg, st.Cohort)
 	trainingPart(&p, st.Started)
+	subscriptionPart(&p, cfg, st.Subscription)
 	p.Tickets = slices.Clone(st.Tickets)
 	sortTickets(p.Tickets)
 	p.Sets[SetNewUsers] = ords.set(st.NewUserIDs)
@@ -320,6 +327,7 @@ func (p Part) Size() int {
 	for k, l := range p.Lists {
 		n += len(k) + 8*len(l)
 	}
+	n += 48*len(p.Accounts) + 16*len(p.Orders)
 	for _, t := range p.Tickets {
 		n += 200 + len(t.ID) + len(t.Requester) + len(t.Account) + 16*len(t.Tags)
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/uptakehq/uptake/shared/openapi"
 	"github.com/uptakehq/uptake/shared/query"
 	"github.com/uptakehq/uptake/shared/tenant"
+	"github.com/uptakehq/uptake/shared/webhook"
 )
 
 // methods are the operation keys of an OpenAPI path item.
@@ -477,11 +478,22 @@ func tableRows(desc, id string) []string {
 // structured are the KPIs whose details have a named schema, with the
 // schema of their breakdown rows' details when they have one.
 var structured = map[string][2]string{
-	"onboarding_funnel": {"OnboardingFunnelDetails"},
-	"retention_cohorts": {"RetentionCohortsDetails"},
-	"dropoff_paths":     {"DropoffPathsDetails"},
-	"training_progress": {"TrainingProgressDetails", "TrainingCourseDetails"},
+	"onboarding_funnel":   {"OnboardingFunnelDetails"},
+	"retention_cohorts":   {"RetentionCohortsDetails"},
+	"dropoff_paths":       {"DropoffPathsDetails"},
+	"training_progress":   {"TrainingProgressDetails", "TrainingCourseDetails"},
+	"detractor_followups": {"DetractorFollowupsDetails"},
 }
+
+// shaped are the KPIs whose details have a named schema whose entries
+// depend on the answer: the details are validated against it.
+var shaped = map[string]string{
+	"roi_projection": "ROIProjectionDetails",
+}
+
+// roiInputs are roi_projection's inputs of the seed example.
+var roiInputs = url.Values{"new_customers": {"1000"}, "completion_now": {"60"}, "completion_target": {"85"},
+	"renewal_completed": {"90"}, "renewal_not_completed": {"60"}, "contract_value": {"5000"}}
 
 // TestAnswersMatchSchemas queries every computed KPI, plain and with each
 // of its parameters and dimensions, over parts that exercise them, and
@@ -499,6 +511,7 @@ func TestAnswersMatchSchemas(t *testing.T) {
 	}
 	base := url.Values{"from": {"2026-10-05"}, "to": {"2026-10-18"}}
 	seen := map[string]bool{}
+	entries := map[string]bool{}
 	for _, id := range kpi.Computed() {
 		def, _ := kpi.Lookup(id)
 		variants := []url.Values{{}, {"interval": {"week"}}}
@@ -517,6 +530,12 @@ func TestAnswersMatchSchemas(t *testing.T) {
 			}
 			if p == "interval" {
 				variants = append(variants, url.Values{"interval": {"day"}}, url.Values{"interval": {"month"}})
+			}
+			if p == kpi.ParamNewCustomers {
+				all, observed := maps.Clone(roiInputs), maps.Clone(roiInputs)
+				all.Set("interval", "week")
+				observed.Del(kpi.ParamCompletionNow)
+				variants = append(variants, roiInputs, all, observed)
 			}
 		}
 		rows := tableRows(detailsDoc, id)
@@ -540,10 +559,30 @@ func TestAnswersMatchSchemas(t *testing.T) {
 			for _, e := range validate(doc, answer, a, what) {
 				t.Error(e)
 			}
-			details, _ := a["details"].(map[string]any)
-			for k := range details {
-				if !strings.Contains(rows[0], "`"+k+"`") {
-					t.Errorf("%s: details entry %q is not in the Details table", what, k)
+			all := []any{a["details"]}
+			series, _ := a["series"].([]any)
+			for _, p := range series {
+				all = append(all, p.(map[string]any)["details"])
+			}
+			breakdown, _ := a["breakdown"].([]any)
+			for _, r := range breakdown {
+				// Rows with a schema of their own are checked against it.
+				if d, ok := r.(map[string]any)["details"]; ok && structured[id][1] == "" {
+					all = append(all, d)
+				}
+			}
+			for i, d := range all {
+				details, _ := d.(map[string]any)
+				for k := range details {
+					entries[id+"."+k] = true
+					if !strings.Contains(rows[0], "`"+k+"`") {
+						t.Errorf("%s: details entry %q (#%d) is not in the Details table", what, k, i)
+					}
+				}
+				if name, ok := shaped[id]; ok {
+					for _, e := range validate(doc, schema(t, doc, name), d, fmt.Sprintf("%s details #%d", what, i)) {
+						t.Error(e)
+					}
 				}
 			}
 			if s, ok := structured[id]; ok {
@@ -555,9 +594,15 @@ func TestAnswersMatchSchemas(t *testing.T) {
 			}
 		}
 	}
-	for _, want := range []string{"onboarding_funnel.steps", "retention_cohorts.cohorts", "dropoff_paths.stopped", "dropoff_paths.next", "training_progress.breakdown"} {
+	for _, want := range []string{"onboarding_funnel.steps", "retention_cohorts.cohorts", "dropoff_paths.stopped", "dropoff_paths.next", "training_progress.breakdown", "detractor_followups.items"} {
 		if !seen[want] {
 			t.Errorf("the fixture never filled %s: the check of its schema is void", want)
+		}
+	}
+	for _, want := range []string{"first_response_time.business_median_minutes", "resolution_time.business_mean_hours",
+		"escalation_response_time.business_mean_minutes", "repeat_contact_rate.repeat_requesters", "roi_projection.retained_revenue", "roi_projection.missing"} {
+		if !entries[want] {
+			t.Errorf("the fixture never gave %s: the check of the Details table is void", want)
 		}
 	}
 	status, body := get(t, svc, "/v1/kpis", base)
@@ -618,6 +663,37 @@ func checkStructured(t *testing.T, doc map[string]any, what string, names [2]str
 		for _, e := range validate(doc, rs, d, fmt.Sprintf("%s breakdown[%d].details", what, i)) {
 			t.Error(e)
 		}
+	}
+}
+
+// TestROIExampleIsComputed computes roi_projection with the inputs of the
+// documented example and checks that the answer is the example.
+func TestROIExampleIsComputed(t *testing.T) {
+	doc := document(t)
+	examples := operations(t, doc)["GET /v1/kpis/{id}"]["responses"].(map[string]any)["200"].(map[string]any)["content"].(map[string]any)["application/json"].(map[string]any)["examples"].(map[string]any)
+	ex, ok := examples["roi_projection"].(map[string]any)
+	if !ok {
+		t.Fatal("GET /v1/kpis/{id}: no roi_projection example")
+	}
+	want := maps.Clone(ex["value"].(map[string]any))
+	inputs, _ := want["details"].(map[string]any)["inputs"].(map[string]any)
+	q := url.Values{"from": {want["from"].(string)}, "to": {want["to"].(string)}}
+	for k := range roiInputs {
+		x, ok := inputs[k].(float64)
+		if !ok {
+			t.Fatalf("roi_projection example: details.inputs.%s is not a number", k)
+		}
+		q.Set(k, strconv.FormatFloat(x, 'g', -1, 64))
+	}
+	status, body := get(t, service(&partStore{cfg: kpi.DefaultConfig()}), kpiPath("roi_projection"), q)
+	var got map[string]any
+	if err := json.Unmarshal([]byte(body), &got); err != nil || status != http.StatusOK {
+		t.Fatalf("roi_projection?%s: %d %s", q.Encode(), status, body)
+	}
+	delete(got, "complete") // depends on the aggregation, not on the model
+	delete(want, "complete")
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("roi_projection example differs from the computed answer (-openapi.json +code):\n%s", diff)
 	}
 }
 
@@ -720,7 +796,8 @@ func TestSchemasMatchTypes(t *testing.T) {
 	doc := document(t)
 	for name, v := range map[string]any{
 		"Answer": query.Answer{}, "Point": query.Point{}, "Headline": query.Headline{}, "Overview": query.Overview{},
-		"BreakdownRow": kpi.Row{}, "FunnelStep": kpi.FunnelStep{}, "CohortRow": kpi.CohortRow{},
+		"BreakdownRow": kpi.Row{}, "FunnelStep": kpi.FunnelStep{}, "CohortRow": kpi.CohortRow{}, "FollowUp": kpi.FollowUp{},
+		"Ticket": webhook.Ticket{},
 	} {
 		s := schema(t, doc, name)
 		names, required := jsonFields(reflect.TypeOf(v))
@@ -1045,10 +1122,14 @@ func get(t *testing.T, svc *query.Service, path string, q url.Values) (int, stri
 // fixture is three weeks of parts from Monday 2026-10-05 with something
 // for every computed KPI: active users with a plan, sessions by
 // dimension, visitors converting, features, NPS answers, two signups a
-// day for two weeks going through three onboarding steps, and courses.
+// day for two weeks going through three onboarding steps, courses, and a
+// support ticket a day under business hours.
 func fixture() *partStore {
 	cfg := kpi.DefaultConfig()
 	cfg.OnboardingSteps = []string{"Profile Completed", "Project Created", "Teammate Invited"}
+	nine := [2]string{"09:00", "17:00"}
+	cfg.BusinessHours = &kpi.BusinessHours{TimeZone: "UTC", Holidays: []string{"2026-10-12"},
+		Week: map[string][2]string{"mon": nine, "tue": nine, "wed": nine, "thu": nine, "fri": nine}}
 	first := kpi.NewDay(2026, 10, 5)
 	ords := kpi.Ordinals{}
 	ord := func(id string) string {
@@ -1129,6 +1210,19 @@ func fixture() *partStore {
 				ds.Started = append(ds.Started, kpi.Started{User: "u0", Course: course, Identity: kpi.Identity{Ordinal: ords["u0"], Firsts: firsts}})
 			}
 		}
+		created := at(0, 10)
+		tk := kpi.Ticket{ID: fmt.Sprintf("T%d", i), Status: "open", Channel: []string{"email", "chat"}[i%2],
+			Priority: []string{"normal", "urgent", "", "high"}[i%4], Tags: [][]string{nil, {"billing"}, {"billing", "escalated"}}[i%3],
+			Requester: []string{"r0", "r1", "r2", "r3", "r4", ""}[i%6], Created: created, Updated: created.Add(30 * time.Hour)}
+		if i%4 != 3 {
+			answered := created.Add(time.Duration(15*(i%5+1)) * time.Minute)
+			tk.FirstResponse = &answered
+		}
+		if i%2 == 0 {
+			solved := created.Add(time.Duration(i%7+1) * 3 * time.Hour)
+			tk.Status, tk.Resolved = "solved", &solved
+		}
+		ds.Tickets = []kpi.Ticket{tk}
 		st.parts = append(st.parts, kpi.BuildPart(cfg, f, ords, ds))
 	}
 	return st
