@@ -247,6 +247,9 @@ func (s *Service) runDay(ctx context.Context, tenantID string, cfg kpi.Config, d
 			reruns = append(reruns, replaced)
 		}
 	}
+	if err := s.accountsOnboarded(ctx, tenantID, cfg, facts, idents); err != nil {
+		return nil, nil, fmt.Errorf("aggregate %s %s: %w", tenantID, day, err)
+	}
 	subDay, subStale, subReruns, err := s.subscriptions(ctx, tenantID, day, loc, facts, idents)
 	if err != nil {
 		return nil, nil, fmt.Errorf("aggregate %s %s: %w", tenantID, day, err)
@@ -400,6 +403,8 @@ func (s *Service) subscriptions(ctx context.Context, tenantID string, day kpi.Da
 	for _, acct := range accounts {
 		evs, ord := byAccount[acct], idents[acct].Ordinal
 		if c, ok := kpi.CustomerAt(ord, evs, end); ok {
+			f := idents[acct].First(kpi.AccountOnboarded)
+			c.Onboarded = !f.IsZero() && !f.At.After(end)
 			sd.Customers = append(sd.Customers, c)
 		}
 		var trialStart time.Time
@@ -437,6 +442,51 @@ func (s *Service) subscriptions(ctx context.Context, tenantID string, day kpi.Da
 		sd.Orders = append(sd.Orders, kpi.OrderRecord{Ordinal: idents[orderAccounts[i]].Ordinal, Revenue: o.Revenue})
 	}
 	return sd, stale, reruns, nil
+}
+
+// accountsOnboarded records, on the accounts of the day's users who have
+// completed onboarding in time, that one of their users did.
+func (s *Service) accountsOnboarded(ctx context.Context, tenantID string, cfg kpi.Config, facts kpi.Facts, idents map[string]kpi.Identity) error {
+	users := slices.Concat(slices.Collect(maps.Keys(facts.Firsts)), slices.Collect(maps.Keys(facts.TraitChanges)))
+	slices.Sort(users)
+	type done struct {
+		acct string
+		at   time.Time
+	}
+	var todo []done
+	for _, u := range slices.Compact(users) {
+		if at, ok := kpi.CompletedAt(cfg, idents[u]); ok {
+			todo = append(todo, done{kpi.AccountOf(u, "", idents[u].Traits, at), at})
+		}
+	}
+	var accts []string
+	for _, d := range todo {
+		accts = append(accts, d.acct)
+	}
+	if err := s.fetch(ctx, tenantID, accts, idents); err != nil {
+		return err
+	}
+	loc := cfg.Location()
+	for _, d := range todo {
+		if have := idents[d.acct].First(kpi.AccountOnboarded); !have.IsZero() && !have.At.After(d.at) {
+			continue
+		}
+		f := kpi.First{At: d.at, Day: kpi.DayOf(d.at, loc)}
+		_, changed, err := s.State.SetFirst(ctx, tenantID, d.acct, kpi.AccountOnboarded, f)
+		if err != nil {
+			return err
+		}
+		if changed {
+			ident := idents[d.acct]
+			ident.Firsts = maps.Clone(ident.Firsts)
+			if ident.Firsts == nil {
+				ident.Firsts = map[kpi.Milestone]kpi.First{}
+			}
+			ident.Firsts[kpi.AccountOnboarded] = f
+			idents[d.acct] = ident
+		}
+	}
+	return nil
 }
 
 // fetch adds the identities of ids missing from idents.

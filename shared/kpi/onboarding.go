@@ -12,6 +12,43 @@ import (
 	"time"
 )
 
+// CompletedAt is when a user completed onboarding within the window after
+// signup: the Onboarding Completed event, or the last configured step
+// reached in order, whichever came first.
+func CompletedAt(cfg Config, id Identity) (time.Time, bool) {
+	signup := id.First(SignedUp)
+	if signup.IsZero() {
+		return time.Time{}, false
+	}
+	window := time.Duration(cfg.OnboardingWindowDays) * 24 * time.Hour
+	var done time.Time
+	if o := id.First(Onboarded); !o.IsZero() && o.At.Sub(signup.At) <= window {
+		done = o.At
+	}
+	if n := len(cfg.OnboardingSteps); n > 0 {
+		prev := signup.At
+		for k := 1; k <= n; k++ {
+			f := id.First(StepMilestone(k))
+			if f.IsZero() || f.At.Before(prev) || f.At.Sub(signup.At) > window {
+				prev = time.Time{}
+				break
+			}
+			prev = f.At
+		}
+		if !prev.IsZero() && (done.IsZero() || prev.Before(done)) {
+			done = prev
+		}
+	}
+	return done, !done.IsZero()
+}
+
+// ListOnboardingHours are the hours from signup to completion.
+const ListOnboardingHours = "onboarding_hours"
+
+// AccountOnboarded is an account's milestone: one of its users completed
+// onboarding within the window.
+const AccountOnboarded Milestone = "user_onboarded"
+
 // Counter and list names of the onboarding parts. A signup day's part
 // describes its cohort: the users whose signup day it is.
 const (
@@ -84,12 +121,9 @@ func onboardingPart(p *Part, cfg Config, cohort map[string]Identity) {
 			}
 			p.Sets[StoppedSet(reached)].Add(id.Ordinal)
 		}
-		_, completed := within(Onboarded)
-		if len(cfg.OnboardingSteps) > 0 && reached == len(cfg.OnboardingSteps) {
-			completed = true
-		}
-		if completed {
+		if doneAt, ok := CompletedAt(cfg, id); ok {
 			p.Counters[CounterOnboarded]++
+			p.Lists[ListOnboardingHours] = append(p.Lists[ListOnboardingHours], math.Max(0, doneAt.Sub(signup).Hours()))
 		}
 		if fv := id.First(FirstValue); !fv.IsZero() {
 			hours := math.Max(0, fv.At.Sub(signup).Hours())

@@ -17,7 +17,7 @@ const (
 	maxROICustomers        = 1e9
 	maxROIContractValue    = 1e9
 	roiObservedCompletion  = "observed_onboarding_completion_rate_of_the_range"
-	roiRenewalsNeedsInputs = "renewal rates are inputs until subscription data is available"
+	roiRenewalsNeedsInputs = "give the missing inputs: the range has no observed value for them"
 )
 
 var roiParams = []string{ParamNewCustomers, ParamCompletionNow, ParamCompletionTarget, ParamRenewalCompleted, ParamRenewalNot, ParamContractValue}
@@ -74,8 +74,24 @@ func evalROI(in Input) Result {
 		f, _ := strconv.ParseFloat(v, 64)
 		return f
 	}
-	r := ROI{NewCustomers: get(ParamNewCustomers), CompletionTarget: get(ParamCompletionTarget),
-		RenewalCompleted: get(ParamRenewalCompleted), RenewalNot: get(ParamRenewalNot), ContractValue: get(ParamContractValue)}
+	r := ROI{NewCustomers: get(ParamNewCustomers), CompletionTarget: get(ParamCompletionTarget), ContractValue: get(ParamContractValue)}
+	// Renewal rates default to those observed (renewal_by_onboarding).
+	due, renewed := renewals(in)
+	renewalSource := map[string]string{}
+	for _, x := range []struct {
+		param string
+		dst   *float64
+		i     int
+	}{{ParamRenewalCompleted, &r.RenewalCompleted, 1}, {ParamRenewalNot, &r.RenewalNot, 0}} {
+		if v, ok := in.Params[x.param]; ok {
+			*x.dst, _ = strconv.ParseFloat(v, 64)
+			renewalSource[x.param] = "given"
+		} else if obs := ratio(renewed[x.i], due[x.i], 100); obs != nil {
+			*x.dst, renewalSource[x.param] = *obs, "observed_renewal_by_onboarding"
+		} else {
+			missing = append(missing, x.param)
+		}
+	}
 	source := "given"
 	if v, ok := in.Params[ParamCompletionNow]; ok {
 		r.CompletionNow, _ = strconv.ParseFloat(v, 64)
@@ -91,7 +107,7 @@ func evalROI(in Input) Result {
 	details := map[string]any{"inputs": map[string]any{
 		ParamNewCustomers: r.NewCustomers, ParamCompletionNow: r.CompletionNow, "completion_now_source": source,
 		ParamCompletionTarget: r.CompletionTarget, ParamRenewalCompleted: r.RenewalCompleted, ParamRenewalNot: r.RenewalNot,
-		ParamContractValue: r.ContractValue,
+		ParamContractValue: r.ContractValue, "renewal_source": renewalSource,
 	}}
 	if len(missing) > 0 {
 		details["missing"] = missing

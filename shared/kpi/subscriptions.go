@@ -99,6 +99,8 @@ type AccountState struct {
 	ACV     float64   `json:"acv"`
 	Plan    string    `json:"plan,omitempty"`
 	Since   time.Time `json:"since"` // its latest start or renewal
+	// Onboarded says one of its users completed onboarding in time.
+	Onboarded bool `json:"onb,omitempty"`
 }
 
 // subRecord is a subscription event as kept in the sending user's trait
@@ -318,11 +320,11 @@ func evalFreeToPaid(in Input) Result {
 		Details: map[string]any{"trials": t, "converted": c, "median_days_to_convert": Median(m.Lists[ListTrialDaysToPay]), "window_days": in.Config.TrialConversionDays}}
 }
 
-// evalRenewal: subscriptions due in the range (a term after their latest
-// start or renewal) that renewed within 30 days of the due date.
-func evalRenewal(in Input) Result {
+// renewals counts the subscriptions due in the range (a term after their
+// latest start or renewal) and those renewed within 30 days of the due
+// date, apart for accounts whose users completed onboarding in time.
+func renewals(in Input) (due, renewed [2]float64) {
 	term := in.Config.RenewalTermDays
-	var due, renewed float64
 	for _, x := range Days(in.From, in.To) {
 		before, ok := customersAt(in, x.AddDays(-1))
 		if !ok {
@@ -330,16 +332,36 @@ func evalRenewal(in Input) Result {
 		}
 		ren := Merge(in.Between(x.AddDays(-30), x.AddDays(30))).Set(SetRenewed)
 		for _, a := range before {
-			if DayOf(a.Since, in.Config.Location()).AddDays(term).Equal(x) {
-				due++
-				if ren.Contains(a.Ordinal) {
-					renewed++
-				}
+			if !DayOf(a.Since, in.Config.Location()).AddDays(term).Equal(x) {
+				continue
+			}
+			i := 0
+			if a.Onboarded {
+				i = 1
+			}
+			due[i]++
+			if ren.Contains(a.Ordinal) {
+				renewed[i]++
 			}
 		}
 	}
-	return Result{Value: ratio(renewed, due, 100), Numerator: renewed, Denominator: due,
-		Details: map[string]any{"due": due, "renewed": renewed, "term_days": term}}
+	return due, renewed
+}
+
+func evalRenewal(in Input) Result {
+	due, renewed := renewals(in)
+	d, r := due[0]+due[1], renewed[0]+renewed[1]
+	return Result{Value: ratio(r, d, 100), Numerator: r, Denominator: d,
+		Details: map[string]any{"due": d, "renewed": r, "term_days": in.Config.RenewalTermDays}}
+}
+
+func evalRenewalByOnboarding(in Input) Result {
+	due, renewed := renewals(in)
+	return Result{Value: ratio(renewed[1], due[1], 100), Numerator: renewed[1], Denominator: due[1],
+		Details: map[string]any{
+			"completed":     map[string]any{"due": due[1], "renewed": renewed[1], "renewal_rate_pct": ratio(renewed[1], due[1], 100)},
+			"not_completed": map[string]any{"due": due[0], "renewed": renewed[0], "renewal_rate_pct": ratio(renewed[0], due[0], 100)},
+		}}
 }
 
 func ordersIn(parts []Part) (orders, revenue float64, perAccount map[uint32]int) {
