@@ -218,7 +218,8 @@ func check(t *testing.T, w *world, line string) {
 		case "filter":
 			dim, val, _ := strings.Cut(v, ":")
 			q.Filters = append(q.Filters, kpi.Filter{Dim: dim, Value: val})
-		case "feature", "new_customers", "completion_now", "completion_target", "renewal_completed", "renewal_not_completed", "contract_value":
+		case "feature", "new_customers", "completion_now", "completion_target", "renewal_completed", "renewal_not_completed", "contract_value",
+			"change_date", "flow", "saving_minutes", "hourly_wage", "attribution_pct":
 			q.Params[k] = v
 		case "interval":
 			q.Interval = v

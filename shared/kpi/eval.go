@@ -128,6 +128,8 @@ func init() {
 	define(Definition{ID: "avg_purchase_value", Eval: evalAvgPurchase})
 	define(Definition{ID: "repeat_purchase_rate", Eval: evalRepeatPurchase})
 	define(Definition{ID: "clv", Lookback: lookback(365), Eval: evalCLV})
+	define(Definition{ID: "flow_comparison", Params: []string{ParamChangeDate, ParamFlow}, CheckParams: checkChangeDate, Eval: evalFlowComparison})
+	define(Definition{ID: "guidance_impact", Params: []string{ParamChangeDate, ParamSavingMinutes, ParamHourlyWage, ParamAttribution}, CheckParams: checkImpact, Eval: evalGuidanceImpact})
 	define(Definition{ID: "renewal_by_onboarding", Lookback: lookback(31), Lookforward: 30, Eval: evalRenewalByOnboarding})
 	define(Definition{ID: "roi_projection", Lookback: lookback(31), Lookforward: 30, Params: roiParams, CheckParams: checkROI, Eval: evalROI})
 	define(Definition{ID: "onboarding_completion_rate", Eval: evalOnboardingCompletion})

@@ -74,6 +74,8 @@ type Facts struct {
 	// Tickets are the ticket updates of the day, the latest of each
 	// ticket within the day.
 	Tickets []Ticket
+	// GuidePlays counts the day's Guide Played events.
+	GuidePlays int
 	// SubEvents and Orders are the day's subscription events and orders.
 	SubEvents []SubEvent
 	Orders    []Order
@@ -199,6 +201,9 @@ func ComputeDay(cfg Config, day Day, recs []event.Record) Facts {
 			}
 		}
 		subscriptionFacts(r, &f)
+		if r.Type == event.Track && r.Event == EventGuidePlayed {
+			f.GuidePlays++
+		}
 		if r.Type == event.Track && r.Event == TicketUpdated && len(r.Properties) > 0 {
 			var t Ticket
 			if json.Unmarshal(r.Properties, &t) == nil && t.ID != "" && !t.Created.IsZero() {

@@ -141,6 +141,7 @@ func BuildPart(cfg Config, f Facts, ords Ordinals, st DayState) Part {
 	p.Counters[CounterSessionPages] = float64(f.SessionPages)
 	p.Counters[CounterSessionSeconds] = f.SessionSeconds
 	p.Counters[CounterConversionEvents] = float64(f.ConversionEvents)
+	p.Counters[CounterGuidePlays] = float64(f.GuidePlays)
 	var prom, pass, detr float64
 	for _, r := range counted {
 		if r.Type != "nps" {
