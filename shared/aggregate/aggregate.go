@@ -297,6 +297,9 @@ func (s *Service) runDay(ctx context.Context, tenantID string, cfg kpi.Config, d
 			}
 		}
 	}
+	if err := s.accountsOfDay(ctx, tenantID, day, loc, facts, &st, idents); err != nil {
+		return nil, nil, fmt.Errorf("aggregate %s %s: %w", tenantID, day, err)
+	}
 	part := kpi.BuildPart(cfg, facts, ords, st)
 	if err := s.State.PutPart(ctx, tenantID, part, s.Now()); err != nil {
 		return nil, nil, fmt.Errorf("aggregate %s %s: %w", tenantID, day, err)
@@ -403,6 +406,7 @@ func (s *Service) subscriptions(ctx context.Context, tenantID string, day kpi.Da
 	for _, acct := range accounts {
 		evs, ord := byAccount[acct], idents[acct].Ordinal
 		if c, ok := kpi.CustomerAt(ord, evs, end); ok {
+			c.ID = strings.TrimPrefix(acct, kpi.AccountID(""))
 			f := idents[acct].First(kpi.AccountOnboarded)
 			c.Onboarded = !f.IsZero() && !f.At.After(end)
 			sd.Customers = append(sd.Customers, c)
@@ -484,6 +488,48 @@ func (s *Service) accountsOnboarded(ctx context.Context, tenantID string, cfg kp
 			}
 			ident.Firsts[kpi.AccountOnboarded] = f
 			idents[d.acct] = ident
+		}
+	}
+	return nil
+}
+
+// accountsOfDay states the accounts of the day's active users,
+// respondents and ticket requesters, for the health score.
+func (s *Service) accountsOfDay(ctx context.Context, tenantID string, day kpi.Day, loc *time.Location, facts kpi.Facts, st *kpi.DayState, idents map[string]kpi.Identity) error {
+	end := day.End(loc).Add(-time.Nanosecond)
+	st.Accounts = map[string]uint32{}
+	of := map[string]string{}
+	for _, u := range facts.ActiveUsers {
+		of[u] = kpi.AccountOf(u, "", idents[u].Traits, end)
+	}
+	for _, r := range facts.Responses {
+		of[r.Respondent] = kpi.AccountOf(r.Respondent, "", idents[r.Respondent].Traits, r.Time)
+	}
+	ticketAcct := make([]string, len(st.Tickets))
+	for i, t := range st.Tickets {
+		switch {
+		case t.Account != "":
+			ticketAcct[i] = kpi.AccountID(t.Account)
+		case t.Requester != "":
+			if err := s.fetch(ctx, tenantID, []string{t.Requester}, idents); err != nil {
+				return err
+			}
+			ticketAcct[i] = kpi.AccountOf(t.Requester, "", idents[t.Requester].Traits, t.Created)
+		}
+	}
+	if err := s.fetch(ctx, tenantID, slices.Concat(slices.Collect(maps.Values(of)), ticketAcct), idents); err != nil {
+		return err
+	}
+	for u, a := range of {
+		st.Accounts[u] = idents[a].Ordinal
+	}
+	for _, u := range facts.ActiveUsers {
+		st.ActiveAccounts = append(st.ActiveAccounts, idents[of[u]].Ordinal)
+	}
+	for i := range st.Tickets {
+		if ticketAcct[i] != "" {
+			o := idents[ticketAcct[i]].Ordinal
+			st.Tickets[i].AccountOrd = &o
 		}
 	}
 	return nil

@@ -52,6 +52,8 @@ type Config struct {
 	// as its conversion; RenewalTermDays, a subscription's term.
 	TrialConversionDays int `json:"trial_conversion_days"`
 	RenewalTermDays     int `json:"renewal_term_days"`
+	// HealthWeights weigh the health score's components.
+	HealthWeights HealthWeights `json:"health_weights"`
 }
 
 // DefaultConfig is what a tenant gets without configuring anything.
@@ -59,7 +61,8 @@ func DefaultConfig() Config {
 	return Config{TimeZone: "UTC", SessionTimeoutMinutes: 30, ConversionEvent: "Signed Up", ActiveEvents: []string{},
 		FeatureEvents: []string{}, AdoptionMinActiveDays: 4, OnboardingSteps: []string{}, OnboardingWindowDays: 30,
 		ValueEvents: []string{"First Value Reached"}, CSATScaleMin: 1, CSATScaleMax: 5, CESScaleMin: 1, CESScaleMax: 5, CESHigherIsEasier: true,
-		EscalationTag: "escalated", TrialConversionDays: 30, RenewalTermDays: 365}
+		EscalationTag: "escalated", TrialConversionDays: 30, RenewalTermDays: 365,
+		HealthWeights: DefaultHealthWeights()}
 }
 
 // Validate reports every problem at once.
@@ -98,6 +101,9 @@ func (c Config) Validate() error {
 	}
 	if c.RenewalTermDays < 28 || c.RenewalTermDays > 1100 {
 		errs = append(errs, fmt.Errorf("renewal_term_days must be between 28 and 1100, got %d", c.RenewalTermDays))
+	}
+	if err := c.HealthWeights.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if err := c.BusinessHours.Validate(); err != nil {
 		errs = append(errs, err)

@@ -130,6 +130,7 @@ func init() {
 	define(Definition{ID: "clv", Lookback: lookback(365), Eval: evalCLV})
 	define(Definition{ID: "flow_comparison", Params: []string{ParamChangeDate, ParamFlow}, CheckParams: checkChangeDate, Eval: evalFlowComparison})
 	define(Definition{ID: "guidance_impact", Params: []string{ParamChangeDate, ParamSavingMinutes, ParamHourlyWage, ParamAttribution}, CheckParams: checkImpact, Eval: evalGuidanceImpact})
+	define(Definition{ID: "health_score", Lookback: lookback(30 + healthLookback), Eval: evalHealth})
 	define(Definition{ID: "renewal_by_onboarding", Lookback: lookback(31), Lookforward: 30, Eval: evalRenewalByOnboarding})
 	define(Definition{ID: "roi_projection", Lookback: lookback(31), Lookforward: 30, Params: roiParams, CheckParams: checkROI, Eval: evalROI})
 	define(Definition{ID: "onboarding_completion_rate", Eval: evalOnboardingCompletion})

@@ -33,6 +33,8 @@ type Response struct {
 	// Ordinal is the respondent's ordinal, set when the day's part is
 	// built.
 	Ordinal uint32 `json:"ord"`
+	// Account is the ordinal of the respondent's account then.
+	Account *uint32 `json:"acct,omitempty"`
 }
 
 // Key identifies what a later answer replaces: the same respondent

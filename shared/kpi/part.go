@@ -28,6 +28,7 @@ const (
 	SetConvertedVisitors = "converted_visitors"
 	SetSignups           = "signups"
 	SetNewUsers          = "new_users"
+	SetActiveAccounts    = "active_accounts"
 )
 
 // maxSegmentDims bounds the traits kept as segments per day.
@@ -114,6 +115,11 @@ type DayState struct {
 	Tickets []Ticket
 	// Subscription is the day's account state.
 	Subscription SubscriptionDay
+	// Accounts maps the day's users (respondents, requesters) to the
+	// ordinal of their account; ActiveAccounts are the accounts with an
+	// active user that day.
+	Accounts       map[string]uint32
+	ActiveAccounts []uint32
 }
 
 // Started is a user's first start of a training course.
@@ -158,7 +164,13 @@ func BuildPart(cfg Config, f Facts, ords Ordinals, st DayState) Part {
 	}
 	for _, r := range counted {
 		r.Ordinal = ords[r.Respondent]
+		if a, ok := st.Accounts[r.Respondent]; ok {
+			r.Account = &a
+		}
 		p.Responses = append(p.Responses, r)
+	}
+	if len(st.ActiveAccounts) > 0 {
+		p.Sets[SetActiveAccounts] = roaring.BitmapOf(st.ActiveAccounts...)
 	}
 	p.Counters[CounterNPSPromoters] = prom
 	p.Counters[CounterNPSPassives] = pass

@@ -96,6 +96,7 @@ func AccountOf(user, group string, userTraits Traits, t time.Time) string {
 // AccountState is a customer account at the end of a day.
 type AccountState struct {
 	Ordinal uint32    `json:"ord"`
+	ID      string    `json:"id"` // the groupId, or user:<userId>
 	ACV     float64   `json:"acv"`
 	Plan    string    `json:"plan,omitempty"`
 	Since   time.Time `json:"since"` // its latest start or renewal

@@ -25,7 +25,10 @@ type Ticket struct {
 	Created       time.Time  `json:"created_at"`
 	Updated       time.Time  `json:"updated_at"`
 	FirstResponse *time.Time `json:"first_response_at,omitempty"`
-	Resolved      *time.Time `json:"resolved_at,omitempty"`
+	// AccountOrd is the ordinal of the ticket's account, set when a day's
+	// part is built.
+	AccountOrd *uint32    `json:"acct_ord,omitempty"`
+	Resolved   *time.Time `json:"resolved_at,omitempty"`
 }
 
 // Newer reports whether t replaces o: a later provider update time, or at
