@@ -493,42 +493,41 @@ func (s *Service) accountsOnboarded(ctx context.Context, tenantID string, cfg kp
 	return nil
 }
 
-// accountsOfDay states the accounts of the day's active users,
-// respondents and ticket requesters, for the health score.
+// accountsOfDay states the customer accounts of the day's active users,
+// respondents and ticket requesters, for the health score. Only customer
+// accounts are scored, so no other account is looked up.
 func (s *Service) accountsOfDay(ctx context.Context, tenantID string, day kpi.Day, loc *time.Location, facts kpi.Facts, st *kpi.DayState, idents map[string]kpi.Identity) error {
+	customers := map[string]uint32{}
+	for _, c := range st.Subscription.Customers {
+		customers[kpi.AccountID(c.ID)] = c.Ordinal
+	}
+	if len(customers) == 0 {
+		return nil
+	}
 	end := day.End(loc).Add(-time.Nanosecond)
 	st.Accounts = map[string]uint32{}
-	of := map[string]string{}
 	for _, u := range facts.ActiveUsers {
-		of[u] = kpi.AccountOf(u, "", idents[u].Traits, end)
+		if o, ok := customers[kpi.AccountOf(u, "", idents[u].Traits, end)]; ok {
+			st.ActiveAccounts = append(st.ActiveAccounts, o)
+		}
 	}
 	for _, r := range facts.Responses {
-		of[r.Respondent] = kpi.AccountOf(r.Respondent, "", idents[r.Respondent].Traits, r.Time)
+		if o, ok := customers[kpi.AccountOf(r.Respondent, "", idents[r.Respondent].Traits, r.Time)]; ok {
+			st.Accounts[r.Respondent] = o
+		}
 	}
-	ticketAcct := make([]string, len(st.Tickets))
 	for i, t := range st.Tickets {
+		acct := ""
 		switch {
 		case t.Account != "":
-			ticketAcct[i] = kpi.AccountID(t.Account)
+			acct = kpi.AccountID(t.Account)
 		case t.Requester != "":
 			if err := s.fetch(ctx, tenantID, []string{t.Requester}, idents); err != nil {
 				return err
 			}
-			ticketAcct[i] = kpi.AccountOf(t.Requester, "", idents[t.Requester].Traits, t.Created)
+			acct = kpi.AccountOf(t.Requester, "", idents[t.Requester].Traits, t.Created)
 		}
-	}
-	if err := s.fetch(ctx, tenantID, slices.Concat(slices.Collect(maps.Values(of)), ticketAcct), idents); err != nil {
-		return err
-	}
-	for u, a := range of {
-		st.Accounts[u] = idents[a].Ordinal
-	}
-	for _, u := range facts.ActiveUsers {
-		st.ActiveAccounts = append(st.ActiveAccounts, idents[of[u]].Ordinal)
-	}
-	for i := range st.Tickets {
-		if ticketAcct[i] != "" {
-			o := idents[ticketAcct[i]].Ordinal
+		if o, ok := customers[acct]; ok {
 			st.Tickets[i].AccountOrd = &o
 		}
 	}
