@@ -52,18 +52,27 @@ func surveyKPI(in Input, typ string, f func([]Response) Result) Result {
 	}
 	res := f(rs)
 	if in.Breakdown != "" {
-		groups := map[string][]Response{}
-		for _, r := range rs {
-			k := responseDim(r, in.Breakdown)
-			groups[k] = append(groups[k], r)
-		}
-		for _, k := range slices.Sorted(maps.Keys(groups)) {
-			br := f(groups[k])
-			res.Breakdown = append(res.Breakdown, Row{Key: k, Value: br.Value, Numerator: br.Numerator, Denominator: br.Denominator, Details: br.Details})
-		}
-		sortRows(res.Breakdown)
+		res.Breakdown = breakdownRows(rs, func(r Response) []string { return []string{responseDim(r, in.Breakdown)} }, f)
 	}
 	return res
+}
+
+// breakdownRows groups items by their values of a dimension (an item may
+// have several) and evaluates each group, biggest first.
+func breakdownRows[T any](items []T, values func(T) []string, f func([]T) Result) []Row {
+	groups := map[string][]T{}
+	for _, it := range items {
+		for _, v := range values(it) {
+			groups[v] = append(groups[v], it)
+		}
+	}
+	rows := make([]Row, 0, len(groups))
+	for _, k := range slices.Sorted(maps.Keys(groups)) {
+		r := f(groups[k])
+		rows = append(rows, Row{Key: k, Value: r.Value, Numerator: r.Numerator, Denominator: r.Denominator, Details: r.Details})
+	}
+	sortRows(rows)
+	return rows
 }
 
 func npsOf(rs []Response) Result {

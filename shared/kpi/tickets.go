@@ -4,7 +4,6 @@ import (
 	"cmp"
 
 	"github.com/uptakehq/uptake/shared/event"
-	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -95,17 +94,7 @@ func ticketKPI(in Input, f func([]Ticket) Result) Result {
 	}
 	res := f(ts)
 	if in.Breakdown != "" {
-		groups := map[string][]Ticket{}
-		for _, t := range ts {
-			for _, v := range ticketValues(t, in.Breakdown) {
-				groups[v] = append(groups[v], t)
-			}
-		}
-		for _, k := range slices.Sorted(maps.Keys(groups)) {
-			br := f(groups[k])
-			res.Breakdown = append(res.Breakdown, Row{Key: k, Value: br.Value, Numerator: br.Numerator, Denominator: br.Denominator, Details: br.Details})
-		}
-		sortRows(res.Breakdown)
+		res.Breakdown = breakdownRows(ts, func(t Ticket) []string { return ticketValues(t, in.Breakdown) }, f)
 	}
 	return res
 }
