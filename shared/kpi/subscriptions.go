@@ -326,14 +326,20 @@ func evalFreeToPaid(in Input) Result {
 // date, apart for accounts whose users completed onboarding in time.
 func renewals(in Input) (due, renewed [2]float64) {
 	term := in.Config.RenewalTermDays
+	renewedOn := map[Day]*roaring.Bitmap{}
+	for _, p := range in.Parts {
+		if b := p.Sets[SetRenewed]; b != nil {
+			renewedOn[p.Day] = b
+		}
+	}
 	for _, x := range Days(in.From, in.To) {
 		before, ok := customersAt(in, x.AddDays(-1))
 		if !ok {
 			continue
 		}
-		ren := Merge(in.Between(x.AddDays(-30), x.AddDays(30))).Set(SetRenewed)
 		for _, a := range before {
-			if !DayOf(a.Since, in.Config.Location()).AddDays(term).Equal(x) {
+			since := DayOf(a.Since, in.Config.Location())
+			if !since.AddDays(term).Equal(x) {
 				continue
 			}
 			i := 0
@@ -341,8 +347,17 @@ func renewals(in Input) (due, renewed [2]float64) {
 				i = 1
 			}
 			due[i]++
-			if ren.Contains(a.Ordinal) {
-				renewed[i]++
+			// Renewed within 30 days of the due date, by a renewal after
+			// the one that started this term.
+			from := x.AddDays(-30)
+			if !from.After(since) {
+				from = since.AddDays(1)
+			}
+			for d := from; !d.After(x.AddDays(30)); d = d.AddDays(1) {
+				if b := renewedOn[d]; b != nil && b.Contains(a.Ordinal) {
+					renewed[i]++
+					break
+				}
 			}
 		}
 	}

@@ -488,7 +488,10 @@ var structured = map[string][2]string{
 // shaped are the KPIs whose details have a named schema whose entries
 // depend on the answer: the details are validated against it.
 var shaped = map[string]string{
-	"roi_projection": "ROIProjectionDetails",
+	"roi_projection":        "ROIProjectionDetails",
+	"renewal_by_onboarding": "RenewalByOnboardingDetails",
+	"flow_comparison":       "FlowComparisonDetails",
+	"health_score":          "HealthScoreDetails",
 }
 
 // roiInputs are roi_projection's inputs of the seed example.
@@ -535,7 +538,21 @@ func TestAnswersMatchSchemas(t *testing.T) {
 				all, observed := maps.Clone(roiInputs), maps.Clone(roiInputs)
 				all.Set("interval", "week")
 				observed.Del(kpi.ParamCompletionNow)
-				variants = append(variants, roiInputs, all, observed)
+				renewals := maps.Clone(roiInputs)
+				renewals.Del(kpi.ParamRenewalCompleted)
+				renewals.Del(kpi.ParamRenewalNot)
+				variants = append(variants, roiInputs, all, observed, renewals)
+			}
+			if p == kpi.ParamChangeDate {
+				variants = append(variants, url.Values{"change_date": {"2026-10-12"}, "interval": {"week"}})
+			}
+			if p == kpi.ParamFlow {
+				variants = append(variants, url.Values{"flow": {"onboarding"}, "change_date": {"2026-10-12"}})
+			}
+			if p == kpi.ParamSavingMinutes {
+				impact := url.Values{"saving_minutes": {"30"}, "hourly_wage": {"60"}, "change_date": {"2026-10-12"}}
+				noChange := url.Values{"saving_minutes": {"30"}, "hourly_wage": {"60"}, "attribution_pct": {"50"}}
+				variants = append(variants, impact, noChange)
 			}
 		}
 		rows := tableRows(detailsDoc, id)
@@ -583,6 +600,17 @@ func TestAnswersMatchSchemas(t *testing.T) {
 					for _, e := range validate(doc, schema(t, doc, name), d, fmt.Sprintf("%s details #%d", what, i)) {
 						t.Error(e)
 					}
+					for k, v := range details {
+						if l, ok := v.([]any); ok && len(l) > 0 {
+							seen[id+"."+k] = true
+						}
+					}
+					if in, ok := details["inputs"].(map[string]any); ok {
+						src, _ := in["renewal_source"].(map[string]any)
+						for _, v := range src {
+							seen[id+".renewal_source."+v.(string)] = true
+						}
+					}
 				}
 			}
 			if s, ok := structured[id]; ok {
@@ -594,13 +622,16 @@ func TestAnswersMatchSchemas(t *testing.T) {
 			}
 		}
 	}
-	for _, want := range []string{"onboarding_funnel.steps", "retention_cohorts.cohorts", "dropoff_paths.stopped", "dropoff_paths.next", "training_progress.breakdown", "detractor_followups.items"} {
+	for _, want := range []string{"onboarding_funnel.steps", "retention_cohorts.cohorts", "dropoff_paths.stopped", "dropoff_paths.next", "training_progress.breakdown", "detractor_followups.items",
+		"health_score.accounts", "health_score.at_risk", "roi_projection.renewal_source.observed_renewal_by_onboarding"} {
 		if !seen[want] {
 			t.Errorf("the fixture never filled %s: the check of its schema is void", want)
 		}
 	}
 	for _, want := range []string{"first_response_time.business_median_minutes", "resolution_time.business_mean_hours",
-		"escalation_response_time.business_mean_minutes", "repeat_contact_rate.repeat_requesters", "roi_projection.retained_revenue", "roi_projection.missing"} {
+		"escalation_response_time.business_mean_minutes", "repeat_contact_rate.repeat_requesters", "roi_projection.retained_revenue", "roi_projection.missing",
+		"churn_rate.revenue_churn_pct", "customer_retention_rate.N", "flow_comparison.completion_change_pp",
+		"guidance_impact.time_saved_value", "guidance_impact.median_completion_hours_after"} {
 		if !entries[want] {
 			t.Errorf("the fixture never gave %s: the check of the Details table is void", want)
 		}
@@ -797,7 +828,7 @@ func TestSchemasMatchTypes(t *testing.T) {
 	for name, v := range map[string]any{
 		"Answer": query.Answer{}, "Point": query.Point{}, "Headline": query.Headline{}, "Overview": query.Overview{},
 		"BreakdownRow": kpi.Row{}, "FunnelStep": kpi.FunnelStep{}, "CohortRow": kpi.CohortRow{}, "FollowUp": kpi.FollowUp{},
-		"Ticket": webhook.Ticket{},
+		"Ticket": webhook.Ticket{}, "AccountHealth": kpi.AccountHealth{}, "HealthWeights": kpi.HealthWeights{},
 	} {
 		s := schema(t, doc, name)
 		names, required := jsonFields(reflect.TypeOf(v))
@@ -1122,8 +1153,10 @@ func get(t *testing.T, svc *query.Service, path string, q url.Values) (int, stri
 // fixture is three weeks of parts from Monday 2026-10-05 with something
 // for every computed KPI: active users with a plan, sessions by
 // dimension, visitors converting, features, NPS answers, two signups a
-// day for two weeks going through three onboarding steps, courses, and a
-// support ticket a day under business hours.
+// day for two weeks going through three onboarding steps, courses, a
+// support ticket a day under business hours, guide plays, and customer
+// accounts with orders, a cancellation, renewals due and trials (plus the
+// accounts 30 days before the range's end, for the health score's change).
 func fixture() *partStore {
 	cfg := kpi.DefaultConfig()
 	cfg.OnboardingSteps = []string{"Profile Completed", "Project Created", "Teammate Invited"}
@@ -1139,6 +1172,14 @@ func fixture() *partStore {
 		return id
 	}
 	st := &partStore{cfg: cfg}
+	acme, globex, hooli := ord("@group:acme"), ord("@group:globex"), ord("@group:hooli")
+	ord("@group:initech")
+	account := func(id string, acv float64, since kpi.Day, onboarded bool) kpi.AccountState {
+		return kpi.AccountState{Ordinal: ords["@group:"+id], ID: id, ACV: acv, Since: since.Start(time.UTC), Onboarded: onboarded}
+	}
+	st.parts = append(st.parts, kpi.BuildPart(cfg, kpi.Facts{Day: first.AddDays(-17)}, ords, kpi.DayState{Subscription: kpi.SubscriptionDay{
+		Customers: []kpi.AccountState{account("acme", 5000, first.AddDays(10-365), true),
+			account("globex", 1000, first.AddDays(-100), false), account("hooli", 3000, first.AddDays(12-365), false)}}}))
 	for i := range 21 {
 		d := first.AddDays(i)
 		at := func(days int, hours float64) time.Time {
@@ -1222,7 +1263,43 @@ func fixture() *partStore {
 			solved := created.Add(time.Duration(i%7+1) * 3 * time.Hour)
 			tk.Status, tk.Resolved = "solved", &solved
 		}
+		hooliOrd := ords[hooli]
+		tk.AccountOrd = &hooliOrd
 		ds.Tickets = []kpi.Ticket{tk}
+		// Accounts: acme (onboarded) is due on day 10 and renews; globex
+		// cancels on day 9; hooli is due on day 12 and does not renew, and
+		// has the open urgent tickets; initech starts on day 7.
+		f.GuidePlays = 1 + i%3
+		sub := &ds.Subscription
+		acmeSince := first.AddDays(10 - 365)
+		if i >= 10 {
+			acmeSince = first.AddDays(10)
+		}
+		sub.Customers = append(sub.Customers, account("acme", 5000, acmeSince, true), account("hooli", 3000, first.AddDays(12-365), false))
+		ds.ActiveAccounts = []uint32{ords[acme]}
+		if i < 9 {
+			sub.Customers = append(sub.Customers, account("globex", 1000, first.AddDays(-100), false))
+			if i%2 == 0 {
+				ds.ActiveAccounts = append(ds.ActiveAccounts, ords[globex])
+			}
+		}
+		if i >= 7 {
+			sub.Customers = append(sub.Customers, account("initech", 2000, first.AddDays(7), false))
+		}
+		switch i {
+		case 1:
+			sub.Trials = []kpi.Trial{{Start: at(0, 9), Paid: at(3, 9)}}
+		case 2:
+			sub.Trials = []kpi.Trial{{Start: at(0, 9)}}
+		case 3, 5:
+			sub.Orders = []kpi.OrderRecord{{Ordinal: ords[acme], Revenue: float64(50 * i)}}
+		case 6:
+			sub.Orders = []kpi.OrderRecord{{Ordinal: ords[globex], Revenue: 30}}
+		case 9:
+			sub.Cancelled = []uint32{ords[globex]}
+		case 10:
+			sub.Renewed = []uint32{ords[acme]}
+		}
 		st.parts = append(st.parts, kpi.BuildPart(cfg, f, ords, ds))
 	}
 	return st
