@@ -29,7 +29,13 @@ type Options struct {
 	Template string
 	Now      func() time.Time
 	Log      *slog.Logger
+	// SecretsKey seals stored secrets; empty takes the local development
+	// key (never used by a deployed stack, which generates its own).
+	SecretsKey string
 }
+
+// devSecretsKey seals the local stack's secrets.
+const devSecretsKey = "uptake-local-development-key"
 
 // Tenant is a tenant to create, with its keys.
 type Tenant struct {
@@ -75,7 +81,11 @@ func New(ctx context.Context, o Options) (*Stack, error) {
 	if now == nil {
 		now = time.Now
 	}
-	app := stack.New(db, s3c, stack.Env{Table: o.Table, Bucket: o.Bucket, S3PathStyle: true}, now, o.Log, openapi.Document)
+	key := o.SecretsKey
+	if key == "" {
+		key = devSecretsKey
+	}
+	app := stack.New(db, s3c, stack.Env{Table: o.Table, Bucket: o.Bucket, S3PathStyle: true, SecretsKey: key}, now, o.Log, openapi.Document)
 	r, err := router.New(tmpl.Routes(), app.HTTPHandlers(), o.Log)
 	if err != nil {
 		return nil, err

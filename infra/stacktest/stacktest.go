@@ -53,6 +53,7 @@ func StartWith(t testing.TB, o Options) *Stack {
 		Bucket:           localstacktest.UniqueName("uptake"),
 		Now:              o.Now,
 		Log:              log,
+		SecretsKey:       localstacktest.UniqueName("key"),
 	}
 	ds, err := devstack.New(ctx, opts)
 	if err != nil {

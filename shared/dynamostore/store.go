@@ -23,6 +23,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/uptakehq/uptake/shared/secretbox"
 )
 
 // api is the part of the DynamoDB client the store uses, with the SDK's
@@ -41,10 +43,14 @@ type api interface {
 type Store struct {
 	db    api
 	table string
+	box   *secretbox.Box
 }
 
-// New returns a store on table.
-func New(db api, table string) *Store { return &Store{db: db, table: table} }
+// New returns a store on table; box seals the secrets it keeps (webhook
+// signing secrets, tools' settings with API tokens).
+func New(db api, table string, box *secretbox.Box) *Store {
+	return &Store{db: db, table: table, box: box}
+}
 
 // CreateTable creates the table as template.yaml declares it; an existing
 // table is fine. The deployed stack's table comes from the template; this is

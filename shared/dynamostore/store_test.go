@@ -3,17 +3,21 @@ package dynamostore_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/RoaringBitmap/roaring/v2"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/uptakehq/uptake/infra/localstack"
 	"github.com/uptakehq/uptake/infra/localstack/localstacktest"
 	"github.com/uptakehq/uptake/shared/dynamostore"
 	"github.com/uptakehq/uptake/shared/kpi"
+	"github.com/uptakehq/uptake/shared/secretbox"
 	"github.com/uptakehq/uptake/shared/tenant"
 )
 
@@ -29,7 +33,11 @@ func newStore(t *testing.T) *dynamostore.Store {
 	if err := dynamostore.CreateTable(context.Background(), db, table); err != nil {
 		t.Fatalf("creating an existing table must be fine: %v", err)
 	}
-	return dynamostore.New(db, table)
+	box, err := secretbox.New("a test key of enough length")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dynamostore.New(db, table, box)
 }
 
 func day(s string) kpi.Day {
@@ -285,5 +293,36 @@ func TestPutTraits(t *testing.T) {
 	}
 	if v, _ := got["u1"].Traits.At("plan", at.Add(30*time.Minute)); v != "free" {
 		t.Errorf("plan between the changes = %q, want free", v)
+	}
+}
+
+func TestWebhookSecretsAreSealed(t *testing.T) {
+	ctx := context.Background()
+	st := newStore(t)
+	if err := st.PutWebhookSecret(ctx, "acme", "typeform", "whsec_plain"); err != nil {
+		t.Fatal(err)
+	}
+	got, found, err := st.WebhookSecret(ctx, "acme", "typeform")
+	if err != nil || !found || got != "whsec_plain" {
+		t.Fatalf("WebhookSecret = %q %v %v", got, found, err)
+	}
+	if _, found, _ := st.WebhookSecret(ctx, "acme", "delighted"); found {
+		t.Error("a secret never set was found")
+	}
+	// A dump of the table does not show the secret.
+	db := localstack.NewDynamoDBClient(localstacktest.DynamoDBEndpoint(t))
+	tables, _ := db.ListTables(ctx, &dynamodb.ListTablesInput{})
+	for _, name := range tables.TableNames {
+		out, err := db.Scan(ctx, &dynamodb.ScanInput{TableName: &name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range out.Items {
+			for attr, v := range it {
+				if sv, ok := v.(*types.AttributeValueMemberS); ok && strings.Contains(sv.Value, "whsec_plain") {
+					t.Fatalf("table %s attribute %s holds the secret in clear", name, attr)
+				}
+			}
+		}
 	}
 }

@@ -3,6 +3,7 @@ package dynamostore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -63,28 +64,64 @@ func (st *Store) LookupKey(ctx context.Context, hash string) (string, tenant.Kin
 	return str(out.Item, "tenant"), tenant.Kind(str(out.Item, "kind")), true, nil
 }
 
-// PutWebhookSecret stores a tenant's signing secret for a provider.
+// PutWebhookSecret stores a tenant's signing secret for a provider,
+// sealed.
 func (st *Store) PutWebhookSecret(ctx context.Context, tenantID, provider string, secret tenant.Secret) error {
-	item := key("T#"+tenantID, "SECRET#"+provider)
-	item["secret"] = s(string(secret))
-	if _, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(st.table), Item: item}); err != nil {
-		return fmt.Errorf("put webhook secret: %w", err)
-	}
-	return nil
+	return st.putSealed(ctx, tenantID, "SECRET#"+provider, string(secret))
 }
 
 // WebhookSecret returns a tenant's signing secret for a provider.
 func (st *Store) WebhookSecret(ctx context.Context, tenantID, provider string) (tenant.Secret, bool, error) {
+	v, found, err := st.getSealed(ctx, tenantID, "SECRET#"+provider)
+	return tenant.Secret(v), found, err
+}
+
+// PutWebhookSettings stores a tenant's settings for a provider (its
+// mapping, with any API token), sealed.
+func (st *Store) PutWebhookSettings(ctx context.Context, tenantID, provider string, settings []byte) error {
+	return st.putSealed(ctx, tenantID, "HOOK#"+provider, string(settings))
+}
+
+// WebhookSettings returns a tenant's settings for a provider.
+func (st *Store) WebhookSettings(ctx context.Context, tenantID, provider string) ([]byte, bool, error) {
+	v, found, err := st.getSealed(ctx, tenantID, "HOOK#"+provider)
+	return []byte(v), found, err
+}
+
+func (st *Store) putSealed(ctx context.Context, tenantID, sk, plain string) error {
+	if st.box == nil {
+		return errors.New("no secret key is configured: cannot store secrets")
+	}
+	sealed, err := st.box.Seal(plain, tenantID+"/"+sk)
+	if err != nil {
+		return err
+	}
+	item := key("T#"+tenantID, sk)
+	item["sealed"] = s(sealed)
+	if _, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(st.table), Item: item}); err != nil {
+		return fmt.Errorf("put %s: %w", sk, err)
+	}
+	return nil
+}
+
+func (st *Store) getSealed(ctx context.Context, tenantID, sk string) (string, bool, error) {
 	out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: aws.String(st.table), Key: key("T#"+tenantID, "SECRET#"+provider), ConsistentRead: aws.Bool(true),
+		TableName: aws.String(st.table), Key: key("T#"+tenantID, sk), ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
-		return "", false, fmt.Errorf("get webhook secret: %w", err)
+		return "", false, fmt.Errorf("get %s: %w", sk, err)
 	}
 	if out.Item == nil {
 		return "", false, nil
 	}
-	return tenant.Secret(str(out.Item, "secret")), true, nil
+	if st.box == nil {
+		return "", false, errors.New("no secret key is configured: cannot read secrets")
+	}
+	plain, err := st.box.Open(str(out.Item, "sealed"), tenantID+"/"+sk)
+	if err != nil {
+		return "", false, fmt.Errorf("open %s: %w", sk, err)
+	}
+	return plain, true, nil
 }
 
 // Config returns a tenant's KPI configuration, the defaults when it has

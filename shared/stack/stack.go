@@ -22,6 +22,7 @@ import (
 	"github.com/uptakehq/uptake/shared/ingest"
 	"github.com/uptakehq/uptake/shared/query"
 	"github.com/uptakehq/uptake/shared/rawstore"
+	"github.com/uptakehq/uptake/shared/secretbox"
 	"github.com/uptakehq/uptake/shared/tenant"
 	"github.com/uptakehq/uptake/shared/webhook"
 )
@@ -33,18 +34,25 @@ type Env struct {
 	// S3PathStyle is set for S3 emulators (local runs).
 	S3PathStyle bool
 	LogLevel    slog.Level
+	// SecretsKey is the key material that seals stored secrets; without
+	// it, webhook secrets can be neither stored nor read.
+	SecretsKey string
 }
 
 // LoadEnv reads the configuration through getenv and reports every
 // problem at once.
 func LoadEnv(getenv func(string) string) (Env, error) {
-	e := Env{Table: getenv("TABLE_NAME"), Bucket: getenv("BUCKET_NAME"), S3PathStyle: getenv("S3_FORCE_PATH_STYLE") == "true"}
+	e := Env{Table: getenv("TABLE_NAME"), Bucket: getenv("BUCKET_NAME"), S3PathStyle: getenv("S3_FORCE_PATH_STYLE") == "true",
+		SecretsKey: getenv("SECRETS_KEY")}
 	var errs []error
 	if e.Table == "" {
 		errs = append(errs, errors.New("TABLE_NAME is not set"))
 	}
 	if e.Bucket == "" {
 		errs = append(errs, errors.New("BUCKET_NAME is not set"))
+	}
+	if e.SecretsKey != "" && len(e.SecretsKey) < 16 {
+		errs = append(errs, errors.New("SECRETS_KEY must be at least 16 characters"))
 	}
 	if lvl := getenv("LOG_LEVEL"); lvl != "" {
 		if err := e.LogLevel.UnmarshalText([]byte(lvl)); err != nil {
@@ -77,7 +85,12 @@ type Stack struct {
 
 // New wires the services. now is the clock; log the logger.
 func New(db *dynamodb.Client, s3c *s3.Client, env Env, now func() time.Time, log *slog.Logger, openAPI []byte) *Stack {
-	store := dynamostore.New(db, env.Table)
+	var box *secretbox.Box
+	if env.SecretsKey != "" {
+		// LoadEnv checked the key's length, the only way New can fail.
+		box, _ = secretbox.New(env.SecretsKey)
+	}
+	store := dynamostore.New(db, env.Table, box)
 	raw := rawstore.New(s3c, env.Bucket)
 	auth := tenant.Authenticator{Keys: store}
 	agg := &aggregate.Service{Raw: raw, State: store, Now: now, Log: log}

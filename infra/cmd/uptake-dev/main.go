@@ -114,7 +114,8 @@ func open(ctx context.Context, log *slog.Logger, s settings) (*devstack.Stack, *
 		s3.Stop()
 		db.Stop()
 	}
-	ds, err := devstack.New(ctx, devstack.Options{DynamoDBEndpoint: db.Endpoint(), S3Endpoint: s3.Endpoint(), Table: s.table, Bucket: s.bucket, Log: log})
+	ds, err := devstack.New(ctx, devstack.Options{DynamoDBEndpoint: db.Endpoint(), S3Endpoint: s3.Endpoint(), Table: s.table, Bucket: s.bucket, Log: log,
+		SecretsKey: os.Getenv("UPTAKE_SECRETS_KEY")})
 	if err != nil {
 		stop()
 		return nil, nil, nil, nil, err
