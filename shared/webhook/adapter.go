@@ -164,4 +164,3 @@ func TicketMessageOf(provider string, t kpi.Ticket) ([]byte, error) {
 	}
 	return json.Marshal(msg)
 }
-
