@@ -3,11 +3,14 @@ package devstack_test
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -511,5 +514,57 @@ func TestWebhookTicket(t *testing.T) {
 		if err := json.Unmarshal(r.body, &a); err != nil || a.Value == nil || *a.Value != want {
 			t.Errorf("%s = %s, want %v", kpiID, r.body, want)
 		}
+	}
+}
+
+// TestToolWebhookKeptAndReprocessed sends Typeform deliveries signed as
+// Typeform signs them: one moves NPS at once; one with an unmapped
+// question is kept (202) until the tenant maps the question, then
+// reprocessed into CSAT. Secrets and mappings go through the admin API.
+func TestToolWebhookKeptAndReprocessed(t *testing.T) {
+	st := stacktest.Start(t)
+	const secret = "typeform-secret-1"
+	put := do(t, http.MethodPut, st.URL+"/v1/admin/webhooks/typeform", bearer(st.AdminKey), []byte(`{"secret":"`+secret+`","mapping":{}}`))
+	if put.status != 200 {
+		t.Fatalf("configure typeform: %d %s", put.status, put.body)
+	}
+	send := func(file, key string) reply {
+		body, err := os.ReadFile("../../shared/webhook/testdata/typeform/" + file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mac := hmac.New(sha256.New, []byte(key))
+		mac.Write(body)
+		h := map[string]string{"Typeform-Signature": "sha256=" + base64.StdEncoding.EncodeToString(mac.Sum(nil)), "Content-Type": "application/json"}
+		return do(t, http.MethodPost, st.URL+"/v1/webhooks/typeform/demo", h, body)
+	}
+	if r := send("nps_10_comment.json", "wrong-secret"); r.status != 401 {
+		t.Fatalf("wrong signature: %d %s, want 401", r.status, r.body)
+	}
+	if r := send("nps_10_comment.json", secret); r.status != 200 {
+		t.Fatalf("nps response: %d %s", r.status, r.body)
+	}
+	if r := send("no_score.json", secret); r.status != 202 || !strings.Contains(string(r.body), `"kept"`) {
+		t.Fatalf("unmapped question: %d %s, want 202 and kept", r.status, r.body)
+	}
+	got := do(t, http.MethodGet, st.URL+"/v1/admin/webhooks/typeform", bearer(st.AdminKey), nil)
+	if got.status != 200 || strings.Count(string(got.body), `"reason"`) != 1 || strings.Contains(string(got.body), secret) {
+		t.Fatalf("settings: %d %s, want one kept delivery and no secret shown", got.status, got.body)
+	}
+	if r := do(t, http.MethodPut, st.URL+"/v1/admin/webhooks/typeform", bearer(st.AdminKey), []byte(`{"mapping":{"questions":{"rate1":{"type":"csat","scale_min":1,"scale_max":5}}}}`)); r.status != 200 {
+		t.Fatalf("map question: %d %s", r.status, r.body)
+	}
+	r := do(t, http.MethodPost, st.URL+"/v1/admin/webhooks/typeform/reprocess", bearer(st.AdminKey), nil)
+	if r.status != 200 || !strings.Contains(string(r.body), `"processed":1`) || !strings.Contains(string(r.body), `"still_kept":0`) {
+		t.Fatalf("reprocess: %d %s", r.status, r.body)
+	}
+	if r := send("nps_10_comment.json", secret); r.status != 200 { // the secret survived the mapping update
+		t.Fatalf("after remapping: %d %s", r.status, r.body)
+	}
+	if r := do(t, http.MethodPut, st.URL+"/v1/admin/webhooks/typeform", bearer(st.AdminKey), []byte(`{"mapping":{"questions":{"x":{"type":"mood"}}}}`)); r.status != 400 {
+		t.Errorf("bad mapping: %d, want 400", r.status)
+	}
+	if r := do(t, http.MethodPut, st.URL+"/v1/admin/webhooks/acme", bearer(st.AdminKey), []byte(`{"mapping":{}}`)); r.status != 404 {
+		t.Errorf("unknown provider: %d, want 404", r.status)
 	}
 }

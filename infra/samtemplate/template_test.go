@@ -24,14 +24,18 @@ import (
 
 // Symbolic values, as Load renders intrinsics.
 const (
-	tableArn   = "${Table.Arn}"
-	bucketArn  = "${Bucket.Arn}"
-	rawObjects = "${Bucket.Arn}/raw/*"
+	tableArn    = "${Table.Arn}"
+	bucketArn   = "${Bucket.Arn}"
+	rawObjects  = "${Bucket.Arn}/raw/*"
+	keptObjects = "${Bucket.Arn}/webhooks/*"
 )
 
 // wantRoutes is the HTTP contract of docs/spec/api.md, route by route.
 var wantRoutes = []samtemplate.Route{
 	{Method: "POST", Path: "/v1/admin/aggregate", Function: "AdminFunction"},
+	{Method: "GET", Path: "/v1/admin/webhooks/{provider}", Function: "AdminFunction"},
+	{Method: "PUT", Path: "/v1/admin/webhooks/{provider}", Function: "AdminFunction"},
+	{Method: "POST", Path: "/v1/admin/webhooks/{provider}/reprocess", Function: "AdminFunction"},
 	{Method: "POST", Path: "/v1/alias", Function: "IngestFunction"},
 	{Method: "POST", Path: "/v1/batch", Function: "IngestFunction"},
 	{Method: "GET", Path: "/v1/config", Function: "AdminFunction"},
@@ -70,10 +74,11 @@ var wantGrants = map[string][]string{
 	"IngestFunction": slices.Concat(tableWrite,
 		grants(rawObjects, "s3:PutObject", "s3:DeleteObject")),
 	"WebhooksFunction": slices.Concat(tableWrite,
-		grants(rawObjects, "s3:PutObject", "s3:DeleteObject")),
+		grants(rawObjects, "s3:PutObject", "s3:DeleteObject"), grants(keptObjects, "s3:PutObject")),
 	"QueryFunction": grants(tableArn, "dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem"),
 	"AdminFunction": slices.Concat(tableReadWrite,
-		grants(rawObjects, "s3:GetObject"), grants(bucketArn, "s3:ListBucket")),
+		grants(rawObjects, "s3:GetObject", "s3:PutObject", "s3:DeleteObject"), grants(bucketArn, "s3:ListBucket"),
+		grants(keptObjects, "s3:GetObject", "s3:DeleteObject")),
 	"AggregateFunction": slices.Concat(tableReadWrite,
 		grants(rawObjects, "s3:GetObject"), grants(bucketArn, "s3:ListBucket")),
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/uptakehq/uptake/shared/httpapi"
 	"github.com/uptakehq/uptake/shared/kpi"
 	"github.com/uptakehq/uptake/shared/tenant"
+	"github.com/uptakehq/uptake/shared/webhook"
 )
 
 // MaxRunDays bounds one on-demand run.
@@ -36,10 +37,18 @@ type Aggregator interface {
 	Run(ctx context.Context, tenantID string, days []kpi.Day) (aggregate.Report, error)
 }
 
+// WebhookAdmin manages a tenant's webhook providers.
+type WebhookAdmin interface {
+	Describe(ctx context.Context, tenantID, provider string) (webhook.Overview, error)
+	Configure(ctx context.Context, tenantID, provider string, body []byte) error
+	Reprocess(ctx context.Context, tenantID, provider string) (webhook.Reprocessed, error)
+}
+
 // Service is the admin use case.
 type Service struct {
 	Configs    ConfigStore
 	Aggregator Aggregator
+	Webhooks   WebhookAdmin
 	Auth       tenant.Authenticator
 	Now        func() time.Time
 	Log        *slog.Logger
@@ -57,6 +66,9 @@ func (s *Service) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 			return events.APIGatewayV2HTTPResponse{}, err
 		}
 		method := req.RequestContext.HTTP.Method
+		if provider, ok := req.PathParameters["provider"]; ok {
+			return s.webhooks(ctx, tenantID, provider, method, req.RawPath, body)
+		}
 		switch {
 		case strings.HasSuffix(req.RawPath, "/admin/aggregate") && method == http.MethodPost:
 			rep, err := s.Aggregate(ctx, tenantID, body)
@@ -151,4 +163,32 @@ func (s *Service) Aggregate(ctx context.Context, tenantID string, body []byte) (
 		return aggregate.Report{}, apierr.New(apierr.InvalidDate, "a run covers at most %d days, asked for %d", MaxRunDays, n)
 	}
 	return s.Aggregator.Run(ctx, tenantID, kpi.Days(from, to))
+}
+
+// webhooks serves /v1/admin/webhooks/{provider}[/reprocess].
+func (s *Service) webhooks(ctx context.Context, tenantID, provider, method, path string, body []byte) (events.APIGatewayV2HTTPResponse, error) {
+	switch {
+	case strings.HasSuffix(path, "/reprocess") && method == http.MethodPost:
+		r, err := s.Webhooks.Reprocess(ctx, tenantID, provider)
+		if err != nil {
+			return events.APIGatewayV2HTTPResponse{}, err
+		}
+		return httpapi.JSON(http.StatusOK, r), nil
+	case method == http.MethodGet:
+		o, err := s.Webhooks.Describe(ctx, tenantID, provider)
+		if err != nil {
+			return events.APIGatewayV2HTTPResponse{}, err
+		}
+		return httpapi.JSON(http.StatusOK, o), nil
+	case method == http.MethodPut:
+		if err := s.Webhooks.Configure(ctx, tenantID, provider, body); err != nil {
+			return events.APIGatewayV2HTTPResponse{}, err
+		}
+		o, err := s.Webhooks.Describe(ctx, tenantID, provider)
+		if err != nil {
+			return events.APIGatewayV2HTTPResponse{}, err
+		}
+		return httpapi.JSON(http.StatusOK, o), nil
+	}
+	return events.APIGatewayV2HTTPResponse{}, apierr.New(apierr.NotFound, "no such admin route: %s %s", method, path)
 }

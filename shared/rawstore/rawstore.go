@@ -101,23 +101,7 @@ func (st *Store) Delete(ctx context.Context, key string) error {
 
 // Keys lists a tenant's files of a day, in arrival order.
 func (st *Store) Keys(ctx context.Context, kind, tenantID string, day kpi.Day) ([]string, error) {
-	var keys []string
-	in := &s3.ListObjectsV2Input{Bucket: aws.String(st.bucket), Prefix: aws.String(prefix(kind, tenantID, day))}
-	for {
-		out, err := st.s3.ListObjectsV2(ctx, in)
-		if err != nil {
-			return nil, fmt.Errorf("list %s: %w", *in.Prefix, err)
-		}
-		for _, o := range out.Contents {
-			keys = append(keys, aws.ToString(o.Key))
-		}
-		if !aws.ToBool(out.IsTruncated) {
-			break
-		}
-		in.ContinuationToken = out.NextContinuationToken
-	}
-	slices.Sort(keys)
-	return keys, nil
+	return st.List(ctx, prefix(kind, tenantID, day))
 }
 
 // Lines calls fn with each line of an object, in order.
@@ -150,4 +134,50 @@ func (st *Store) Lines(ctx context.Context, key string, fn func(line []byte) err
 		return fmt.Errorf("read %s: %w", key, err)
 	}
 	return nil
+}
+
+// PutBlob writes one object as is.
+func (st *Store) PutBlob(ctx context.Context, key string, body []byte) error {
+	_, err := st.s3.PutObject(ctx, &s3.PutObjectInput{
+		Bucket: aws.String(st.bucket), Key: aws.String(key), Body: bytes.NewReader(body), ContentType: aws.String("application/json"),
+	})
+	if err != nil {
+		return fmt.Errorf("put %s: %w", key, err)
+	}
+	return nil
+}
+
+// Blob reads one object.
+func (st *Store) Blob(ctx context.Context, key string) ([]byte, error) {
+	out, err := st.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(st.bucket), Key: aws.String(key)})
+	if err != nil {
+		return nil, fmt.Errorf("get %s: %w", key, err)
+	}
+	defer out.Body.Close()
+	b, err := io.ReadAll(out.Body)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", key, err)
+	}
+	return b, nil
+}
+
+// List returns the keys under prefix, sorted.
+func (st *Store) List(ctx context.Context, prefix string) ([]string, error) {
+	var keys []string
+	in := &s3.ListObjectsV2Input{Bucket: aws.String(st.bucket), Prefix: aws.String(prefix)}
+	for {
+		out, err := st.s3.ListObjectsV2(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("list %s: %w", prefix, err)
+		}
+		for _, o := range out.Contents {
+			keys = append(keys, aws.ToString(o.Key))
+		}
+		if !aws.ToBool(out.IsTruncated) {
+			break
+		}
+		in.ContinuationToken = out.NextContinuationToken
+	}
+	slices.Sort(keys)
+	return keys, nil
 }

@@ -95,13 +95,14 @@ func New(db *dynamodb.Client, s3c *s3.Client, env Env, now func() time.Time, log
 	auth := tenant.Authenticator{Keys: store}
 	agg := &aggregate.Service{Raw: raw, State: store, Now: now, Log: log}
 	ing := &ingest.Service{Raw: raw, Days: store, Auth: auth, Now: now, Log: log}
+	hooks := &webhook.Service{Secrets: store, Ingest: ing, Adapters: webhook.DefaultAdapters(), Settings: store, Blobs: raw, Now: now, Log: log}
 	return &Stack{
 		Store:     store,
 		Raw:       raw,
 		Ingest:    ing,
-		Webhooks:  &webhook.Service{Secrets: store, Ingest: ing, Now: now, Log: log},
+		Webhooks:  hooks,
 		Query:     &query.Service{Store: store, Auth: auth, Log: log, OpenAPI: openAPI},
-		Admin:     &admin.Service{Configs: store, Aggregator: agg, Auth: auth, Now: now, Log: log},
+		Admin:     &admin.Service{Configs: store, Aggregator: agg, Webhooks: hooks, Auth: auth, Now: now, Log: log},
 		Aggregate: agg,
 		Log:       log,
 	}

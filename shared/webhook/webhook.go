@@ -36,6 +36,10 @@ import (
 // Providers of api.md.
 var Providers = []string{"typeform", "surveymonkey", "delighted", "zendesk", "freshdesk", "intercom", "helpscout", "survey", "ticket"}
 
+// maxToolPayload bounds a tool's delivery (a conversation with its
+// threads can be large).
+const maxToolPayload = 1 << 20
+
 // Tolerance is how far a signature's timestamp may be from the clock.
 const Tolerance = 5 * time.Minute
 
@@ -56,8 +60,12 @@ type Ingester interface {
 type Service struct {
 	Secrets Secrets
 	Ingest  Ingester
-	Now     func() time.Time
-	Log     *slog.Logger
+	// Adapters serve the tools' own webhooks, by provider name.
+	Adapters map[string]Adapter
+	Settings Settings
+	Blobs    Blobs
+	Now      func() time.Time
+	Log      *slog.Logger
 }
 
 // Handle serves POST /v1/webhooks/{provider}/{tenant}.
@@ -67,12 +75,18 @@ func (s *Service) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		if !slices.Contains(Providers, provider) {
 			return events.APIGatewayV2HTTPResponse{}, apierr.New(apierr.NotFound, "unknown webhook provider %q", provider)
 		}
-		if provider != "survey" && provider != "ticket" {
-			return events.APIGatewayV2HTTPResponse{}, apierr.New(apierr.NotImplemented, "the %s webhook is not available yet", provider)
-		}
 		body, err := httpapi.Body(req)
 		if err != nil {
 			return events.APIGatewayV2HTTPResponse{}, err
+		}
+		if a, ok := s.Adapters[provider]; ok {
+			if len(body) > maxToolPayload {
+				return events.APIGatewayV2HTTPResponse{}, apierr.New(apierr.TooLarge, "payload is %d bytes, over the %d KB limit", len(body), maxToolPayload/1024)
+			}
+			return s.handleAdapter(ctx, provider, tenantID, a, req, body)
+		}
+		if provider != "survey" && provider != "ticket" {
+			return events.APIGatewayV2HTTPResponse{}, apierr.New(apierr.NotImplemented, "the %s webhook is not available yet", provider)
 		}
 		if len(body) > event.MaxMessageBytes {
 			return events.APIGatewayV2HTTPResponse{}, apierr.New(apierr.TooLarge, "payload is %d bytes, over the 32 KB limit", len(body))
