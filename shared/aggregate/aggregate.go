@@ -35,7 +35,7 @@ type State interface {
 	PutTraits(ctx context.Context, tenantID, id string, old, next kpi.Traits) (bool, error)
 	HasParts(ctx context.Context, tenantID string, days []kpi.Day) (map[kpi.Day]bool, error)
 	MarkDirty(ctx context.Context, tenantID string, days []kpi.Day, at time.Time) error
-	ClaimTicket(ctx context.Context, tenantID string, t kpi.Ticket, created kpi.Day) (changed bool, oldCreated kpi.Day, err error)
+	ClaimTicket(ctx context.Context, tenantID string, t kpi.Ticket, dayOf func(time.Time) kpi.Day) (changed bool, created, oldCreated kpi.Day, err error)
 	TicketsCreated(ctx context.Context, tenantID string, day kpi.Day) ([]kpi.Ticket, error)
 	AddSubscribers(ctx context.Context, tenantID string, accounts []string) error
 	Subscribers(ctx context.Context, tenantID string) ([]string, error)
@@ -262,9 +262,9 @@ func (s *Service) runDay(ctx context.Context, tenantID string, cfg kpi.Config, d
 	}
 	// Tickets: the day's updates replace older states; the tickets created
 	// on the day are reported on its part, as of their latest update.
+	dayOf := func(t time.Time) kpi.Day { return kpi.DayOf(t, loc) }
 	for _, t := range facts.Tickets {
-		created := kpi.DayOf(t.Created, loc)
-		changed, old, err := s.State.ClaimTicket(ctx, tenantID, t, created)
+		changed, created, old, err := s.State.ClaimTicket(ctx, tenantID, t, dayOf)
 		if err != nil {
 			return nil, nil, fmt.Errorf("aggregate %s %s: %w", tenantID, day, err)
 		}

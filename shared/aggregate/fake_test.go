@@ -240,18 +240,24 @@ func (m *memState) MarkDirty(_ context.Context, _ string, days []kpi.Day, at tim
 	return nil
 }
 
-func (m *memState) ClaimTicket(_ context.Context, _ string, t kpi.Ticket, created kpi.Day) (bool, kpi.Day, error) {
+func (m *memState) ClaimTicket(_ context.Context, _ string, t kpi.Ticket, dayOf func(time.Time) kpi.Day) (bool, kpi.Day, kpi.Day, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	old, ok := m.tix[t.ID]
-	if ok && !t.Newer(old.t) {
-		return false, kpi.Day{}, nil
+	var prev *kpi.Ticket
+	if ok {
+		prev = &old.t
 	}
-	m.tix[t.ID] = ticketState{t, created}
-	if ok && !old.created.Equal(created) {
-		return true, old.created, nil
+	merged := kpi.MergeTicket(prev, t)
+	day := dayOf(merged.Created)
+	if ok && reflect.DeepEqual(merged, old.t) {
+		return false, day, kpi.Day{}, nil
 	}
-	return true, kpi.Day{}, nil
+	m.tix[t.ID] = ticketState{merged, day}
+	if ok && !old.created.Equal(day) {
+		return true, day, old.created, nil
+	}
+	return true, day, kpi.Day{}, nil
 }
 
 func (m *memState) TicketsCreated(_ context.Context, _ string, day kpi.Day) ([]kpi.Ticket, error) {

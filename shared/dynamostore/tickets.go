@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -20,46 +21,70 @@ import (
 func ticketPK(tenantID string) string  { return "T#" + tenantID + "#TICKET" }
 func createdPK(tenantID string) string { return "T#" + tenantID + "#TCREATED" }
 
-// ClaimTicket stores t as the ticket's state unless a newer update (by the
-// provider's update time) is stored. It reports whether it changed the
-// state, and the created day it replaced when that moved.
-func (st *Store) ClaimTicket(ctx context.Context, tenantID string, t kpi.Ticket, created kpi.Day) (bool, kpi.Day, error) {
-	b, err := json.Marshal(t)
-	if err != nil {
-		return false, kpi.Day{}, fmt.Errorf("encode ticket: %w", err)
-	}
-	item := key(ticketPK(tenantID), t.ID)
-	item["upd"] = s(t.Updated.UTC().Format(timeLayout))
-	item["k"] = s(t.Key())
-	item["day"] = s(created.String())
-	item["state"] = s(string(b))
-	out, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:                 aws.String(st.table),
-		Item:                      item,
-		ConditionExpression:       aws.String("attribute_not_exists(pk) OR upd < :u OR (upd = :u AND k < :k)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":u": item["upd"], ":k": item["k"]},
-		ReturnValues:              types.ReturnValueAllOld,
-	})
-	if isConditionFailed(err) {
-		return false, kpi.Day{}, nil
-	}
-	if err != nil {
-		return false, kpi.Day{}, fmt.Errorf("claim ticket: %w", err)
-	}
-	var old kpi.Day
-	if d := str(out.Attributes, "day"); d != "" && d != created.String() {
-		if old, err = kpi.ParseDay(d); err != nil {
-			return true, kpi.Day{}, fmt.Errorf("stored ticket day: %w", err)
+// ClaimTicket folds an update into the ticket's stored state
+// (kpi.MergeTicket: latest update by the provider's time, earliest
+// creation and first response). It reports whether the state changed, and
+// its created day (dayOf gives the tenant's day of a time), and the
+// created day it replaced when that moved.
+func (st *Store) ClaimTicket(ctx context.Context, tenantID string, t kpi.Ticket, dayOf func(time.Time) kpi.Day) (changed bool, day, prev kpi.Day, err error) {
+	for attempt := 0; ; attempt++ {
+		out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{
+			TableName: aws.String(st.table), Key: key(ticketPK(tenantID), t.ID), ConsistentRead: aws.Bool(true),
+		})
+		if err != nil {
+			return false, kpi.Day{}, kpi.Day{}, fmt.Errorf("read ticket: %w", err)
 		}
+		var old *kpi.Ticket
+		oldJSON := ""
+		if out.Item != nil {
+			oldJSON = str(out.Item, "state")
+			var o kpi.Ticket
+			if err := json.Unmarshal([]byte(oldJSON), &o); err != nil {
+				return false, kpi.Day{}, kpi.Day{}, fmt.Errorf("decode ticket %s: %w", t.ID, err)
+			}
+			old = &o
+		}
+		merged := kpi.MergeTicket(old, t)
+		b, err := json.Marshal(merged)
+		if err != nil {
+			return false, kpi.Day{}, kpi.Day{}, fmt.Errorf("encode ticket: %w", err)
+		}
+		day = dayOf(merged.Created)
+		if string(b) == oldJSON {
+			return false, day, kpi.Day{}, nil
+		}
+		item := key(ticketPK(tenantID), t.ID)
+		item["day"] = s(day.String())
+		item["state"] = s(string(b))
+		in := &dynamodb.PutItemInput{TableName: aws.String(st.table), Item: item, ReturnValues: types.ReturnValueAllOld}
+		if old == nil {
+			in.ConditionExpression = aws.String("attribute_not_exists(pk)")
+		} else {
+			in.ConditionExpression = aws.String("#s = :old")
+			in.ExpressionAttributeNames = map[string]string{"#s": "state"}
+			in.ExpressionAttributeValues = map[string]types.AttributeValue{":old": s(oldJSON)}
+		}
+		put, err := st.db.PutItem(ctx, in)
+		if isConditionFailed(err) && attempt < 5 {
+			continue // another update landed: merge again
+		}
+		if err != nil {
+			return false, kpi.Day{}, kpi.Day{}, fmt.Errorf("claim ticket: %w", err)
+		}
+		if d := str(put.Attributes, "day"); d != "" && d != day.String() {
+			if prev, err = kpi.ParseDay(d); err != nil {
+				return true, day, kpi.Day{}, fmt.Errorf("stored ticket day: %w", err)
+			}
+		}
+		reqs := []types.WriteRequest{{PutRequest: &types.PutRequest{Item: key(createdPK(tenantID), day.String()+"#"+t.ID)}}}
+		if !prev.IsZero() {
+			reqs = append(reqs, types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: key(createdPK(tenantID), prev.String()+"#"+t.ID)}})
+		}
+		if err := st.batchWrite(ctx, reqs); err != nil {
+			return true, day, prev, fmt.Errorf("index ticket: %w", err)
+		}
+		return true, day, prev, nil
 	}
-	reqs := []types.WriteRequest{{PutRequest: &types.PutRequest{Item: key(createdPK(tenantID), created.String()+"#"+t.ID)}}}
-	if !old.IsZero() {
-		reqs = append(reqs, types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: key(createdPK(tenantID), old.String()+"#"+t.ID)}})
-	}
-	if err := st.batchWrite(ctx, reqs); err != nil {
-		return true, old, fmt.Errorf("index ticket: %w", err)
-	}
-	return true, old, nil
 }
 
 // TicketsCreated returns the latest state of the tickets created on day.

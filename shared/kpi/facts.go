@@ -73,8 +73,8 @@ type Facts struct {
 	// which may name any day), onboarding steps and completion, first
 	// value.
 	Firsts map[string]map[Milestone]time.Time
-	// Tickets are the ticket updates of the day, the latest of each
-	// ticket within the day.
+	// Tickets are the ticket updates of the day, merged per ticket within
+	// the day (MergeTicket).
 	Tickets []Ticket
 	// GuidePlays counts the day's Guide Played events.
 	GuidePlays int
@@ -209,7 +209,9 @@ func ComputeDay(cfg Config, day Day, recs []event.Record) Facts {
 		if r.Type == event.Track && r.Event == TicketUpdated && len(r.Properties) > 0 {
 			var t Ticket
 			if json.Unmarshal(r.Properties, &t) == nil && t.ID != "" && !t.Created.IsZero() {
-				if old, ok := tickets[t.ID]; !ok || t.Newer(old) {
+				if old, ok := tickets[t.ID]; ok {
+					tickets[t.ID] = MergeTicket(&old, t)
+				} else {
 					tickets[t.ID] = t
 				}
 			}

@@ -208,3 +208,36 @@ func evalRepeatContact(in Input) Result {
 func sortTickets(ts []Ticket) {
 	slices.SortFunc(ts, func(a, b Ticket) int { return cmp.Compare(a.ID, b.ID) })
 }
+
+// MergeTicket folds an update into a ticket's stored state, the same
+// whatever order updates arrive in: the state of the latest update, with
+// the earliest creation time and the earliest first response any update
+// reported (tools tell the first response only on the comment's event).
+func MergeTicket(old *Ticket, t Ticket) Ticket {
+	if old == nil {
+		return t
+	}
+	merged := *old
+	if t.Newer(*old) {
+		merged = t
+	}
+	if old.Created.Before(t.Created) {
+		merged.Created = old.Created
+	} else {
+		merged.Created = t.Created
+	}
+	merged.FirstResponse = earliest(old.FirstResponse, t.FirstResponse)
+	return merged
+}
+
+func earliest(a, b *time.Time) *time.Time {
+	switch {
+	case a == nil:
+		return b
+	case b == nil:
+		return a
+	case b.Before(*a):
+		return b
+	}
+	return a
+}
