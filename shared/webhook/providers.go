@@ -25,6 +25,7 @@ func DefaultAdapters() map[string]Adapter {
 		"intercom":  Intercom{},
 		"helpscout": HelpScout{},
 		"freshdesk": Freshdesk{},
+		"zendesk":   Zendesk{},
 	}
 }
 

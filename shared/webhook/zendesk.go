@@ -242,7 +242,7 @@ func (Zendesk) Normalise(_ context.Context, r Request, m Mapping) (Result, error
 	if d.Status != nil {
 		statusText = *d.Status
 	}
-	if strings.TrimSpace(statusText) == "" && kind == "status_changed" {
+	if strings.TrimSpace(statusText) == "" && kind == "ticket.status_changed" {
 		_ = json.Unmarshal(ev.Current, &statusText)
 	}
 	if strings.TrimSpace(statusText) == "" {
@@ -277,7 +277,7 @@ func (Zendesk) Normalise(_ context.Context, r Request, m Mapping) (Result, error
 	if status == "solved" || status == "closed" {
 		t.Resolved = updated
 	}
-	if kind == "comment_added" {
+	if kind == "ticket.comment_added" {
 		fr, err := zendeskFirstResponse(ev, d, *created, *updated, evTime)
 		if err != nil {
 			return Result{}, bad("%v", err)
