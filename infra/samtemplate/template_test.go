@@ -48,6 +48,7 @@ var wantRoutes = []samtemplate.Route{
 	{Method: "POST", Path: "/v1/page", Function: "IngestFunction"},
 	{Method: "POST", Path: "/v1/screen", Function: "IngestFunction"},
 	{Method: "POST", Path: "/v1/track", Function: "IngestFunction"},
+	{Method: "HEAD", Path: "/v1/webhooks/{provider}/{tenant}", Function: "WebhooksFunction"},
 	{Method: "POST", Path: "/v1/webhooks/{provider}/{tenant}", Function: "WebhooksFunction"},
 }
 

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -95,7 +96,7 @@ func New(db *dynamodb.Client, s3c *s3.Client, env Env, now func() time.Time, log
 	auth := tenant.Authenticator{Keys: store}
 	agg := &aggregate.Service{Raw: raw, State: store, Now: now, Log: log}
 	ing := &ingest.Service{Raw: raw, Days: store, Auth: auth, Now: now, Log: log}
-	hooks := &webhook.Service{Secrets: store, Ingest: ing, Adapters: webhook.DefaultAdapters(), Settings: store, Blobs: raw, Now: now, Log: log}
+	hooks := &webhook.Service{Secrets: store, Ingest: ing, Adapters: webhook.DefaultAdapters(&http.Client{Timeout: 10 * time.Second}), Settings: store, Blobs: raw, Now: now, Log: log}
 	return &Stack{
 		Store:     store,
 		Raw:       raw,

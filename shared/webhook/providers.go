@@ -17,15 +17,17 @@ import (
 	"github.com/uptakehq/uptake/shared/tenant"
 )
 
-// DefaultAdapters are the tools' webhooks Uptake serves, by provider.
-func DefaultAdapters() map[string]Adapter {
+// DefaultAdapters are the tools' webhooks Uptake serves, by provider;
+// client makes the calls back to tools whose webhooks carry ids only.
+func DefaultAdapters(client *http.Client) map[string]Adapter {
 	return map[string]Adapter{
-		"typeform":  Typeform{},
-		"delighted": Delighted{},
-		"intercom":  Intercom{},
-		"helpscout": HelpScout{},
-		"freshdesk": Freshdesk{},
-		"zendesk":   Zendesk{},
+		"surveymonkey": NewSurveyMonkey(client, ""),
+		"typeform":     Typeform{},
+		"delighted":    Delighted{},
+		"intercom":     Intercom{},
+		"helpscout":    HelpScout{},
+		"freshdesk":    Freshdesk{},
+		"zendesk":      Zendesk{},
 	}
 }
 

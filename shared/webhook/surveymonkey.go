@@ -202,6 +202,9 @@ func (s SurveyMonkey) Normalise(ctx context.Context, r Request, m Mapping) (Resu
 	if m.APIToken == "" {
 		return Result{}, Unprocessablef("set the SurveyMonkey API token in the mapping: the callback carries ids only")
 	}
+	if len(m.Questions) == 0 {
+		return Result{}, Unprocessablef("no question is mapped: map the NPS, CSAT or CES question ids with questions")
+	}
 	d, err := s.details(ctx, m.APIToken, e.Resources.SurveyID, e.ObjectID)
 	if err != nil {
 		return Result{}, err

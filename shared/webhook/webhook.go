@@ -75,6 +75,11 @@ func (s *Service) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		if !slices.Contains(Providers, provider) {
 			return events.APIGatewayV2HTTPResponse{}, apierr.New(apierr.NotFound, "unknown webhook provider %q", provider)
 		}
+		if req.RequestContext.HTTP.Method == http.MethodHead {
+			// Tools check that the URL answers before they send to it
+			// (SurveyMonkey); nothing is revealed but that it exists.
+			return events.APIGatewayV2HTTPResponse{StatusCode: http.StatusOK}, nil
+		}
 		body, err := httpapi.Body(req)
 		if err != nil {
 			return events.APIGatewayV2HTTPResponse{}, err
