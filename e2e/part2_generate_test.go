@@ -128,7 +128,6 @@ func p2Generate(seed uint64) *p2Data {
 		users []string
 		join  []time.Time
 	}
-	var accts []acctInfo
 	var allUsers []string
 	var userJoin = map[string]time.Time{}
 	plans := []string{"starter", "pro", "enterprise"}
@@ -168,7 +167,6 @@ func p2Generate(seed uint64) *p2Data {
 				g.d.completed[user] = done
 			}
 		}
-		accts = append(accts, ai)
 		g.d.accounts = append(g.d.accounts, ai.id)
 
 		// The subscription lifecycle, sent by the account's first user.
