@@ -1,7 +1,7 @@
 # Uptake: the only entry point. `make help` lists the targets.
 SHELL := /bin/bash
 GO ?= go
-FUNCTIONS := ingest webhooks query admin aggregate
+FUNCTIONS := ingest webhooks query admin aggregate alerts
 LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags='-s -w'
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
@@ -55,3 +55,5 @@ build-AdminFunction:
 	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/admin
 build-AggregateFunction:
 	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/aggregate
+build-AlertsFunction:
+	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/alerts

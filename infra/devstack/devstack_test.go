@@ -10,9 +10,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -621,5 +623,65 @@ func TestToolSamplesRoundTrip(t *testing.T) {
 		if r.status != 200 || a.Value == nil || (q == "ticket_volume" && *a.Value < 3) || (q != "ticket_volume" && a.Denominator < 1) {
 			t.Errorf("%s after the tools' deliveries: %d %s", q, r.status, r.body)
 		}
+	}
+}
+
+// TestAlerts: a detractor arriving through a webhook is posted to the
+// tenant's alert URL (Slack's shape), retried when the URL fails, never
+// failing the inbound delivery; a promoter sends nothing.
+func TestAlerts(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	fail := 1
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		defer mu.Unlock()
+		if fail > 0 {
+			fail--
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		got = append(got, string(b))
+	}))
+	defer receiver.Close()
+	now := time.Date(2026, 10, 2, 10, 0, 4, 0, time.UTC)
+	clock := func() time.Time { return now }
+	st := stacktest.StartWith(t, stacktest.Options{Now: func() time.Time { return clock() }})
+	cfg := `{"alert_url":"` + receiver.URL + `/hook"}`
+	if r := do(t, http.MethodPut, st.URL+"/v1/config", bearer(st.AdminKey), []byte(cfg)); r.status != 200 {
+		t.Fatalf("config: %d %s", r.status, r.body)
+	}
+	sendSurvey := func(id string, score int) {
+		body := []byte(fmt.Sprintf(`{"id":%q,"survey_id":"q4","type":"nps","score":%d,"respondent":"u1","submitted_at":"2026-10-02T10:00:00Z","comment":"slow"}`, id, score))
+		h := map[string]string{webhook.SignatureHeader: webhook.Sign(tenant.Secret(st.WebhookSecret), body, now), "Content-Type": "application/json"}
+		if r := do(t, http.MethodPost, st.URL+"/v1/webhooks/survey/demo", h, body); r.status != 200 {
+			t.Fatalf("survey %s: %d %s", id, r.status, r.body)
+		}
+	}
+	sendSurvey("r-detractor", 3)
+	sendSurvey("r-promoter", 10)
+	sendSurvey("r-detractor", 3) // a retried delivery alerts once
+	ctx := context.Background()
+	if sent, failed, err := st.App.Alerts.Send(ctx); err != nil || sent != 0 || failed != 1 {
+		t.Fatalf("first send = %d sent, %d failed, %v; want the one alert failed (the URL answers 503)", sent, failed, err)
+	}
+	if sent, _, _ := st.App.Alerts.Send(ctx); sent != 0 {
+		t.Fatal("a failed alert was retried before its backoff")
+	}
+	now = now.Add(2 * time.Minute)
+	if sent, failed, err := st.App.Alerts.Send(ctx); err != nil || sent != 1 || failed != 0 {
+		t.Fatalf("retry = %d sent, %d failed, %v; want it delivered", sent, failed, err)
+	}
+	if sent, _, _ := st.App.Alerts.Send(ctx); sent != 0 {
+		t.Error("a delivered alert was sent again")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 1 || !strings.Contains(got[0], `"text":"NPS detractor: u1 scored 3 on q4: \"slow\""`) {
+		t.Errorf("receiver got %q, want one Slack-shaped detractor alert", got)
+	}
+	if r := do(t, http.MethodPut, st.URL+"/v1/config", bearer(st.AdminKey), []byte(`{"alert_url":"ftp://example.com"}`)); r.status != 400 {
+		t.Errorf("a non-https alert URL: %d, want 400", r.status)
 	}
 }

@@ -80,6 +80,7 @@ var wantGrants = map[string][]string{
 	"AdminFunction": slices.Concat(tableReadWrite,
 		grants(rawObjects, "s3:GetObject", "s3:PutObject", "s3:DeleteObject"), grants(bucketArn, "s3:ListBucket"),
 		grants(keptObjects, "s3:GetObject", "s3:DeleteObject")),
+	"AlertsFunction": grants(tableArn, "dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:DeleteItem"),
 	"AggregateFunction": slices.Concat(tableReadWrite,
 		grants(rawObjects, "s3:GetObject"), grants(bucketArn, "s3:ListBucket")),
 }
@@ -187,7 +188,7 @@ func checkFunctions(tpl *samtemplate.Template) (problems []string) {
 	for _, f := range tpl.Functions() {
 		ids = append(ids, f.LogicalID)
 	}
-	wantIDs := []string{"AdminFunction", "AggregateFunction", "IngestFunction", "QueryFunction", "WebhooksFunction"}
+	wantIDs := []string{"AdminFunction", "AggregateFunction", "AlertsFunction", "IngestFunction", "QueryFunction", "WebhooksFunction"}
 	if d := cmp.Diff(wantIDs, ids); d != "" {
 		problems = append(problems, "functions (-want +got):\n"+d)
 	}
@@ -240,8 +241,14 @@ func dailyAt0015UTC(expr string) bool {
 
 func checkSchedule(tpl *samtemplate.Template) (problems []string) {
 	for _, f := range tpl.Functions() {
-		if f.LogicalID != "AggregateFunction" && len(f.Schedules) > 0 {
-			problems = append(problems, fmt.Sprintf("%s has schedules %v; only AggregateFunction runs on a schedule", f.LogicalID, f.Schedules))
+		switch {
+		case f.LogicalID == "AlertsFunction":
+			// The alert outbox is drained every minute.
+			if !slices.Equal(f.Schedules, []string{"rate(1 minute)"}) {
+				problems = append(problems, fmt.Sprintf("AlertsFunction has schedules %v, want [rate(1 minute)]", f.Schedules))
+			}
+		case f.LogicalID != "AggregateFunction" && len(f.Schedules) > 0:
+			problems = append(problems, fmt.Sprintf("%s has schedules %v; only AggregateFunction and AlertsFunction run on a schedule", f.LogicalID, f.Schedules))
 		}
 	}
 	agg, ok := tpl.Function("AggregateFunction")

@@ -3,6 +3,7 @@ package kpi
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -54,6 +55,9 @@ type Config struct {
 	RenewalTermDays     int `json:"renewal_term_days"`
 	// HealthWeights weigh the health score's components.
 	HealthWeights HealthWeights `json:"health_weights"`
+	// AlertURL receives a JSON message (Slack incoming-webhook compatible)
+	// for each detractor or bottom-two answer; empty sends none.
+	AlertURL string `json:"alert_url"`
 }
 
 // DefaultConfig is what a tenant gets without configuring anything.
@@ -101,6 +105,13 @@ func (c Config) Validate() error {
 	}
 	if c.RenewalTermDays < 28 || c.RenewalTermDays > 1100 {
 		errs = append(errs, fmt.Errorf("renewal_term_days must be between 28 and 1100, got %d", c.RenewalTermDays))
+	}
+	if c.AlertURL != "" {
+		u, err := url.Parse(c.AlertURL)
+		local := err == nil && u.Scheme == "http" && (u.Hostname() == "127.0.0.1" || u.Hostname() == "localhost")
+		if err != nil || (u.Scheme != "https" && !local) || u.Host == "" || len(c.AlertURL) > 2000 {
+			errs = append(errs, errors.New("alert_url must be an https URL (http only to 127.0.0.1 or localhost)"))
+		}
 	}
 	if err := c.HealthWeights.Validate(); err != nil {
 		errs = append(errs, err)

@@ -167,6 +167,12 @@ const maxFollowUps = 500
 
 // low reports whether an answer calls for a follow-up: NPS detractors,
 // CSAT and CES answers in their two worst values.
+// NeedsFollowUp reports whether an answer calls for a follow-up (and an
+// alert): an NPS detractor, a CSAT or CES answer in its two worst values.
+func NeedsFollowUp(cfg Config, typ string, score float64) bool {
+	return low(cfg, Response{Type: typ, Score: score})
+}
+
 func low(cfg Config, r Response) bool {
 	switch r.Type {
 	case "nps":

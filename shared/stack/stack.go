@@ -18,6 +18,7 @@ import (
 
 	"github.com/uptakehq/uptake/shared/admin"
 	"github.com/uptakehq/uptake/shared/aggregate"
+	"github.com/uptakehq/uptake/shared/alert"
 	"github.com/uptakehq/uptake/shared/dynamostore"
 	"github.com/uptakehq/uptake/shared/httpapi"
 	"github.com/uptakehq/uptake/shared/ingest"
@@ -81,6 +82,7 @@ type Stack struct {
 	Query     *query.Service
 	Admin     *admin.Service
 	Aggregate *aggregate.Service
+	Alerts    *alert.Sender
 	Log       *slog.Logger
 }
 
@@ -96,7 +98,9 @@ func New(db *dynamodb.Client, s3c *s3.Client, env Env, now func() time.Time, log
 	auth := tenant.Authenticator{Keys: store}
 	agg := &aggregate.Service{Raw: raw, State: store, Now: now, Log: log}
 	ing := &ingest.Service{Raw: raw, Days: store, Auth: auth, Now: now, Log: log}
-	hooks := &webhook.Service{Secrets: store, Ingest: ing, Adapters: webhook.DefaultAdapters(&http.Client{Timeout: 10 * time.Second}), Settings: store, Blobs: raw, Now: now, Log: log}
+	client := &http.Client{Timeout: 10 * time.Second}
+	hooks := &webhook.Service{Secrets: store, Ingest: ing, Adapters: webhook.DefaultAdapters(client), Settings: store, Blobs: raw,
+		Alerts: store, Configs: store, Now: now, Log: log}
 	return &Stack{
 		Store:     store,
 		Raw:       raw,
@@ -105,6 +109,7 @@ func New(db *dynamodb.Client, s3c *s3.Client, env Env, now func() time.Time, log
 		Query:     &query.Service{Store: store, Auth: auth, Log: log, OpenAPI: openAPI},
 		Admin:     &admin.Service{Configs: store, Aggregator: agg, Webhooks: hooks, Auth: auth, Now: now, Log: log},
 		Aggregate: agg,
+		Alerts:    &alert.Sender{Outbox: store, Configs: store, Client: client, Now: now, Log: log},
 		Log:       log,
 	}
 }
@@ -125,6 +130,15 @@ func (s *Stack) Nightly(ctx context.Context, ev events.EventBridgeEvent) error {
 	reports, err := s.Aggregate.Nightly(ctx)
 	for _, r := range reports {
 		s.Log.InfoContext(ctx, "nightly run", "tenant", r.Tenant, "days", len(r.Days), "reruns", len(r.Reruns))
+	}
+	return err
+}
+
+// SendAlerts is the alerts function's handler: it posts the due alerts.
+func (s *Stack) SendAlerts(ctx context.Context, ev events.EventBridgeEvent) error {
+	sent, failed, err := s.Alerts.Send(ctx)
+	if sent+failed > 0 {
+		s.Log.InfoContext(ctx, "alerts", "sent", sent, "failed", failed)
 	}
 	return err
 }

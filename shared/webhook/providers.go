@@ -12,8 +12,10 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/uptakehq/uptake/shared/alert"
 	"github.com/uptakehq/uptake/shared/apierr"
 	"github.com/uptakehq/uptake/shared/httpapi"
+	"github.com/uptakehq/uptake/shared/kpi"
 	"github.com/uptakehq/uptake/shared/tenant"
 )
 
@@ -103,7 +105,45 @@ func (s *Service) handleAdapter(ctx context.Context, provider, tenantID string, 
 	if err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
+	s.queueAlerts(ctx, tenantID, provider, res.Answers)
 	return httpapi.JSON(http.StatusOK, out), nil
+}
+
+// AlertQueue takes the alerts of low answers; Configs says whether the
+// tenant wants them and on what scales.
+type AlertQueue interface {
+	PutAlert(ctx context.Context, tenantID string, a alert.Alert) error
+}
+
+// Configs reads a tenant's KPI configuration.
+type Configs interface {
+	Config(ctx context.Context, tenantID string) (kpi.Config, error)
+}
+
+// queueAlerts writes an alert for each low answer to the outbox. It never
+// fails the delivery: a failure is logged, the answer is already kept.
+func (s *Service) queueAlerts(ctx context.Context, tenantID, provider string, answers []Answer) {
+	if s.Alerts == nil || s.Configs == nil || len(answers) == 0 {
+		return
+	}
+	cfg, err := s.Configs.Config(ctx, tenantID)
+	if err != nil {
+		s.Log.ErrorContext(ctx, "alerts skipped", "tenant", tenantID, "err", err)
+		return
+	}
+	if cfg.AlertURL == "" {
+		return
+	}
+	for _, a := range answers {
+		if !kpi.NeedsFollowUp(cfg, a.Type, a.Score) {
+			continue
+		}
+		al := alert.Alert{ID: provider + ":" + a.ResponseID + ":" + a.Type + ":" + a.At.UTC().Format(time.RFC3339Nano), Type: a.Type,
+			SurveyID: a.SurveyID, Score: a.Score, Respondent: a.Respondent, Comment: a.Comment, Channel: a.Channel, Provider: provider, At: a.At}
+		if err := s.Alerts.PutAlert(ctx, tenantID, al); err != nil {
+			s.Log.ErrorContext(ctx, "alert not queued", "tenant", tenantID, "alert", al.ID, "err", err)
+		}
+	}
 }
 
 // ingest keeps a delivery's answers and tickets as events.
@@ -311,6 +351,7 @@ func (s *Service) Reprocess(ctx context.Context, tenantID, provider string) (Rep
 		if _, err := s.ingest(ctx, tenantID, provider, res); err != nil {
 			return out, err
 		}
+		s.queueAlerts(ctx, tenantID, provider, res.Answers)
 		if err := s.Blobs.Delete(ctx, k.Key); err != nil {
 			return out, err
 		}

@@ -64,8 +64,11 @@ type Service struct {
 	Adapters map[string]Adapter
 	Settings Settings
 	Blobs    Blobs
-	Now      func() time.Time
-	Log      *slog.Logger
+	// Alerts and Configs queue an alert for each low answer (optional).
+	Alerts  AlertQueue
+	Configs Configs
+	Now     func() time.Time
+	Log     *slog.Logger
 }
 
 // Handle serves POST /v1/webhooks/{provider}/{tenant}.
@@ -110,6 +113,9 @@ func (s *Service) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		res, err := s.Ingest.Ingest(ctx, tenantID, event.Track, msg)
 		if err != nil {
 			return events.APIGatewayV2HTTPResponse{}, err
+		}
+		if provider == "survey" {
+			s.queueAlerts(ctx, tenantID, provider, genericAnswer(body))
 		}
 		return httpapi.JSON(http.StatusOK, res), nil
 	})
@@ -316,4 +322,33 @@ func TicketMessage(body []byte) ([]byte, error) {
 		msg["context"] = map[string]any{"groupId": tk.Account}
 	}
 	return json.Marshal(msg)
+}
+
+// genericAnswer reads back the answer of a generic survey payload that
+// was just accepted, for alerts.
+func genericAnswer(body []byte) []Answer {
+	var sv Survey
+	if json.Unmarshal(body, &sv) != nil {
+		return nil
+	}
+	at := sv.SubmittedAt
+	if sv.UpdatedAt != "" {
+		at = sv.UpdatedAt
+	}
+	t, err := event.ParseTime(at)
+	if err != nil {
+		return nil
+	}
+	var score float64
+	var str string
+	if json.Unmarshal(sv.Score, &score) != nil {
+		if json.Unmarshal(sv.Score, &str) != nil {
+			return nil
+		}
+		if score, err = strconv.ParseFloat(str, 64); err != nil {
+			return nil
+		}
+	}
+	return []Answer{{ResponseID: sv.ID, SurveyID: sv.SurveyID, Type: strings.ToLower(sv.Type), Score: score, Respondent: sv.Respondent,
+		At: t, Channel: sv.Channel, Touchpoint: sv.Touchpoint, Comment: sv.Comment}}
 }

@@ -147,6 +147,20 @@ func serve(ctx context.Context, log *slog.Logger, args []string) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", s.apiAddr, err)
 	}
+	// The alert outbox is drained here as the one-minute schedule does
+	// when deployed.
+	go func() {
+		tick := time.NewTicker(5 * time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				ds.App.SendAlerts(ctx, events.EventBridgeEvent{DetailType: "Scheduled Event", Source: "aws.events"})
+			}
+		}
+	}()
 	srv := &http.Server{Handler: ds.Router, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()

@@ -1,0 +1,29 @@
+// Command alerts is the Lambda function that a one-minute schedule runs:
+// it posts the alerts of detractor and bottom-two answers to each tenant's
+// URL, retrying with backoff.
+package main
+
+import (
+	"context"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	_ "time/tzdata" // tenants' time zones, whatever the runtime image has
+
+	"github.com/uptakehq/uptake/shared/stack"
+)
+
+func main() {
+	log := lambdacontext.NewLogger()
+	st, err := stack.Boot(context.Background(), os.Getenv, loadAWS, log, nil)
+	if err != nil {
+		log.Error("cannot start", "err", err)
+		os.Exit(1)
+	}
+	lambda.Start(st.SendAlerts)
+}
+
+func loadAWS(ctx context.Context) (aws.Config, error) { return config.LoadDefaultConfig(ctx) }
