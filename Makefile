@@ -15,7 +15,8 @@ deps: ## install what the local stack and tests need (Java, DynamoDB Local)
 	@infra/deps.sh
 
 dev: deps ## run the whole stack locally: API on http://127.0.0.1:3000
-	$(GO) run ./infra/cmd/uptake-dev serve
+	@$(GO) build -o bin/uptake-dev ./infra/cmd/uptake-dev
+	bin/uptake-dev serve
 
 aggregate: ## run the nightly job on the running stack: make aggregate FROM=2026-10-01 TO=2026-10-31
 	$(GO) run ./infra/cmd/uptake-dev aggregate -from "$(FROM)" -to "$(TO)"
