@@ -32,6 +32,8 @@ type Stack struct {
 type Options struct {
 	// Now is the stack's clock; nil is the real one.
 	Now func() time.Time
+	// Logs, when set, receives the stack's logs (JSON lines).
+	Logs io.Writer
 }
 
 // Start starts a stack for t and stops it when t ends. The test binary's
@@ -43,7 +45,9 @@ func StartWith(t testing.TB, o Options) *Stack {
 	t.Helper()
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if os.Getenv("UPTAKE_TEST_LOG") != "" {
+	if o.Logs != nil {
+		log = slog.New(slog.NewJSONHandler(o.Logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	} else if os.Getenv("UPTAKE_TEST_LOG") != "" {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
 	opts := devstack.Options{
