@@ -685,3 +685,34 @@ func TestAlerts(t *testing.T) {
 		t.Errorf("a non-https alert URL: %d, want 400", r.status)
 	}
 }
+
+// TestSecretRotation: after a rotation the previous secret stays valid, so
+// deliveries signed during the switch are not refused; a second rotation
+// retires it.
+func TestSecretRotation(t *testing.T) {
+	st := stacktest.Start(t)
+	body := []byte(`{"id":"r1","type":"nps","score":9,"respondent":"u1","submitted_at":"2026-10-01T10:00:00Z"}`)
+	send := func(secret string) int {
+		h := map[string]string{webhook.SignatureHeader: webhook.Sign(tenant.Secret(secret), body, time.Now())}
+		return do(t, http.MethodPost, st.URL+"/v1/webhooks/survey/demo", h, body).status
+	}
+	rotate := func(secret string) {
+		if r := do(t, http.MethodPut, st.URL+"/v1/admin/webhooks/survey", bearer(st.AdminKey), []byte(`{"secret":"`+secret+`","mapping":{}}`)); r.status != 200 {
+			t.Fatalf("rotate: %d %s", r.status, r.body)
+		}
+	}
+	rotate("second-secret")
+	if got := send(st.WebhookSecret); got != 200 {
+		t.Errorf("the previous secret after one rotation: %d, want 200", got)
+	}
+	if got := send("second-secret"); got != 200 {
+		t.Errorf("the new secret: %d, want 200", got)
+	}
+	rotate("third-secret")
+	if got := send(st.WebhookSecret); got != 401 {
+		t.Errorf("a secret two rotations old: %d, want 401", got)
+	}
+	if got := send("second-secret"); got != 200 {
+		t.Errorf("the previous secret: %d, want 200", got)
+	}
+}

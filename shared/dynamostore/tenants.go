@@ -65,15 +65,41 @@ func (st *Store) LookupKey(ctx context.Context, hash string) (string, tenant.Kin
 }
 
 // PutWebhookSecret stores a tenant's signing secret for a provider,
-// sealed.
+// sealed. The secret it replaces stays valid as the previous one, so that
+// deliveries signed during a rotation are not refused.
 func (st *Store) PutWebhookSecret(ctx context.Context, tenantID, provider string, secret tenant.Secret) error {
+	old, found, err := st.getSealed(ctx, tenantID, "SECRET#"+provider)
+	if err != nil {
+		return err
+	}
+	if found && old != string(secret) {
+		if err := st.putSealed(ctx, tenantID, "SECRET#"+provider+"#previous", old); err != nil {
+			return err
+		}
+	}
 	return st.putSealed(ctx, tenantID, "SECRET#"+provider, string(secret))
 }
 
-// WebhookSecret returns a tenant's signing secret for a provider.
+// WebhookSecret returns a tenant's current signing secret for a provider.
 func (st *Store) WebhookSecret(ctx context.Context, tenantID, provider string) (tenant.Secret, bool, error) {
 	v, found, err := st.getSealed(ctx, tenantID, "SECRET#"+provider)
 	return tenant.Secret(v), found, err
+}
+
+// WebhookSecrets returns the current signing secret and the previous one
+// (after a rotation), in that order.
+func (st *Store) WebhookSecrets(ctx context.Context, tenantID, provider string) ([]tenant.Secret, error) {
+	var out []tenant.Secret
+	for _, sk := range []string{"SECRET#" + provider, "SECRET#" + provider + "#previous"} {
+		v, found, err := st.getSealed(ctx, tenantID, sk)
+		if err != nil {
+			return nil, err
+		}
+		if found {
+			out = append(out, tenant.Secret(v))
+		}
+	}
+	return out, nil
 }
 
 // PutWebhookSettings stores a tenant's settings for a provider (its

@@ -73,15 +73,21 @@ func (s *Service) handleAdapter(ctx context.Context, provider, tenantID string, 
 	if !tenant.ValidID(tenantID) {
 		return events.APIGatewayV2HTTPResponse{}, apierr.New(apierr.Unauthorized, "signature check failed")
 	}
-	secret, found, err := s.Secrets.WebhookSecret(ctx, tenantID, provider)
+	secrets, err := s.Secrets.WebhookSecrets(ctx, tenantID, provider)
 	if err != nil {
 		return events.APIGatewayV2HTTPResponse{}, fmt.Errorf("webhook secret: %w", err)
 	}
-	if !found {
+	if len(secrets) == 0 {
 		return events.APIGatewayV2HTTPResponse{}, apierr.New(apierr.Unauthorized, "signature check failed: no %s secret is set for this tenant", provider)
 	}
-	if err := a.Verify(secret, r); err != nil {
-		return events.APIGatewayV2HTTPResponse{}, apierr.New(apierr.Unauthorized, "%v", err)
+	verr := ErrSignature
+	for _, secret := range secrets {
+		if verr = a.Verify(secret, r); verr == nil {
+			break
+		}
+	}
+	if verr != nil {
+		return events.APIGatewayV2HTTPResponse{}, apierr.New(apierr.Unauthorized, "%v", verr)
 	}
 	m, err := s.mapping(ctx, tenantID, provider)
 	if err != nil {

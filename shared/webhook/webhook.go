@@ -48,7 +48,9 @@ const SignatureHeader = "X-Uptake-Signature"
 
 // Secrets finds a tenant's signing secret for a provider.
 type Secrets interface {
-	WebhookSecret(ctx context.Context, tenantID, provider string) (tenant.Secret, bool, error)
+	// WebhookSecrets returns the current secret and, after a rotation, the
+	// previous one, both accepted so that rotating loses no delivery.
+	WebhookSecrets(ctx context.Context, tenantID, provider string) ([]tenant.Secret, error)
 }
 
 // Ingester keeps normalised messages as ingest does.
@@ -125,14 +127,19 @@ func (s *Service) verify(ctx context.Context, tenantID, provider, header string,
 	if !tenant.ValidID(tenantID) {
 		return apierr.New(apierr.Unauthorized, "signature check failed")
 	}
-	secret, found, err := s.Secrets.WebhookSecret(ctx, tenantID, provider)
+	secrets, err := s.Secrets.WebhookSecrets(ctx, tenantID, provider)
 	if err != nil {
 		return fmt.Errorf("webhook secret: %w", err)
 	}
-	if !found {
+	if len(secrets) == 0 {
 		return apierr.New(apierr.Unauthorized, "signature check failed: no %s secret is set for this tenant", provider)
 	}
-	return Verify(secret, header, body, s.Now())
+	for _, secret := range secrets {
+		if err = Verify(secret, header, body, s.Now()); err == nil {
+			return nil
+		}
+	}
+	return err
 }
 
 // Sign returns the X-Uptake-Signature value for body at time t.
