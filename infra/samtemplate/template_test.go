@@ -340,6 +340,20 @@ func checkBucket(tpl *samtemplate.Template) (problems []string) {
 	if !owner {
 		problems = append(problems, "Bucket ownership is not BucketOwnerEnforced")
 	}
+	if b.VersioningConfiguration == nil || b.VersioningConfiguration.Status != "Enabled" {
+		problems = append(problems, "Bucket versioning is not enabled")
+	}
+	retention := false
+	if b.LifecycleConfiguration != nil {
+		for _, r := range b.LifecycleConfiguration.Rules {
+			if r.Status == "Enabled" && r.Prefix != nil && *r.Prefix == "raw/" && r.ExpirationInDays != nil && *r.ExpirationInDays >= 30 {
+				retention = true
+			}
+		}
+	}
+	if !retention {
+		problems = append(problems, "Bucket has no retention period (expiration) for raw/ events")
+	}
 
 	// A bucket policy on Bucket that denies every s3 action without TLS, on
 	// the bucket and its objects.
