@@ -5,7 +5,7 @@ FUNCTIONS := ingest webhooks query admin aggregate alerts
 LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags='-s -w'
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: help deps dev aggregate nightly test test-short lint build bench clean
+.PHONY: help deps dev aggregate nightly test test-short lint build bench fuzz clean
 .DEFAULT_GOAL := help
 
 help: ## list the targets
@@ -41,6 +41,9 @@ build: ## build every function's bootstrap into bin/<name>/ (linux/arm64)
 
 bench: ## benchmarks
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+fuzz: ## run every fuzz target for FUZZTIME each (default 10s): make fuzz FUZZTIME=1m
+	@GO="$(GO)" infra/fuzz.sh
 
 clean: ## remove build output and local data
 	rm -rf bin .aws-sam .data

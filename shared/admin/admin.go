@@ -3,11 +3,7 @@
 package admin
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -93,26 +89,8 @@ func (s *Service) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	})
 }
 
-// decodeStrict decodes one JSON object, rejecting unknown fields and
-// trailing data.
-func decodeStrict(body []byte, v any) error {
-	if len(bytes.TrimSpace(body)) == 0 {
-		return apierr.New(apierr.InvalidJSON, "body is empty: send a JSON object")
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var syn *json.SyntaxError
-		if errors.As(err, &syn) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return apierr.New(apierr.InvalidJSON, "body is not valid JSON: %v", err)
-		}
-		return apierr.New(apierr.InvalidRequest, "body: %v", err)
-	}
-	if dec.More() {
-		return apierr.New(apierr.InvalidJSON, "body has data after the JSON object")
-	}
-	return nil
-}
+// decodeStrict decodes a body that must be exactly one JSON object.
+func decodeStrict(body []byte, v any) error { return httpapi.DecodeObject(body, v) }
 
 // PutConfig validates and stores a configuration; fields left out take
 // their defaults. An invalid one changes nothing.

@@ -4,12 +4,16 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -124,4 +128,32 @@ func Serve(ctx context.Context, log *slog.Logger, fn func() (events.APIGatewayV2
 		return Error(ctx, log, err), nil
 	}
 	return resp, nil
+}
+
+// DecodeObject decodes a request body that must be exactly one JSON
+// object, in valid UTF-8, with no field v lacks and nothing after it.
+func DecodeObject(body []byte, v any) error {
+	t := bytes.TrimSpace(body)
+	if len(t) == 0 {
+		return apierr.New(apierr.InvalidJSON, "body is empty: send a JSON object")
+	}
+	if !utf8.Valid(body) {
+		return apierr.New(apierr.InvalidJSON, "body is not valid UTF-8")
+	}
+	if t[0] != '{' {
+		return apierr.New(apierr.InvalidRequest, "body must be a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var syn *json.SyntaxError
+		if errors.As(err, &syn) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return apierr.New(apierr.InvalidJSON, "body is not valid JSON: %v", err)
+		}
+		return apierr.New(apierr.InvalidRequest, "body: %v", err)
+	}
+	if dec.More() {
+		return apierr.New(apierr.InvalidJSON, "body has data after the JSON object")
+	}
+	return nil
 }

@@ -93,11 +93,12 @@ func (b *BusinessHours) Between(a, z time.Time) time.Duration {
 		if err1 != nil || err2 != nil {
 			continue
 		}
-		start := d.Start(loc)
-		// Opening hours are wall-clock times: build them as such, so a
-		// day with a daylight-saving change keeps them.
-		from := time.Date(start.Year(), start.Month(), start.Day(), 0, 0, 0, 0, loc).Add(open)
-		to := time.Date(start.Year(), start.Month(), start.Day(), 0, 0, 0, 0, loc).Add(shut)
+		// Opening hours are wall-clock times: built with time.Date, a day
+		// with a daylight-saving change keeps them (and 24:00 is the next
+		// midnight, whatever the day's length).
+		y, m, dd := d.t.Date()
+		from := time.Date(y, m, dd, int(open/time.Hour), int(open%time.Hour/time.Minute), 0, 0, loc)
+		to := time.Date(y, m, dd, int(shut/time.Hour), int(shut%time.Hour/time.Minute), 0, 0, loc)
 		if from.Before(a) {
 			from = a
 		}

@@ -98,6 +98,9 @@ func (s *Service) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 			return httpapi.JSON(http.StatusOK, all), nil
 		}
 		csv := strings.HasSuffix(id, ".csv")
+		if strings.TrimSuffix(id, ".csv") == "" {
+			return events.APIGatewayV2HTTPResponse{}, apierr.New(apierr.UnknownKPI, "a KPI id is required")
+		}
 		q, err := parse(strings.TrimSuffix(id, ".csv"), query(req))
 		if err != nil {
 			return events.APIGatewayV2HTTPResponse{}, err

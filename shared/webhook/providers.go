@@ -1,7 +1,6 @@
 package webhook
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -284,10 +283,8 @@ func (s *Service) Configure(ctx context.Context, tenantID, provider string, body
 		return apierr.New(apierr.NotFound, "unknown webhook provider %q", provider)
 	}
 	var c Configuration
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil {
-		return apierr.New(apierr.InvalidJSON, "webhook settings: %v", err)
+	if err := httpapi.DecodeObject(body, &c); err != nil {
+		return err
 	}
 	for id, q := range c.Mapping.Questions {
 		switch q.Type {

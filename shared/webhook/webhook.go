@@ -22,6 +22,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -88,6 +89,9 @@ func (s *Service) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		body, err := httpapi.Body(req)
 		if err != nil {
 			return events.APIGatewayV2HTTPResponse{}, err
+		}
+		if !utf8.Valid(body) {
+			return events.APIGatewayV2HTTPResponse{}, apierr.New(apierr.InvalidJSON, "body is not valid UTF-8")
 		}
 		if a, ok := s.Adapters[provider]; ok {
 			if len(body) > maxToolPayload {
