@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"encoding/json"
@@ -163,4 +164,22 @@ func TicketMessageOf(provider string, t kpi.Ticket) ([]byte, error) {
 		msg["context"] = map[string]any{"groupId": t.Account}
 	}
 	return json.Marshal(msg)
+}
+
+// unmarshalID reads an id the tools send as a string, a number or null.
+func unmarshalID(b []byte) (string, error) {
+	b = bytes.TrimSpace(b)
+	switch {
+	case string(b) == "null":
+		return "", nil
+	case len(b) > 0 && b[0] == '"':
+		var s string
+		err := json.Unmarshal(b, &s)
+		return s, err
+	}
+	var n json.Number
+	if err := json.Unmarshal(b, &n); err != nil {
+		return "", fmt.Errorf("id %s is neither a string nor a number", b)
+	}
+	return n.String(), nil
 }

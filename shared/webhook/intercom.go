@@ -161,24 +161,9 @@ func (u intercomUnix) time() *time.Time {
 type intercomID string
 
 func (id *intercomID) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	switch {
-	case string(b) == "null":
-		*id = ""
-	case len(b) > 0 && b[0] == '"':
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		*id = intercomID(s)
-	default:
-		var n json.Number
-		if err := json.Unmarshal(b, &n); err != nil {
-			return fmt.Errorf("id %s is neither a string nor a number", b)
-		}
-		*id = intercomID(n.String())
-	}
-	return nil
+	s, err := unmarshalID(b)
+	*id = intercomID(s)
+	return err
 }
 
 // Normalise turns a conversation notification into the conversation's

@@ -153,24 +153,9 @@ type zendeskChange struct {
 type zendeskID string
 
 func (id *zendeskID) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	switch {
-	case string(b) == "null":
-		*id = ""
-	case len(b) > 0 && b[0] == '"':
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		*id = zendeskID(strings.TrimSpace(s))
-	default:
-		var n json.Number
-		if err := json.Unmarshal(b, &n); err != nil {
-			return fmt.Errorf("id %s is neither a string nor a number", b)
-		}
-		*id = zendeskID(n.String())
-	}
-	return nil
+	s, err := unmarshalID(b)
+	*id = zendeskID(strings.TrimSpace(s))
+	return err
 }
 
 // set reports whether the id names something: Zendesk sends "0" or null
