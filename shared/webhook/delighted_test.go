@@ -171,30 +171,7 @@ func FuzzDelighted(f *testing.F) {
 	}
 	var a webhook.Delighted
 	mapping := webhook.Mapping{Questions: map[string]webhook.Question{"thumbs": {Type: "csat", ScaleMin: 0, ScaleMax: 1}}, AccountField: "account_id"}
-	f.Fuzz(func(t *testing.T, body []byte) {
-		r := delightedRequest(surveySecret, body)
-		if err := a.Verify(surveySecret, r); err != nil {
-			t.Fatalf("signed body rejected: %v", err)
-		}
-		if err := a.Verify("other", r); surveyErrKind(err) != "signature" {
-			t.Fatalf("wrong secret: %v", err)
-		}
-		forged := webhook.Request{Body: body, Header: http.Header{"X-Delighted-Webhook-Signature": {string(body)}}}
-		if err := a.Verify(surveySecret, forged); surveyErrKind(err) != "signature" {
-			t.Fatalf("forged header: %v", err)
-		}
-		_ = a.DeliveryID(r)
-		res, err := a.Normalise(context.Background(), r, mapping)
-		switch surveyErrKind(err) {
-		case "":
-			if len(res.Answers) != 1 {
-				t.Fatalf("%d answers", len(res.Answers))
-			}
-			if ans := res.Answers[0]; ans.Respondent == "" || ans.ResponseID == "" || ans.At.IsZero() {
-				t.Fatalf("incomplete answer %+v", ans)
-			}
-		case "other":
-			t.Fatalf("error is neither a signature, 4xx nor unprocessable error: %T %v", err, err)
-		}
-	})
+	c := surveyFuzzCase{adapter: a, sign: delightedRequest, secret: surveySecret, otherSecret: "other", header: "X-Delighted-Webhook-Signature",
+		mapping: mapping, kind: surveyErrKind, oneAnswer: true, otherKinds: "a signature, 4xx nor unprocessable"}
+	f.Fuzz(func(t *testing.T, body []byte) { c.run(t, body) })
 }

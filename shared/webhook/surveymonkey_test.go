@@ -361,32 +361,7 @@ func FuzzSurveyMonkey(f *testing.F) {
 		Questions: map[string]webhook.Question{"q_nps": {Type: "nps"}, "q_csat": {Type: "csat", ScaleMin: 1, ScaleMax: 5}, "q_effort": {Type: "ces"}, "q_color": {Type: "csat"}},
 		APIToken:  surveyMonkeyToken,
 	}
-	f.Fuzz(func(t *testing.T, body []byte) {
-		r := surveyMonkeyRequest(surveyMonkeySecret, body)
-		if err := a.Verify(surveyMonkeySecret, r); err != nil {
-			t.Fatalf("signed body rejected: %v", err)
-		}
-		if err := a.Verify("other&secret", r); surveyMonkeyErrKind(err) != "signature" {
-			t.Fatalf("wrong secret: %v", err)
-		}
-		forged := webhook.Request{Body: body, Header: http.Header{"Sm-Signature": {string(body)}}}
-		if err := a.Verify(surveyMonkeySecret, forged); surveyMonkeyErrKind(err) != "signature" {
-			t.Fatalf("forged header: %v", err)
-		}
-		_ = a.DeliveryID(r)
-		res, err := a.Normalise(context.Background(), r, mapping)
-		switch surveyMonkeyErrKind(err) {
-		case "":
-			if len(res.Answers) == 0 {
-				t.Fatal("no answers and no error")
-			}
-			for _, ans := range res.Answers {
-				if ans.Respondent == "" || ans.ResponseID == "" || ans.At.IsZero() {
-					t.Fatalf("incomplete answer %+v", ans)
-				}
-			}
-		case "other":
-			t.Fatalf("error is neither a signature, 4xx, unprocessable nor fetch error: %T %v", err, err)
-		}
-	})
+	c := surveyFuzzCase{adapter: a, sign: surveyMonkeyRequest, secret: surveyMonkeySecret, otherSecret: "other&secret", header: "Sm-Signature",
+		mapping: mapping, kind: surveyMonkeyErrKind, otherKinds: "a signature, 4xx, unprocessable nor fetch"}
+	f.Fuzz(func(t *testing.T, body []byte) { c.run(t, body) })
 }

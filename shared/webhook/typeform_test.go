@@ -218,32 +218,7 @@ func FuzzTypeform(f *testing.F) {
 	}
 	var a webhook.Typeform
 	mapping := webhook.Mapping{Questions: map[string]webhook.Question{"rate1": {Type: "csat", ScaleMin: 1, ScaleMax: 5}, "effort": {Type: "ces"}}}
-	f.Fuzz(func(t *testing.T, body []byte) {
-		r := typeformRequest(surveySecret, body)
-		if err := a.Verify(surveySecret, r); err != nil {
-			t.Fatalf("signed body rejected: %v", err)
-		}
-		if err := a.Verify("other", r); surveyErrKind(err) != "signature" {
-			t.Fatalf("wrong secret: %v", err)
-		}
-		forged := webhook.Request{Body: body, Header: http.Header{"Typeform-Signature": {string(body)}}}
-		if err := a.Verify(surveySecret, forged); surveyErrKind(err) != "signature" {
-			t.Fatalf("forged header: %v", err)
-		}
-		_ = a.DeliveryID(r)
-		res, err := a.Normalise(context.Background(), r, mapping)
-		switch surveyErrKind(err) {
-		case "":
-			if len(res.Answers) == 0 {
-				t.Fatal("no answers and no error")
-			}
-			for _, ans := range res.Answers {
-				if ans.Respondent == "" || ans.ResponseID == "" || ans.At.IsZero() {
-					t.Fatalf("incomplete answer %+v", ans)
-				}
-			}
-		case "other":
-			t.Fatalf("error is neither a signature, 4xx nor unprocessable error: %T %v", err, err)
-		}
-	})
+	c := surveyFuzzCase{adapter: a, sign: typeformRequest, secret: surveySecret, otherSecret: "other", header: "Typeform-Signature",
+		mapping: mapping, kind: surveyErrKind, otherKinds: "a signature, 4xx nor unprocessable"}
+	f.Fuzz(func(t *testing.T, body []byte) { c.run(t, body) })
 }
