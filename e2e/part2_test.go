@@ -11,7 +11,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -52,28 +51,8 @@ func TestSurveysTicketsSubscriptions(t *testing.T) {
 
 	qs := p2Queries()
 	qStart := time.Now()
-	asked, failed := map[string]int{}, map[string]int{}
-	for _, q := range qs {
-		asked[q.kpi]++
-		if diffs := p2Check(t, c, ref, q); len(diffs) > 0 {
-			failed[q.kpi]++
-			if len(diffs) > 25 {
-				diffs = append(diffs[:25], fmt.Sprintf("... and %d more", len(diffs)-25))
-			}
-			t.Errorf("GET %s: the answer differs from the reference:\n\t%s", q.path(), strings.Join(diffs, "\n\t"))
-		}
-	}
-	var summary []string
-	for _, k := range slices.Sorted(func(yield func(string) bool) {
-		for k := range asked {
-			if !yield(k) {
-				return
-			}
-		}
-	}) {
-		summary = append(summary, fmt.Sprintf("%s %d/%d", k, asked[k]-failed[k], asked[k]))
-	}
-	t.Logf("%d queries in %v; agreeing with the reference: %s", len(qs), time.Since(qStart).Round(time.Millisecond), strings.Join(summary, ", "))
+	summary := compareAll(t, qs, func(q p2Query) string { return q.kpi }, p2Query.path, func(q p2Query) []string { return p2Check(t, c, ref, q) })
+	t.Logf("%d queries in %v; agreeing with the reference: %s", len(qs), time.Since(qStart).Round(time.Millisecond), summary)
 	t.Logf("total %v", time.Since(start).Round(time.Millisecond))
 }
 

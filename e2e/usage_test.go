@@ -62,29 +62,8 @@ func TestUsageAndOnboarding(t *testing.T) {
 
 	qs := usageQueries(ud)
 	qStart := time.Now()
-	failed := map[string]int{}
-	asked := map[string]int{}
-	for _, q := range qs {
-		asked[q.kpi]++
-		if diffs := c.checkUsage(t, ref, q); len(diffs) > 0 {
-			failed[q.kpi]++
-			if len(diffs) > 25 {
-				diffs = append(diffs[:25], fmt.Sprintf("... and %d more", len(diffs)-25))
-			}
-			t.Errorf("GET %s: the answer differs from the reference:\n\t%s", q.path(), strings.Join(diffs, "\n\t"))
-		}
-	}
-	var summary []string
-	for _, k := range slices.Sorted(func(yield func(string) bool) {
-		for k := range asked {
-			if !yield(k) {
-				return
-			}
-		}
-	}) {
-		summary = append(summary, fmt.Sprintf("%s %d/%d", k, asked[k]-failed[k], asked[k]))
-	}
-	t.Logf("%d queries in %v; agreeing with the reference: %s", len(qs), time.Since(qStart).Round(time.Millisecond), strings.Join(summary, ", "))
+	summary := compareAll(t, qs, func(q usageQuery) string { return q.kpi }, usageQuery.path, func(q usageQuery) []string { return c.checkUsage(t, ref, q) })
+	t.Logf("%d queries in %v; agreeing with the reference: %s", len(qs), time.Since(qStart).Round(time.Millisecond), summary)
 	t.Logf("total %v", time.Since(start).Round(time.Millisecond))
 }
 
