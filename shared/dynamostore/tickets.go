@@ -53,6 +53,13 @@ func (st *Store) ClaimTicket(ctx context.Context, tenantID string, t kpi.Ticket,
 		if string(b) == oldJSON {
 			return false, day, kpi.Day{}, nil
 		}
+		// The created-day index first: a run killed between the two writes
+		// leaves an entry that TicketsCreated skips (the state's day is
+		// not its day), whereas a state without its entry would never be
+		// indexed, its re-claim changing nothing.
+		if err := st.batchWrite(ctx, []types.WriteRequest{{PutRequest: &types.PutRequest{Item: key(createdPK(tenantID), day.String()+"#"+t.ID)}}}); err != nil {
+			return false, kpi.Day{}, kpi.Day{}, fmt.Errorf("index ticket: %w", err)
+		}
 		item := key(ticketPK(tenantID), t.ID)
 		item["day"] = s(day.String())
 		item["state"] = s(string(b))
@@ -76,12 +83,11 @@ func (st *Store) ClaimTicket(ctx context.Context, tenantID string, t kpi.Ticket,
 				return true, day, kpi.Day{}, fmt.Errorf("stored ticket day: %w", err)
 			}
 		}
-		reqs := []types.WriteRequest{{PutRequest: &types.PutRequest{Item: key(createdPK(tenantID), day.String()+"#"+t.ID)}}}
 		if !prev.IsZero() {
-			reqs = append(reqs, types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: key(createdPK(tenantID), prev.String()+"#"+t.ID)}})
-		}
-		if err := st.batchWrite(ctx, reqs); err != nil {
-			return true, day, prev, fmt.Errorf("index ticket: %w", err)
+			reqs := []types.WriteRequest{{DeleteRequest: &types.DeleteRequest{Key: key(createdPK(tenantID), prev.String()+"#"+t.ID)}}}
+			if err := st.batchWrite(ctx, reqs); err != nil {
+				return true, day, prev, fmt.Errorf("unindex ticket: %w", err)
+			}
 		}
 		return true, day, prev, nil
 	}
