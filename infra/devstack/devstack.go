@@ -8,7 +8,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/uptakehq/uptake/infra/localstack"
 	"github.com/uptakehq/uptake/infra/router"
@@ -32,6 +37,12 @@ type Options struct {
 	// SecretsKey seals stored secrets; empty takes the local development
 	// key (never used by a deployed stack, which generates its own).
 	SecretsKey string
+	// Transport, if set, carries the DynamoDB and S3 clients' requests
+	// (the chaos tests inject faults with it); nil is the SDK's default.
+	Transport http.RoundTripper
+	// Retryer, if set, makes the DynamoDB and S3 clients' retryers; nil
+	// keeps the SDK's standard one.
+	Retryer func() aws.Retryer
 }
 
 // devSecretsKey seals the local stack's secrets.
@@ -69,8 +80,19 @@ func New(ctx context.Context, o Options) (*Stack, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", path, err)
 	}
-	db := localstack.NewDynamoDBClient(o.DynamoDBEndpoint)
-	s3c := localstack.NewS3Client(o.S3Endpoint)
+	var dbOpts []func(*dynamodb.Options)
+	var s3Opts []func(*s3.Options)
+	if o.Transport != nil {
+		client := &http.Client{Transport: o.Transport}
+		dbOpts = append(dbOpts, func(do *dynamodb.Options) { do.HTTPClient = client })
+		s3Opts = append(s3Opts, func(so *s3.Options) { so.HTTPClient = client })
+	}
+	if o.Retryer != nil {
+		dbOpts = append(dbOpts, func(do *dynamodb.Options) { do.Retryer = o.Retryer() })
+		s3Opts = append(s3Opts, func(so *s3.Options) { so.Retryer = o.Retryer() })
+	}
+	db := localstack.NewDynamoDBClient(o.DynamoDBEndpoint, dbOpts...)
+	s3c := localstack.NewS3Client(o.S3Endpoint, s3Opts...)
 	if err := dynamostore.CreateTable(ctx, db, o.Table); err != nil {
 		return nil, err
 	}

@@ -7,10 +7,13 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/uptakehq/uptake/infra/devstack"
 	"github.com/uptakehq/uptake/infra/localstack/localstacktest"
@@ -34,6 +37,13 @@ type Options struct {
 	Now func() time.Time
 	// Logs, when set, receives the stack's logs (JSON lines).
 	Logs io.Writer
+	// DynamoDBEndpoint and S3Endpoint, when set, replace the test
+	// binary's shared DynamoDB Local and the test's own S3 server.
+	DynamoDBEndpoint, S3Endpoint string
+	// Transport, when set, carries the stack's DynamoDB and S3 requests.
+	Transport http.RoundTripper
+	// Retryer, when set, makes the stack's DynamoDB and S3 retryers.
+	Retryer func() aws.Retryer
 }
 
 // Start starts a stack for t and stops it when t ends. The test binary's
@@ -51,13 +61,21 @@ func StartWith(t testing.TB, o Options) *Stack {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
 	opts := devstack.Options{
-		DynamoDBEndpoint: localstacktest.DynamoDBEndpoint(t),
-		S3Endpoint:       localstacktest.S3Endpoint(t),
+		DynamoDBEndpoint: o.DynamoDBEndpoint,
+		S3Endpoint:       o.S3Endpoint,
 		Table:            localstacktest.UniqueName("uptake"),
 		Bucket:           localstacktest.UniqueName("uptake"),
 		Now:              o.Now,
 		Log:              log,
 		SecretsKey:       localstacktest.UniqueName("key"),
+		Transport:        o.Transport,
+		Retryer:          o.Retryer,
+	}
+	if opts.DynamoDBEndpoint == "" {
+		opts.DynamoDBEndpoint = localstacktest.DynamoDBEndpoint(t)
+	}
+	if opts.S3Endpoint == "" {
+		opts.S3Endpoint = localstacktest.S3Endpoint(t)
 	}
 	ds, err := devstack.New(ctx, opts)
 	if err != nil {
