@@ -590,6 +590,9 @@ func TestTenantProbeMatrix(t *testing.T) {
 		{"GET", "/v1/admin/webhooks/delighted", ``, "admin", 200},
 		{"PUT", "/v1/admin/webhooks/delighted", `{"mapping":{}}`, "admin", 200},
 		{"POST", "/v1/admin/webhooks/delighted/reprocess", ``, "admin", 200},
+		{"DELETE", "/v1/users/probe-nobody", ``, "admin", 200},
+		{"DELETE", "/v1/users/%00", ``, "admin", 400},
+		{"GET", "/v1/admin/erasures", ``, "admin", 200},
 	}
 	type cred struct {
 		name   string

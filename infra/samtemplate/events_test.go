@@ -52,6 +52,7 @@ var requiredEvents = map[string]string{ // file -> routeKey, or "schedule"
 	"query-kpis.json":         "GET /v1/kpis",
 	"admin-aggregate.json":    "POST /v1/admin/aggregate",
 	"admin-config-get.json":   "GET /v1/config",
+	"admin-erase-user.json":   "DELETE /v1/users/{id}",
 	"aggregate-schedule.json": "schedule",
 }
 

@@ -33,6 +33,7 @@ const (
 // wantRoutes is the HTTP contract of docs/spec/api.md, route by route.
 var wantRoutes = []samtemplate.Route{
 	{Method: "POST", Path: "/v1/admin/aggregate", Function: "AdminFunction"},
+	{Method: "GET", Path: "/v1/admin/erasures", Function: "AdminFunction"},
 	{Method: "GET", Path: "/v1/admin/webhooks/{provider}", Function: "AdminFunction"},
 	{Method: "PUT", Path: "/v1/admin/webhooks/{provider}", Function: "AdminFunction"},
 	{Method: "POST", Path: "/v1/admin/webhooks/{provider}/reprocess", Function: "AdminFunction"},
@@ -48,6 +49,7 @@ var wantRoutes = []samtemplate.Route{
 	{Method: "POST", Path: "/v1/page", Function: "IngestFunction"},
 	{Method: "POST", Path: "/v1/screen", Function: "IngestFunction"},
 	{Method: "POST", Path: "/v1/track", Function: "IngestFunction"},
+	{Method: "DELETE", Path: "/v1/users/{id}", Function: "AdminFunction"},
 	{Method: "HEAD", Path: "/v1/webhooks/{provider}/{tenant}", Function: "WebhooksFunction"},
 	{Method: "POST", Path: "/v1/webhooks/{provider}/{tenant}", Function: "WebhooksFunction"},
 }
@@ -78,8 +80,9 @@ var wantGrants = map[string][]string{
 		grants(rawObjects, "s3:PutObject", "s3:DeleteObject"), grants(keptObjects, "s3:PutObject")),
 	"QueryFunction": grants(tableArn, "dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem"),
 	"AdminFunction": slices.Concat(tableReadWrite,
-		grants(rawObjects, "s3:GetObject", "s3:PutObject", "s3:DeleteObject"), grants(bucketArn, "s3:ListBucket"),
-		grants(keptObjects, "s3:GetObject", "s3:DeleteObject")),
+		grants(rawObjects, "s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion"),
+		grants(bucketArn, "s3:ListBucket", "s3:ListBucketVersions"),
+		grants(keptObjects, "s3:GetObject", "s3:DeleteObject", "s3:DeleteObjectVersion")),
 	"AlertsFunction": grants(tableArn, "dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:DeleteItem"),
 	"AggregateFunction": slices.Concat(tableReadWrite,
 		grants(rawObjects, "s3:GetObject"), grants(bucketArn, "s3:ListBucket")),

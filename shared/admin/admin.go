@@ -4,6 +4,7 @@ package admin
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/uptakehq/uptake/shared/aggregate"
 	"github.com/uptakehq/uptake/shared/apierr"
+	"github.com/uptakehq/uptake/shared/erase"
 	"github.com/uptakehq/uptake/shared/httpapi"
 	"github.com/uptakehq/uptake/shared/kpi"
 	"github.com/uptakehq/uptake/shared/tenant"
@@ -40,17 +42,26 @@ type WebhookAdmin interface {
 	Reprocess(ctx context.Context, tenantID, provider string) (webhook.Reprocessed, error)
 }
 
+// Eraser erases a user's data on request and lists the erasures done.
+type Eraser interface {
+	EraseUser(ctx context.Context, tenantID, userID string) (erase.Receipt, error)
+	Erasures(ctx context.Context, tenantID string) ([]json.RawMessage, error)
+}
+
 // Service is the admin use case.
 type Service struct {
 	Configs    ConfigStore
 	Aggregator Aggregator
 	Webhooks   WebhookAdmin
+	Eraser     Eraser
 	Auth       tenant.Authenticator
 	Now        func() time.Time
 	Log        *slog.Logger
 }
 
-// Handle serves GET and PUT /v1/config and POST /v1/admin/aggregate.
+// Handle serves GET and PUT /v1/config, POST /v1/admin/aggregate, the
+// webhook providers' admin routes, DELETE /v1/users/{id} and GET
+// /v1/admin/erasures.
 func (s *Service) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	return httpapi.Serve(ctx, s.Log, func() (events.APIGatewayV2HTTPResponse, error) {
 		tenantID, err := s.Auth.Authenticate(ctx, httpapi.Key(req), tenant.Admin)
@@ -65,7 +76,20 @@ func (s *Service) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		if provider, ok := req.PathParameters["provider"]; ok {
 			return s.webhooks(ctx, tenantID, provider, method, req.RawPath, body)
 		}
+		if id, ok := req.PathParameters["id"]; ok && method == http.MethodDelete {
+			rc, err := s.Eraser.EraseUser(ctx, tenantID, id)
+			if err != nil {
+				return events.APIGatewayV2HTTPResponse{}, err
+			}
+			return httpapi.JSON(http.StatusOK, rc), nil
+		}
 		switch {
+		case strings.HasSuffix(req.RawPath, "/admin/erasures") && method == http.MethodGet:
+			list, err := s.Eraser.Erasures(ctx, tenantID)
+			if err != nil {
+				return events.APIGatewayV2HTTPResponse{}, err
+			}
+			return httpapi.JSON(http.StatusOK, map[string]any{"erasures": list}), nil
 		case strings.HasSuffix(req.RawPath, "/admin/aggregate") && method == http.MethodPost:
 			rep, err := s.Aggregate(ctx, tenantID, body)
 			if err != nil {

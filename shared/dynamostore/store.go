@@ -13,6 +13,7 @@
 //	T#<tenant>#RESP        <type>#<survey>#<respondent>  latest answer
 //	T#<tenant>#DAY         <YYYY-MM-DD>       a day's KPI part
 //	T#<tenant>#DIRTY       <YYYY-MM-DD>       a day with events newer than its part
+//	T#<tenant>#ERASURE     <time>#<subject>   a user's data erased on request
 package dynamostore
 
 import (

@@ -22,6 +22,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/uptakehq/uptake/infra/samtemplate"
+	"github.com/uptakehq/uptake/shared/erase"
 	"github.com/uptakehq/uptake/shared/kpi"
 	"github.com/uptakehq/uptake/shared/openapi"
 	"github.com/uptakehq/uptake/shared/query"
@@ -830,6 +831,7 @@ func TestSchemasMatchTypes(t *testing.T) {
 		"Answer": query.Answer{}, "Point": query.Point{}, "Headline": query.Headline{}, "Overview": query.Overview{},
 		"BreakdownRow": kpi.Row{}, "FunnelStep": kpi.FunnelStep{}, "CohortRow": kpi.CohortRow{}, "FollowUp": kpi.FollowUp{},
 		"Ticket": webhook.Ticket{}, "AccountHealth": kpi.AccountHealth{}, "HealthWeights": kpi.HealthWeights{},
+		"ErasureReceipt": erase.Receipt{}, "ErasedState": erase.Erased{},
 	} {
 		s := schema(t, doc, name)
 		names, required := jsonFields(reflect.TypeOf(v))

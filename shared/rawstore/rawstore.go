@@ -5,7 +5,8 @@
 //	raw/tenant=<tenant>/dt=<YYYY-MM-DD>/<received-nanos>-<random>.ndjson.gz
 //
 // Each ingest request writes one object per day it touches; objects are
-// never rewritten, so a day's files only grow.
+// rewritten only to erase a person's events on request (Rewrite), so
+// otherwise a day's files only grow.
 package rawstore
 
 import (
@@ -36,6 +37,7 @@ type api interface {
 	GetObject(ctx context.Context, in *s3.GetObjectInput, opts ...func(*s3.Options)) (*s3.GetObjectOutput, error)
 	DeleteObject(ctx context.Context, in *s3.DeleteObjectInput, opts ...func(*s3.Options)) (*s3.DeleteObjectOutput, error)
 	ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, opts ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
+	ListObjectVersions(ctx context.Context, in *s3.ListObjectVersionsInput, opts ...func(*s3.Options)) (*s3.ListObjectVersionsOutput, error)
 }
 
 // Store reads and writes raw event files.
@@ -67,6 +69,15 @@ func prefix(kind, tenantID string, day kpi.Day) string {
 // the tenant's day and returns its key. The name starts with the receive
 // time, so listing a day returns its files in arrival order.
 func (st *Store) Put(ctx context.Context, kind, tenantID string, day kpi.Day, receivedAt time.Time, lines [][]byte) (string, error) {
+	rnd := make([]byte, 8)
+	if _, err := rand.Read(rnd); err != nil {
+		return "", fmt.Errorf("random name: %w", err)
+	}
+	key := fmt.Sprintf("%s%019d-%s.ndjson.gz", prefix(kind, tenantID, day), receivedAt.UnixNano(), hex.EncodeToString(rnd))
+	return key, st.putLines(ctx, key, lines)
+}
+
+func (st *Store) putLines(ctx context.Context, key string, lines [][]byte) error {
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
 	for _, l := range lines {
@@ -74,21 +85,80 @@ func (st *Store) Put(ctx context.Context, kind, tenantID string, day kpi.Day, re
 		zw.Write([]byte{'\n'})
 	}
 	if err := zw.Close(); err != nil {
-		return "", fmt.Errorf("compress: %w", err)
+		return fmt.Errorf("compress: %w", err)
 	}
-	rnd := make([]byte, 8)
-	if _, err := rand.Read(rnd); err != nil {
-		return "", fmt.Errorf("random name: %w", err)
-	}
-	key := fmt.Sprintf("%s%019d-%s.ndjson.gz", prefix(kind, tenantID, day), receivedAt.UnixNano(), hex.EncodeToString(rnd))
 	_, err := st.s3.PutObject(ctx, &s3.PutObjectInput{
 		Bucket: aws.String(st.bucket), Key: aws.String(key), Body: bytes.NewReader(buf.Bytes()),
 		ContentType: aws.String("application/gzip"),
 	})
 	if err != nil {
-		return "", fmt.Errorf("put %s: %w", key, err)
+		return fmt.Errorf("put %s: %w", key, err)
 	}
-	return key, nil
+	return nil
+}
+
+// Rewrite replaces the object at key with lines, or removes it when no
+// line is left, then purges its older versions: the erasure of a person's
+// events. S3 replaces an object atomically, so a reader sees the old lines
+// or the new ones, never a mix.
+func (st *Store) Rewrite(ctx context.Context, key string, lines [][]byte) error {
+	var err error
+	if len(lines) == 0 {
+		err = st.Delete(ctx, key)
+	} else {
+		err = st.putLines(ctx, key, lines)
+	}
+	if err != nil {
+		return err
+	}
+	return st.Purge(ctx, key)
+}
+
+// Purge removes every version of key but the current one, and the delete
+// markers: with bucket versioning on (as template.yaml sets it), an
+// overwritten or deleted object otherwise stays readable for 30 days. A
+// server without versioning (the local data folder's) has nothing to purge.
+func (st *Store) Purge(ctx context.Context, key string) error {
+	in := &s3.ListObjectVersionsInput{Bucket: aws.String(st.bucket), Prefix: aws.String(key)}
+	for {
+		out, err := st.s3.ListObjectVersions(ctx, in)
+		if notImplemented(err) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("list versions of %s: %w", key, err)
+		}
+		var old []*string
+		for _, v := range out.Versions {
+			if aws.ToString(v.Key) == key && !aws.ToBool(v.IsLatest) {
+				old = append(old, v.VersionId)
+			}
+		}
+		for _, m := range out.DeleteMarkers {
+			if aws.ToString(m.Key) == key {
+				old = append(old, m.VersionId)
+			}
+		}
+		for _, v := range old {
+			if aws.ToString(v) == "" {
+				continue
+			}
+			_, err := st.s3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(st.bucket), Key: aws.String(key), VersionId: v})
+			if err != nil {
+				return fmt.Errorf("delete version of %s: %w", key, err)
+			}
+		}
+		if !aws.ToBool(out.IsTruncated) {
+			return nil
+		}
+		in.KeyMarker, in.VersionIdMarker = out.NextKeyMarker, out.NextVersionIdMarker
+	}
+}
+
+// notImplemented reports an S3 server's NotImplemented answer.
+func notImplemented(err error) bool {
+	var ae interface{ ErrorCode() string }
+	return errors.As(err, &ae) && ae.ErrorCode() == "NotImplemented"
 }
 
 // Delete removes an object, as the undo of a Put whose request failed.

@@ -20,6 +20,7 @@ import (
 	"github.com/uptakehq/uptake/shared/aggregate"
 	"github.com/uptakehq/uptake/shared/alert"
 	"github.com/uptakehq/uptake/shared/dynamostore"
+	"github.com/uptakehq/uptake/shared/erase"
 	"github.com/uptakehq/uptake/shared/httpapi"
 	"github.com/uptakehq/uptake/shared/ingest"
 	"github.com/uptakehq/uptake/shared/query"
@@ -102,12 +103,13 @@ func New(db *dynamodb.Client, s3c *s3.Client, env Env, now func() time.Time, log
 	hooks := &webhook.Service{Secrets: store, Ingest: ing, Adapters: webhook.DefaultAdapters(client), Settings: store, Blobs: raw,
 		Alerts: store, Configs: store, Now: now, Log: log}
 	return &Stack{
-		Store:     store,
-		Raw:       raw,
-		Ingest:    ing,
-		Webhooks:  hooks,
-		Query:     &query.Service{Store: store, Auth: auth, Log: log, OpenAPI: openAPI},
-		Admin:     &admin.Service{Configs: store, Aggregator: agg, Webhooks: hooks, Auth: auth, Now: now, Log: log},
+		Store:    store,
+		Raw:      raw,
+		Ingest:   ing,
+		Webhooks: hooks,
+		Query:    &query.Service{Store: store, Auth: auth, Log: log, OpenAPI: openAPI},
+		Admin: &admin.Service{Configs: store, Aggregator: agg, Webhooks: hooks, Auth: auth, Now: now, Log: log,
+			Eraser: &erase.Service{Raw: raw, State: store, Now: now, Log: log}},
 		Aggregate: agg,
 		Alerts:    &alert.Sender{Outbox: store, Configs: store, Client: client, Now: now, Log: log},
 		Log:       log,
