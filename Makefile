@@ -5,7 +5,7 @@ FUNCTIONS := ingest webhooks query admin aggregate alerts
 LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags='-s -w'
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: help deps dev aggregate nightly test test-short lint build bench fuzz clean
+.PHONY: help deps dev aggregate nightly test test-short lint build bench fuzz clean load
 .DEFAULT_GOAL := help
 
 help: ## list the targets
@@ -44,6 +44,12 @@ bench: ## benchmarks
 
 fuzz: ## run every fuzz target for FUZZTIME each (default 10s): make fuzz FUZZTIME=1m
 	@GO="$(GO)" infra/fuzz.sh
+
+DURATION ?= 10m
+RATE ?= 20
+load: deps ## 10-minute mixed load on a local stack: make load DURATION=10m RATE=50
+	@$(GO) build -o bin/uptake-load ./infra/cmd/uptake-load
+	bin/uptake-load -duration "$(DURATION)" -rate "$(RATE)"
 
 clean: ## remove build output and local data
 	rm -rf bin .aws-sam .data
