@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -337,4 +338,76 @@ func traces(t *testing.T, st *stacktest.Stack, names []string) []string {
 		check(fmt.Sprintf("object %s version %s", aws.ToString(v.Key), aws.ToString(v.VersionId)), b)
 	}
 	return found
+}
+
+// faultyRaw fails the failAt-th call to Rewrite, Purge or Delete: an
+// erasure interrupted half-way through its object rewrites.
+type faultyRaw struct {
+	erase.Raw
+	calls, failAt int
+}
+
+var errInjected = errors.New("injected storage fault")
+
+func (f *faultyRaw) step() error {
+	f.calls++
+	if f.calls == f.failAt {
+		return errInjected
+	}
+	return nil
+}
+
+func (f *faultyRaw) Rewrite(ctx context.Context, key string, lines [][]byte) error {
+	if err := f.step(); err != nil {
+		return err
+	}
+	return f.Raw.Rewrite(ctx, key, lines)
+}
+
+func (f *faultyRaw) Purge(ctx context.Context, key string) error {
+	if err := f.step(); err != nil {
+		return err
+	}
+	return f.Raw.Purge(ctx, key)
+}
+
+func (f *faultyRaw) Delete(ctx context.Context, key string) error {
+	if err := f.step(); err != nil {
+		return err
+	}
+	return f.Raw.Delete(ctx, key)
+}
+
+// TestEraseUserInterrupted interrupts an erasure at several points of its
+// storage writes; repeating the request finishes it: the same KPIs as a
+// stack that never had the user, and no trace left.
+func TestEraseUserInterrupted(t *testing.T) {
+	now := time.Date(2026, 10, 6, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	ref := stacktest.StartWith(t, stacktest.Options{Now: clock})
+	newEraseWorkload(false).send(t, ref, now)
+	want := kpiAnswers(t, ref)
+	names := []string{erasedUser, erasedVisitor, erasedEmail, erasedComment}
+	for _, failAt := range []int{1, 2, 3, 5, 8} { // kept delivery, its versions, visitor lines, user lines, the last object
+		t.Run(fmt.Sprintf("fault at storage write %d", failAt), func(t *testing.T) {
+			st := stacktest.StartWith(t, stacktest.Options{Now: clock})
+			newEraseWorkload(true).send(t, st, now)
+			svc := &erase.Service{Raw: &faultyRaw{Raw: st.App.Raw, failAt: failAt}, State: st.App.Store, Now: clock, Log: st.App.Log}
+			if _, err := svc.EraseUser(context.Background(), st.Tenant, erasedUser); !errors.Is(err, errInjected) {
+				t.Fatalf("interrupted erasure: %v, want the injected fault", err)
+			}
+			if r := do(t, http.MethodDelete, st.URL+"/v1/users/"+erasedUser, bearer(st.AdminKey), nil); r.status != 200 {
+				t.Fatalf("repeated erasure: %d %s", r.status, r.body)
+			}
+			if _, err := st.App.Aggregate.Nightly(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(want, kpiAnswers(t, st)); diff != "" {
+				t.Errorf("KPIs differ from a stack that never had the user (-never +erased):\n%s", diff)
+			}
+			if found := traces(t, st, names); len(found) > 0 {
+				t.Errorf("the user is still named in:\n%s", strings.Join(found, "\n"))
+			}
+		})
+	}
 }

@@ -122,11 +122,12 @@ type person struct {
 // owns reports whether a record is the person's: theirs by userId, or an
 // anonymous one of a visitor linked to them. A visitor's events under
 // another user id stay that user's.
-func (p person) owns(r *event.Record) bool {
-	if r.UserID != "" {
-		return string(r.UserID) == p.user
-	}
-	return p.visitors[string(r.AnonymousID)]
+func (p person) owns(r *event.Record) bool { return p.ownsUser(r) || p.ownsVisitor(r) }
+
+func (p person) ownsUser(r *event.Record) bool { return r.UserID != "" && string(r.UserID) == p.user }
+
+func (p person) ownsVisitor(r *event.Record) bool {
+	return r.UserID == "" && p.visitors[string(r.AnonymousID)]
 }
 
 // ids are the identities the aggregation may hold of the person.
@@ -174,14 +175,29 @@ func (s *Service) EraseUser(ctx context.Context, tenantID, userID string) (Recei
 	if rc.State, err = s.State.EraseState(ctx, tenantID, p.ids(), responses, slices.Sorted(maps.Keys(tickets))); err != nil {
 		return Receipt{}, err
 	}
-	for _, k := range held {
-		n, err := s.rewrite(ctx, k, p)
-		if err != nil {
-			return Receipt{}, err
-		}
-		rc.Events += n
-		rc.RawObjects++
+	// Kept deliveries before the lines that tell the person's emails.
+	if rc.WebhookDeliveries, err = s.eraseKept(ctx, tenantID, p); err != nil {
+		return Receipt{}, err
 	}
+	// Days are marked before any line goes, so an interrupted erasure
+	// leaves them marked, and again at the end, for a run that cleared
+	// the marks while the lines were still there.
+	if _, err := s.mark(ctx, tenantID, cfg, byDay); err != nil {
+		return Receipt{}, err
+	}
+	// The visitors' anonymous lines go first and the user's last, as the
+	// user's lines are what links the visitors: an erasure interrupted
+	// half-way still finds them when repeated.
+	for _, phase := range []func(*event.Record) bool{p.ownsVisitor, p.ownsUser} {
+		for _, k := range held {
+			n, err := s.rewrite(ctx, k, phase)
+			if err != nil {
+				return Receipt{}, err
+			}
+			rc.Events += n
+		}
+	}
+	rc.RawObjects = len(held)
 	// A run that read the lines before they were rewritten may have
 	// written the person's state again: erase it once more.
 	again, err := s.State.EraseState(ctx, tenantID, p.ids(), responses, slices.Sorted(maps.Keys(tickets)))
@@ -189,9 +205,6 @@ func (s *Service) EraseUser(ctx context.Context, tenantID, userID string) (Recei
 		return Receipt{}, err
 	}
 	rc.State = rc.State.add(again)
-	if rc.WebhookDeliveries, err = s.eraseKept(ctx, tenantID, p); err != nil {
-		return Receipt{}, err
-	}
 	days, err := s.mark(ctx, tenantID, cfg, byDay)
 	if err != nil {
 		return Receipt{}, err
@@ -271,14 +284,14 @@ func (s *Service) owned(ctx context.Context, keys []string, p person, loc *time.
 	return held, byDay, nil
 }
 
-// rewrite keeps the lines of key that are not the person's and returns
-// how many it dropped.
-func (s *Service) rewrite(ctx context.Context, key string, p person) (int, error) {
+// rewrite drops the lines of key that drop selects and returns how many
+// it dropped.
+func (s *Service) rewrite(ctx context.Context, key string, drop func(*event.Record) bool) (int, error) {
 	var keep [][]byte
 	dropped := 0
 	err := s.Raw.Lines(ctx, key, func(line []byte) error {
 		var r event.Record
-		if json.Unmarshal(line, &r) == nil && p.owns(&r) {
+		if json.Unmarshal(line, &r) == nil && drop(&r) {
 			dropped++
 			return nil
 		}
@@ -289,7 +302,7 @@ func (s *Service) rewrite(ctx context.Context, key string, p person) (int, error
 		return 0, err
 	}
 	if dropped == 0 {
-		return 0, nil // rewritten by an earlier attempt
+		return 0, nil // none of this kind, or rewritten by an earlier attempt
 	}
 	return dropped, s.Raw.Rewrite(ctx, key, keep)
 }
