@@ -15,8 +15,8 @@ type outage struct {
 
 // outageFigures are what an outage did.
 type outageFigures struct {
-	ingestErrors, aggErrors int64 // 5xx answers while it lasted
-	downFor                 time.Duration
+	ingestErrors int64 // 5xx answers while it lasted
+	downFor      time.Duration
 }
 
 // sendThrough sends w and, once a quarter of the batches are stored,
