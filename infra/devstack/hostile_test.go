@@ -406,6 +406,22 @@ func hostileCatalogue(st *stacktest.Stack) []hostileCase {
 	add("admin webhooks/reprocess generic provider", "POST", aw+"survey/reprocess", A, ``, 404, "not_found")
 	add("admin webhooks/reprocess traversal provider", "POST", aw+"..%2F..%2Fraw/reprocess", A, ``, 404, "not_found")
 
+	// --- DELETE /v1/users/{id} and GET /v1/admin/erasures ---
+	u := "/v1/users/"
+	add("erase user/no key", "DELETE", u+"u1", nil, ``, 401, "unauthorized")
+	add("erase user/write key", "DELETE", u+"u1", W, ``, 403, "forbidden")
+	add("erase user/read key", "DELETE", u+"u1", R, ``, 403, "forbidden")
+	add("erase user/unknown key", "DELETE", u+"u1", bearer("no-such-admin-key"), ``, 401, "unauthorized")
+	add("erase user/NUL in id", "DELETE", u+"u1%00", A, ``, 400, "invalid_request")
+	add("erase user/newline in id", "DELETE", u+"u1%0Au2", A, ``, 400, "invalid_request")
+	add("erase user/invalid UTF-8 id", "DELETE", u+"%C3%28", A, ``, 400, "invalid_request")
+	add("erase user/1,025-byte id", "DELETE", u+strings.Repeat("u", 1025), A, ``, 400, "invalid_request")
+	add("erase user/no id", "DELETE", u, A, ``, 404, "")
+	add("erase user/GET", "GET", u+"u1", A, ``, 404, "")
+	add("erasures/no key", "GET", "/v1/admin/erasures", nil, ``, 401, "unauthorized")
+	add("erasures/read key", "GET", "/v1/admin/erasures", R, ``, 403, "forbidden")
+	add("erasures/DELETE", "DELETE", "/v1/admin/erasures", A, ``, 404, "")
+
 	// --- routes that do not exist: API Gateway's own 404 ---
 	add("router/DELETE batch", "DELETE", "/v1/batch", W, ``, 404, "")
 	add("router/GET batch", "GET", "/v1/batch", W, ``, 404, "")
