@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"maps"
@@ -48,6 +49,9 @@ type faultTransport struct {
 	base http.RoundTripper
 	rate float64
 	on   atomic.Bool
+	// rule, if set, picks the fault of a DynamoDB request by its
+	// operation and body instead of the seeded rate.
+	rule func(op string, body []byte, firstAttempt bool) fault
 
 	mu       sync.Mutex
 	rnd      *rand.Rand
@@ -73,20 +77,45 @@ func operation(req *http.Request) (service, op string) {
 	return s3Service, req.Method
 }
 
+// retry reports whether the SDK sends req again.
+func (f *faultTransport) retry(req *http.Request) bool {
+	a := req.Header.Get("Amz-Sdk-Request")
+	return a != "" && !strings.HasPrefix(a, "attempt=1;")
+}
+
 // pick decides the fate of a request: "" passes it on.
 func (f *faultTransport) pick(req *http.Request) fault {
 	service, op := operation(req)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls[service]++
-	if a := req.Header.Get("Amz-Sdk-Request"); a != "" && !strings.HasPrefix(a, "attempt=1;") {
+	if f.retry(req) {
 		f.retries[service]++
 	}
-	if !f.on.Load() || f.rnd.Float64() >= f.rate {
+	if !f.on.Load() {
 		return ""
 	}
-	kinds := faultsOf[service]
-	k := kinds[f.rnd.IntN(len(kinds))]
+	var k fault
+	switch {
+	case f.rule != nil:
+		if service != dynamoDBService || req.Body == nil {
+			return ""
+		}
+		body, err := io.ReadAll(req.Body)
+		req.Body.Close()
+		req.Body = io.NopCloser(bytes.NewReader(body))
+		if err != nil {
+			return ""
+		}
+		if k = f.rule(op, body, !f.retry(req)); k == "" {
+			return ""
+		}
+	case f.rnd.Float64() < f.rate:
+		kinds := faultsOf[service]
+		k = kinds[f.rnd.IntN(len(kinds))]
+	default:
+		return ""
+	}
 	f.injected[k]++
 	f.ops[service+" "+op]++
 	return k

@@ -1,0 +1,46 @@
+package chaos
+
+import (
+	"bytes"
+	"testing"
+	"time"
+
+	"github.com/uptakehq/uptake/infra/stacktest"
+)
+
+// TestLostAnswers loses the answer of the first attempt of every
+// conditional DynamoDB write of the aggregation (the write is carried out,
+// the connection is reset before the answer arrives): the SDK sends each
+// again, and finds its own write in the way of the condition. The result
+// must still equal the undisturbed run's.
+//
+// It fails today: dynamostore.ClaimResponse, sent again, reads its own
+// first write as the old item and so never reports the day whose answer
+// it replaced, which keeps counting the replaced answer (and SetFirst,
+// sent again, fails its condition and reports no change).
+func TestLostAnswers(t *testing.T) {
+	slow(t)
+	w := generate("small", 1, small)
+	want := undisturbed(t, w)
+	began := time.Now()
+	faults := newFaultTransport(1, 0)
+	faults.rule = func(op string, body []byte, first bool) fault {
+		if first && (op == "UpdateItem" || op == "PutItem") && bytes.Contains(body, []byte(`"ConditionExpression"`)) {
+			return resetAfter
+		}
+		return ""
+	}
+	c := newClient(stacktest.StartWith(t, stacktest.Options{Transport: faults, Retryer: quickRetryer}))
+	c.send(t, w, nil)
+	faults.on.Store(true)
+	c.aggregate(t, w.from, w.to)
+	faults.on.Store(false)
+	got := take(t, c, w.from, w.to)
+	_, retries, injected, ops := faults.figures()
+	t.Logf("answers lost: %d (%v), sent again by the SDK: %v", injected[resetAfter], ops, retries)
+	c.report(t, "lost-answer run", time.Since(began))
+	if injected[resetAfter] == 0 {
+		t.Fatal("no answer lost: the case did not test it")
+	}
+	compare(t, got, want)
+}
