@@ -172,6 +172,13 @@ func (s *Service) runDay(ctx context.Context, tenantID string, cfg kpi.Config, d
 				return nil, nil, fmt.Errorf("aggregate %s %s: %w", tenantID, day, err)
 			}
 			if !changed {
+				// Another run set it since idents were read (at this time
+				// or earlier): count what is stored, not the stale copy.
+				fresh, err := s.State.Identities(ctx, tenantID, []string{u})
+				if err != nil {
+					return nil, nil, fmt.Errorf("aggregate %s %s: %w", tenantID, day, err)
+				}
+				idents[u] = fresh[u]
 				continue
 			}
 			ident := idents[u]
