@@ -16,8 +16,8 @@ import (
 //
 // It fails today: dynamostore.ClaimResponse, sent again, reads its own
 // first write as the old item and so never reports the day whose answer
-// it replaced, which keeps counting the replaced answer (and SetFirst,
-// sent again, fails its condition and reports no change).
+// it replaced, which keeps counting the replaced answer. SetFirst, sent
+// again, may likewise fail its condition and report no change.
 func TestLostAnswers(t *testing.T) {
 	slow(t)
 	w := generate("small", 1, small)
