@@ -49,7 +49,7 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 10s): make fuzz FUZZTI
 	@GO="$(GO)" infra/fuzz.sh
 
 DURATION ?= 10m
-RATE ?= 20
+RATE ?= 10
 load: deps ## 10-minute mixed load on a local stack: make load DURATION=10m RATE=50
 	@$(GO) build -o bin/uptake-load ./infra/cmd/uptake-load
 	bin/uptake-load -duration "$(DURATION)" -rate "$(RATE)"

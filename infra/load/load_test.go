@@ -84,8 +84,9 @@ func TestRun(t *testing.T) {
 		}, " dau: the KPI counts "},
 		{"a survey answer re-scored", func(t *testing.T, l *Ledger, o *observation) {
 			// An answer that no other replaces moves to another group.
-			n := map[answer]int{}
-			key := func(e entry) answer { return answer{typ: e.survey.typ, surveyID: e.survey.surveyID + "/" + e.userID} }
+			type surveyKey struct{ typ, surveyID, respondent string }
+			n := map[surveyKey]int{}
+			key := func(e entry) surveyKey { return surveyKey{e.survey.typ, e.survey.surveyID, e.userID} }
 			for _, e := range l.entries {
 				if e.survey != nil {
 					n[key(e)]++

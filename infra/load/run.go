@@ -20,7 +20,7 @@ type Options struct {
 	// Duration is how long the traffic runs (default 10 minutes).
 	Duration time.Duration
 	// Rate is the number of requests started per second, whatever the
-	// answers' latency (default 20).
+	// answers' latency (default 10).
 	Rate float64
 	// Workers is the number of requests in flight at most (default 64):
 	// when all are busy, requests start late, and their latency, measured
@@ -41,7 +41,7 @@ type Options struct {
 
 func (o Options) withDefaults() (Options, error) {
 	o.Duration = cmp.Or(o.Duration, 10*time.Minute)
-	o.Rate = cmp.Or(o.Rate, 20)
+	o.Rate = cmp.Or(o.Rate, 10)
 	o.Workers = cmp.Or(o.Workers, 64)
 	o.Days = cmp.Or(o.Days, 4)
 	o.ProgressEvery = cmp.Or(o.ProgressEvery, 30*time.Second)

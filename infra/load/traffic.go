@@ -221,7 +221,8 @@ func (g *generator) newMessage(r *rand.Rand, typ string) sentMessage {
 		m.Name = screens[r.IntN(len(screens))]
 		m.Context["device"] = map[string]any{"type": "ios"}
 	case event.Identify:
-		m.Traits = map[string]any{"role": []string{"admin", "member", "viewer"}[r.IntN(3)], "region": []string{"EMEA", "AMER", "APAC"}[r.IntN(3)]}
+		// A user's traits rarely change: they follow from the user.
+		m.Traits = map[string]any{"role": []string{"admin", "member", "viewer"}[u%3], "region": []string{"EMEA", "AMER", "APAC"}[u/3%3]}
 	case event.Group:
 		m.GroupID = fmt.Sprintf("g-%s-%d", g.run, u%accounts)
 		m.Traits = map[string]any{"company_size": 10 + u%accounts}

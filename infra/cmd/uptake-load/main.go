@@ -4,7 +4,7 @@
 // infra/load). It exits with status 1 if any request failed or the check
 // found a difference.
 //
-//	uptake-load [-duration 10m] [-rate 20] [-workers 64] [-seed 1] [-days 4]
+//	uptake-load [-duration 10m] [-rate 10] [-workers 64] [-seed 1] [-days 4]
 //	uptake-load -url http://127.0.0.1:3000 ...   drive a running `make dev`
 //
 // Without -url it starts a stack of its own: DynamoDB Local and the S3
@@ -45,7 +45,7 @@ func run(ctx context.Context, args []string) (bool, error) {
 	demo := devstack.Demo()
 	t := load.Target{Tenant: demo.ID}
 	fs.DurationVar(&o.Duration, "duration", 10*time.Minute, "how long the traffic runs")
-	fs.Float64Var(&o.Rate, "rate", 20, "requests started per second (open loop)")
+	fs.Float64Var(&o.Rate, "rate", 10, "requests started per second (open loop)")
 	fs.IntVar(&o.Workers, "workers", 64, "requests in flight at most")
 	fs.Uint64Var(&o.Seed, "seed", 1, "seed of the requests' random choices")
 	fs.IntVar(&o.Days, "days", 4, "days, ending today, that event times spread over")
