@@ -54,6 +54,9 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	do(t, http.MethodPost, st.URL+"/v1/admin/aggregate", bearer(st.AdminKey), []byte(`{"from":"2026-10-01","to":"2026-10-01"}`))
 	st.App.Alerts.Send(t.Context()) // the alert URL refuses: logged, with no content
 	do(t, http.MethodGet, st.URL+"/v1/kpis/detractor_followups?from=2026-10-01&to=2026-10-01", bearer(st.ReadKey), nil)
+	if r := do(t, http.MethodDelete, st.URL+"/v1/users/"+email, bearer(st.AdminKey), nil); r.status != 200 { // a user known by their email
+		t.Fatalf("erase: %d %s", r.status, r.body)
+	}
 
 	out := logs.String()
 	if !strings.Contains(out, "alert not delivered") {
