@@ -23,16 +23,6 @@ func nightly(t *testing.T, agg *aggregate.Service) []aggregate.Report {
 	return reps
 }
 
-// reference is the undisturbed run of the whole workload: every message
-// ingested, one nightly run, on a fresh stack.
-func reference(t *testing.T, e *env, w *workload) snapshot {
-	t.Helper()
-	ref := newStack(t, e, nil)
-	ref.ingest(t, w.all())
-	nightly(t, ref.aggregator(nil, nil))
-	return ref.snapshot(t)
-}
-
 // TestNightlyChaos disturbs the nightly run of the workload in the ways
 // of its subtests; each compares with one undisturbed run.
 func TestNightlyChaos(t *testing.T) {
