@@ -43,6 +43,11 @@ type State interface {
 	PutPart(ctx context.Context, tenantID string, p kpi.Part, computedAt time.Time) error
 	DirtyDays(ctx context.Context, tenantID string, from, to kpi.Day) ([]kpi.Dirty, error)
 	ClearDirty(ctx context.Context, tenantID string, d kpi.Dirty) error
+	// MarkPending, ResponsesReplaced and Tickets let a run mark the days
+	// a write will invalidate before it writes (see pending).
+	MarkPending(ctx context.Context, tenantID string, days []kpi.Day, at time.Time) ([]kpi.Day, error)
+	ResponsesReplaced(ctx context.Context, tenantID string, rs []kpi.Response) ([]kpi.Day, error)
+	Tickets(ctx context.Context, tenantID string, ids []string) (map[string]kpi.Ticket, map[string]kpi.Day, error)
 }
 
 // RawKind is the raw store prefix the run reads.
@@ -88,6 +93,7 @@ func (s *Service) Run(ctx context.Context, tenantID string, days []kpi.Day) (Rep
 
 func (s *Service) run(ctx context.Context, tenantID string, cfg kpi.Config, days []kpi.Day) (Report, error) {
 	rep := Report{Tenant: tenantID, Days: []string{}, Reruns: []string{}}
+	pm := &pending{marks: map[kpi.Day]int64{}, ranAfter: map[kpi.Day]bool{}}
 	queue := sortedDays(days)
 	done := map[kpi.Day]bool{}
 	later := map[kpi.Day]bool{} // stale days outside this call
@@ -102,7 +108,10 @@ func (s *Service) run(ctx context.Context, tenantID string, cfg kpi.Config, days
 		next := map[kpi.Day]bool{}
 		for _, d := range queue {
 			delete(pending, d)
-			reruns, stale, err := s.runDay(ctx, tenantID, cfg, d)
+			if _, ok := pm.marks[d]; ok {
+				pm.ranAfter[d] = true
+			}
+			reruns, stale, err := s.runDay(ctx, tenantID, cfg, d, pm)
 			if err != nil {
 				return rep, err
 			}
@@ -140,13 +149,67 @@ func (s *Service) run(ctx context.Context, tenantID string, cfg kpi.Config, days
 			return rep, fmt.Errorf("aggregate %s: %w", tenantID, err)
 		}
 	}
+	// The pending marks of days this call ran again after marking them
+	// are done with (unless newer events re-marked them since).
+	for _, d := range sortedDays(keys(pm.ranAfter)) {
+		if later[d] {
+			continue
+		}
+		if err := s.State.ClearDirty(ctx, tenantID, kpi.Dirty{Day: d, At: pm.marks[d]}); err != nil {
+			return rep, fmt.Errorf("aggregate %s: %w", tenantID, err)
+		}
+	}
 	return rep, nil
+}
+
+// pending tracks the days a run marked dirty before a write that
+// invalidates their parts (a user's earlier first day, a replaced survey
+// answer, a ticket's new state, a trait history): the run re-runs them in
+// the same call, but only the marks make a run killed after the write
+// leave them for the next run, as what was replaced is no longer stored.
+type pending struct {
+	marks    map[kpi.Day]int64 // day -> the mark's time
+	ranAfter map[kpi.Day]bool  // marked days run since they were marked
+}
+
+// premark marks days (but day itself, zero days and days already marked
+// by this run) before a write that may invalidate them.
+// It returns the days the write invalidates, to run again: what the
+// write's own answer says could be lost when a write is retried after it
+// was applied.
+func (s *Service) premark(ctx context.Context, tenantID string, day kpi.Day, pm *pending, days ...kpi.Day) ([]kpi.Day, error) {
+	var out, todo []kpi.Day
+	for _, d := range days {
+		if d.IsZero() || d.Equal(day) {
+			continue
+		}
+		out = append(out, d)
+		if _, have := pm.marks[d]; !have {
+			todo = append(todo, d)
+		}
+	}
+	if len(todo) == 0 {
+		return out, nil
+	}
+	at := s.Now()
+	todo = sortedDays(todo)
+	marked, err := s.State.MarkPending(ctx, tenantID, todo, at)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range todo {
+		pm.marks[d] = 0 // marked already by someone else: theirs to clear
+	}
+	for _, d := range marked {
+		pm.marks[d] = at.UnixNano()
+	}
+	return out, nil
 }
 
 // runDay computes and stores one day's part and returns the other days
 // whose parts it invalidated: reruns, to run again in this call, and
 // stale, the later days that read trait histories it changed.
-func (s *Service) runDay(ctx context.Context, tenantID string, cfg kpi.Config, day kpi.Day) (reruns, stale []kpi.Day, err error) {
+func (s *Service) runDay(ctx context.Context, tenantID string, cfg kpi.Config, day kpi.Day, pm *pending) (reruns, stale []kpi.Day, err error) {
 	recs, err := s.window(ctx, tenantID, cfg, day)
 	if err != nil {
 		return nil, nil, err
@@ -167,6 +230,15 @@ func (s *Service) runDay(ctx context.Context, tenantID string, cfg kpi.Config, d
 			if !have.IsZero() && !have.At.After(at) {
 				continue
 			}
+			var anchor kpi.Day
+			if a := kpi.Anchor(m); a != "" {
+				anchor = idents[u].First(a).Day
+			}
+			pre, err := s.premark(ctx, tenantID, day, pm, have.Day, f.Day, anchor)
+			if err != nil {
+				return nil, nil, fmt.Errorf("aggregate %s %s: %w", tenantID, day, err)
+			}
+			reruns = append(reruns, pre...)
 			replaced, changed, err := s.State.SetFirst(ctx, tenantID, u, m, f)
 			if err != nil {
 				return nil, nil, fmt.Errorf("aggregate %s %s: %w", tenantID, day, err)
@@ -209,7 +281,7 @@ func (s *Service) runDay(ctx context.Context, tenantID string, cfg kpi.Config, d
 			st.NewUserIDs = append(st.NewUserIDs, u)
 		}
 	}
-	if stale, err = s.applyTraits(ctx, tenantID, day, loc, facts.TraitChanges, idents); err != nil {
+	if stale, err = s.applyTraits(ctx, tenantID, day, loc, facts.TraitChanges, idents, pm); err != nil {
 		return nil, nil, fmt.Errorf("aggregate %s %s: %w", tenantID, day, err)
 	}
 	for _, u := range facts.KnownUsers {
@@ -236,12 +308,23 @@ func (s *Service) runDay(ctx context.Context, tenantID string, cfg kpi.Config, d
 	}
 	st.Cohort = make(map[string]kpi.Identity, len(cohort))
 	for _, u := range cohort {
-		st.Cohort[u] = idents[u]
+		if idents[u].First(kpi.SignedUp).Day.Equal(day) { // the index may lead
+			st.Cohort[u] = idents[u]
+		}
 	}
 	ords := make(kpi.Ordinals, len(idents))
 	for id, ident := range idents {
 		ords[id] = ident.Ordinal
 	}
+	displaced, err := s.State.ResponsesReplaced(ctx, tenantID, facts.Responses)
+	if err != nil {
+		return nil, nil, fmt.Errorf("aggregate %s %s: %w", tenantID, day, err)
+	}
+	pre, err := s.premark(ctx, tenantID, day, pm, displaced...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("aggregate %s %s: %w", tenantID, day, err)
+	}
+	reruns = append(reruns, pre...)
 	for _, r := range facts.Responses {
 		ok, replaced, err := s.State.ClaimResponse(ctx, tenantID, r, day)
 		if err != nil {
@@ -257,7 +340,7 @@ func (s *Service) runDay(ctx context.Context, tenantID string, cfg kpi.Config, d
 	if err := s.accountsOnboarded(ctx, tenantID, cfg, facts, idents); err != nil {
 		return nil, nil, fmt.Errorf("aggregate %s %s: %w", tenantID, day, err)
 	}
-	subDay, subStale, subReruns, err := s.subscriptions(ctx, tenantID, day, loc, facts, idents)
+	subDay, subStale, subReruns, err := s.subscriptions(ctx, tenantID, day, loc, facts, idents, pm)
 	if err != nil {
 		return nil, nil, fmt.Errorf("aggregate %s %s: %w", tenantID, day, err)
 	}
@@ -270,6 +353,11 @@ func (s *Service) runDay(ctx context.Context, tenantID string, cfg kpi.Config, d
 	// Tickets: the day's updates replace older states; the tickets created
 	// on the day are reported on its part, as of their latest update.
 	dayOf := func(t time.Time) kpi.Day { return kpi.DayOf(t, loc) }
+	pre, err = s.premarkTickets(ctx, tenantID, day, pm, facts.Tickets, dayOf)
+	if err != nil {
+		return nil, nil, fmt.Errorf("aggregate %s %s: %w", tenantID, day, err)
+	}
+	reruns = append(reruns, pre...)
 	for _, t := range facts.Tickets {
 		changed, created, old, err := s.State.ClaimTicket(ctx, tenantID, t, dayOf)
 		if err != nil {
@@ -315,10 +403,62 @@ func (s *Service) runDay(ctx context.Context, tenantID string, cfg kpi.Config, d
 	return reruns, stale, nil
 }
 
+// premarkTickets marks the created days, old and new, of the tickets
+// whose state the day's updates change.
+func (s *Service) premarkTickets(ctx context.Context, tenantID string, day kpi.Day, pm *pending, tickets []kpi.Ticket, dayOf func(time.Time) kpi.Day) ([]kpi.Day, error) {
+	if len(tickets) == 0 {
+		return nil, nil
+	}
+	ids := make([]string, len(tickets))
+	for i, t := range tickets {
+		ids[i] = t.ID
+	}
+	states, days, err := s.State.Tickets(ctx, tenantID, ids)
+	if err != nil {
+		return nil, err
+	}
+	var marks []kpi.Day
+	for _, t := range tickets {
+		old, ok := states[t.ID]
+		var prev *kpi.Ticket
+		if ok {
+			prev = &old
+		}
+		merged := kpi.MergeTicket(prev, t)
+		if ok && sameTicket(merged, old) {
+			continue
+		}
+		marks = append(marks, dayOf(merged.Created), days[t.ID])
+	}
+	return s.premark(ctx, tenantID, day, pm, marks...)
+}
+
+func sameTicket(a, b kpi.Ticket) bool {
+	ja, err1 := json.Marshal(a)
+	jb, err2 := json.Marshal(b)
+	return err1 == nil && err2 == nil && string(ja) == string(jb)
+}
+
 // applyTraits folds the day's trait changes into the identities' trait
 // histories, and returns the later days that were aggregated with the old
 // histories.
-func (s *Service) applyTraits(ctx context.Context, tenantID string, day kpi.Day, loc *time.Location, changes map[string]kpi.Traits, idents map[string]kpi.Identity) ([]kpi.Day, error) {
+func (s *Service) applyTraits(ctx context.Context, tenantID string, day kpi.Day, loc *time.Location, changes map[string]kpi.Traits, idents map[string]kpi.Identity, pm *pending) ([]kpi.Day, error) {
+	// The days the new histories will invalidate are marked first.
+	var first time.Time
+	for id, ch := range changes {
+		if _, from := idents[id].Traits.Merge(ch); !from.IsZero() && (first.IsZero() || from.Before(first)) {
+			first = from
+		}
+	}
+	if !first.IsZero() {
+		stale, err := s.staleAfter(ctx, tenantID, day, loc, first)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := s.premark(ctx, tenantID, day, pm, stale...); err != nil {
+			return nil, err
+		}
+	}
 	var earliest time.Time
 	for _, id := range slices.Sorted(maps.Keys(changes)) {
 		for attempt := 0; ; attempt++ {
@@ -352,7 +492,13 @@ func (s *Service) applyTraits(ctx context.Context, tenantID string, day kpi.Day,
 	if earliest.IsZero() {
 		return nil, nil
 	}
-	later := kpi.Days(kpi.DayOf(earliest, loc).AddDays(1), kpi.DayOf(s.Now(), loc))
+	return s.staleAfter(ctx, tenantID, day, loc, earliest)
+}
+
+// staleAfter returns the days after the one of `from` (but day) whose
+// parts exist: those that read trait histories changed from then on.
+func (s *Service) staleAfter(ctx context.Context, tenantID string, day kpi.Day, loc *time.Location, from time.Time) ([]kpi.Day, error) {
+	later := kpi.Days(kpi.DayOf(from, loc).AddDays(1), kpi.DayOf(s.Now(), loc))
 	if len(later) == 0 {
 		return nil, nil
 	}
@@ -374,7 +520,11 @@ func (s *Service) applyTraits(ctx context.Context, tenantID string, day kpi.Day,
 // cancellations, renewals and trials of the day, and the day's orders.
 // Events are attributed to accounts from the complete histories at each
 // run, so the order they arrive in never matters.
-func (s *Service) subscriptions(ctx context.Context, tenantID string, day kpi.Day, loc *time.Location, facts kpi.Facts, idents map[string]kpi.Identity) (sd kpi.SubscriptionDay, stale, reruns []kpi.Day, err error) {
+func (s *Service) subscriptions(ctx context.Context, tenantID string, day kpi.Day, loc *time.Location, facts kpi.Facts, idents map[string]kpi.Identity, pm *pending) (sd kpi.SubscriptionDay, stale, reruns []kpi.Day, err error) {
+	subscribers, err := s.State.Subscribers(ctx, tenantID)
+	if err != nil {
+		return sd, nil, nil, err
+	}
 	if len(facts.SubEvents) > 0 {
 		changes := map[string]kpi.Traits{}
 		var users []string
@@ -385,17 +535,43 @@ func (s *Service) subscriptions(ctx context.Context, tenantID string, day kpi.Da
 			changes[e.User][kpi.SubTrait] = append(changes[e.User][kpi.SubTrait], kpi.SubscriptionChange(e))
 			users = append(users, e.User)
 		}
-		if stale, err = s.applyTraits(ctx, tenantID, day, loc, changes, idents); err != nil {
+		all := slices.Concat(subscribers, users)
+		slices.Sort(all)
+		all = slices.Compact(all)
+		if err := s.fetch(ctx, tenantID, all, idents); err != nil {
+			return sd, nil, nil, err
+		}
+		// A payment this day newly tells is reported on its trial's day:
+		// that day runs again, marked before the histories are written.
+		after := maps.Clone(idents)
+		changed := map[string]bool{} // accounts
+		for _, e := range facts.SubEvents {
+			ident := after[e.User]
+			merged, from := idents[e.User].Traits.Merge(changes[e.User])
+			if from.IsZero() {
+				continue
+			}
+			ident.Traits = merged
+			after[e.User] = ident
+			changed[kpi.AccountOf(e.User, e.Group, merged, e.At)] = true
+		}
+		var trialDays []kpi.Day
+		for acct, evs := range kpi.AccountEvents(all, after) {
+			if td, ok := paidTrialDay(evs, day, loc); ok && changed[acct] {
+				trialDays = append(trialDays, td)
+			}
+		}
+		if reruns, err = s.premark(ctx, tenantID, day, pm, trialDays...); err != nil {
+			return sd, nil, nil, err
+		}
+		if stale, err = s.applyTraits(ctx, tenantID, day, loc, changes, idents, pm); err != nil {
 			return sd, nil, nil, err
 		}
 		slices.Sort(users)
 		if err := s.State.AddSubscribers(ctx, tenantID, slices.Compact(users)); err != nil {
 			return sd, nil, nil, err
 		}
-	}
-	subscribers, err := s.State.Subscribers(ctx, tenantID)
-	if err != nil {
-		return sd, nil, nil, err
+		subscribers = all
 	}
 	if err := s.fetch(ctx, tenantID, subscribers, idents); err != nil {
 		return sd, nil, nil, err
@@ -431,11 +607,6 @@ func (s *Service) subscriptions(ctx context.Context, tenantID string, day kpi.Da
 				sd.Cancelled = append(sd.Cancelled, ord)
 			case "renewed":
 				sd.Renewed = append(sd.Renewed, ord)
-			case "paid":
-				// A trial's conversion is reported on the trial's day.
-				if td := kpi.DayOf(trialStart, loc); !trialStart.IsZero() && !td.Equal(day) {
-					reruns = append(reruns, td)
-				}
 			}
 		}
 		if !trialStart.IsZero() && kpi.DayOf(trialStart, loc).Equal(day) {
@@ -453,6 +624,23 @@ func (s *Service) subscriptions(ctx context.Context, tenantID string, day kpi.Da
 		sd.Orders = append(sd.Orders, kpi.OrderRecord{Ordinal: idents[orderAccounts[i]].Ordinal, Revenue: o.Revenue})
 	}
 	return sd, stale, reruns, nil
+}
+
+// paidTrialDay returns the day of the trial an account paid for on day,
+// other than day: the day its conversion is reported on.
+func paidTrialDay(evs []kpi.AccountEvent, day kpi.Day, loc *time.Location) (kpi.Day, bool) {
+	var trialStart time.Time
+	for _, e := range evs {
+		if e.Kind == "trial" && trialStart.IsZero() {
+			trialStart = e.At
+		}
+		if e.Kind == "paid" && !trialStart.IsZero() && kpi.DayOf(e.At, loc).Equal(day) {
+			if td := kpi.DayOf(trialStart, loc); !td.Equal(day) {
+				return td, true
+			}
+		}
+	}
+	return kpi.Day{}, false
 }
 
 // accountsOnboarded records, on the accounts of the day's users who have

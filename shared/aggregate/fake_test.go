@@ -286,3 +286,41 @@ func (m *memState) Subscribers(_ context.Context, _ string) ([]string, error) {
 	defer m.mu.Unlock()
 	return slices.Sorted(maps.Keys(m.subs)), nil
 }
+
+func (m *memState) MarkPending(_ context.Context, _ string, days []kpi.Day, at time.Time) ([]kpi.Day, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var marked []kpi.Day
+	for _, d := range days {
+		if _, ok := m.dirty[d]; !ok {
+			m.dirty[d] = at.UnixNano()
+			marked = append(marked, d)
+		}
+	}
+	return marked, nil
+}
+
+func (m *memState) ResponsesReplaced(_ context.Context, _ string, rs []kpi.Response) ([]kpi.Day, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]kpi.Day, len(rs))
+	for i, r := range rs {
+		old, ok := m.resps[r.Type+"#"+r.SurveyID+"#"+r.Respondent]
+		if ts := r.Time.UnixNano(); ok && (old.ts < ts || old.ts == ts && old.mid <= r.MessageID) {
+			out[i] = old.day
+		}
+	}
+	return out, nil
+}
+
+func (m *memState) Tickets(_ context.Context, _ string, ids []string) (map[string]kpi.Ticket, map[string]kpi.Day, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	states, days := map[string]kpi.Ticket{}, map[string]kpi.Day{}
+	for _, id := range ids {
+		if t, ok := m.tix[id]; ok {
+			states[id], days[id] = t.t, t.created
+		}
+	}
+	return states, days, nil
+}

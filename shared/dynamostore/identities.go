@@ -177,16 +177,33 @@ const (
 // none) and whether it changed anything. Signups are also written to the
 // cohort index of their day.
 func (st *Store) SetFirst(ctx context.Context, tenantID, id string, m kpi.Milestone, f kpi.First) (replaced kpi.First, changed bool, err error) {
+	if m == kpi.SignedUp {
+		// The cohort entry goes first: a run killed between the two writes
+		// leaves an entry the milestone does not confirm (readers check
+		// it), never a signup missing from its cohort.
+		if err := st.batchWrite(ctx, []types.WriteRequest{{PutRequest: &types.PutRequest{Item: key(cohortPK(tenantID), f.Day.String()+"#"+id)}}}); err != nil {
+			return kpi.First{}, false, fmt.Errorf("index signup cohort: %w", err)
+		}
+	}
 	out, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(st.table),
-		Key:                       key(identityPK(tenantID), identitySK(id)),
-		UpdateExpression:          aws.String("SET #m = :t, #d = :d"),
-		ConditionExpression:       aws.String("attribute_exists(pk) AND (attribute_not_exists(#m) OR #m > :t)"),
-		ExpressionAttributeNames:  map[string]string{"#m": string(m), "#d": string(m) + daySuffix},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":t": s(f.At.UTC().Format(timeLayout)), ":d": s(f.Day.String())},
-		ReturnValues:              types.ReturnValueUpdatedOld,
+		TableName:                           aws.String(st.table),
+		Key:                                 key(identityPK(tenantID), identitySK(id)),
+		UpdateExpression:                    aws.String("SET #m = :t, #d = :d"),
+		ConditionExpression:                 aws.String("attribute_exists(pk) AND (attribute_not_exists(#m) OR #m > :t)"),
+		ExpressionAttributeNames:            map[string]string{"#m": string(m), "#d": string(m) + daySuffix},
+		ExpressionAttributeValues:           map[string]types.AttributeValue{":t": s(f.At.UTC().Format(timeLayout)), ":d": s(f.Day.String())},
+		ReturnValues:                        types.ReturnValueUpdatedOld,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
-	if isConditionFailed(err) {
+	var cf *types.ConditionalCheckFailedException
+	if errors.As(err, &cf) {
+		// Not earlier than what is stored: the cohort entry written above
+		// goes, unless it is the stored signup's own.
+		if m == kpi.SignedUp && str(cf.Item, string(m)+daySuffix) != f.Day.String() {
+			if _, err := st.deleteItem(ctx, key(cohortPK(tenantID), f.Day.String()+"#"+id)); err != nil {
+				return kpi.First{}, false, fmt.Errorf("index signup cohort: %w", err)
+			}
+		}
 		return kpi.First{}, false, nil
 	}
 	if err != nil {
@@ -200,9 +217,9 @@ func (st *Store) SetFirst(ctx context.Context, tenantID, id string, m kpi.Milest
 		}
 		replaced = kpi.First{At: at, Day: d}
 	}
-	if m == kpi.SignedUp {
-		if err := st.indexCohort(ctx, tenantID, id, f.Day, replaced.Day); err != nil {
-			return kpi.First{}, true, err
+	if m == kpi.SignedUp && !replaced.Day.IsZero() && !replaced.Day.Equal(f.Day) {
+		if _, err := st.deleteItem(ctx, key(cohortPK(tenantID), replaced.Day.String()+"#"+id)); err != nil {
+			return kpi.First{}, true, fmt.Errorf("index signup cohort: %w", err)
 		}
 	}
 	return replaced, true, nil
@@ -243,19 +260,8 @@ func (st *Store) PutTraits(ctx context.Context, tenantID, id string, old, next k
 
 func cohortPK(tenantID string) string { return "T#" + tenantID + "#COHORT" }
 
-// indexCohort moves id from the cohort of day old (if any) to that of day.
-func (st *Store) indexCohort(ctx context.Context, tenantID, id string, day, old kpi.Day) error {
-	reqs := []types.WriteRequest{{PutRequest: &types.PutRequest{Item: key(cohortPK(tenantID), day.String()+"#"+id)}}}
-	if !old.IsZero() && !old.Equal(day) {
-		reqs = append(reqs, types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: key(cohortPK(tenantID), old.String()+"#"+id)}})
-	}
-	if err := st.batchWrite(ctx, reqs); err != nil {
-		return fmt.Errorf("index signup cohort: %w", err)
-	}
-	return nil
-}
-
-// Cohort lists the users whose signup day is day.
+// Cohort lists the users whose signup day is day, and may list a user
+// whose signup a killed run did not record (callers check the identity).
 func (st *Store) Cohort(ctx context.Context, tenantID string, day kpi.Day) ([]string, error) {
 	items, err := st.query(ctx, &dynamodb.QueryInput{
 		KeyConditionExpression:    aws.String("pk = :pk AND begins_with(sk, :d)"),
