@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 )
 
@@ -195,6 +196,15 @@ func (f *faultTransport) figures() (calls, retries map[string]int, injected map[
 // thousands of faults ends in seconds.
 func quickRetryer() aws.Retryer {
 	return retry.NewStandard(func(o *retry.StandardOptions) { o.Backoff = quickBackoff{} })
+}
+
+// patientRetryer is quickRetryer with five attempts and no retry quota.
+func patientRetryer() aws.Retryer {
+	return retry.NewStandard(func(o *retry.StandardOptions) {
+		o.Backoff = quickBackoff{}
+		o.MaxAttempts = 5
+		o.RateLimiter = ratelimit.None
+	})
 }
 
 // quickBackoff is the standard exponential backoff with full jitter, from
