@@ -28,7 +28,11 @@
 // raw store with what the ledger says. The days are also aggregated and
 // read before the traffic, so that a stack that already holds data (a
 // running `make dev`) can be checked by difference: every id, user,
-// visitor, respondent and ticket of a run carries the run's id.
+// visitor, respondent and ticket of a run carries the run's id. Nothing
+// else may send to the tenant during such a run.
+//
+// Latencies are kept exactly, every one, and sorted for the quantiles (a
+// run has at most a few hundred thousand requests).
 //
 // [StartLocal] starts a stack of its own (DynamoDB Local and the S3 server
 // on a temporary folder, the `make dev` router on a loopback port) for

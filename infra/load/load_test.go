@@ -142,6 +142,27 @@ func TestRun(t *testing.T) {
 	if v := verify(res.ledger, res.Days, res.obs); !v.OK() {
 		t.Errorf("verify again: %s", strings.Join(v.Problems, "\n"))
 	}
+
+	// A second run on the same stack, as on a `make dev` that holds data
+	// already, is checked by difference with what the days held before.
+	again, err := Run(t.Context(), target, Options{Duration: 2 * time.Second, Rate: 10, Workers: 8, Seed: 4, Days: 3})
+	if err != nil {
+		t.Fatalf("second Run: %v", err)
+	}
+	if report.Reset(); !again.OK() {
+		again.Write(&report)
+		t.Fatalf("the second run failed:\n%s", report.String())
+	}
+	if again.Run == res.Run {
+		t.Errorf("both runs have the id %s", res.Run)
+	}
+	var held float64
+	for _, d := range again.Days {
+		held += again.obs.before[d].DAU
+	}
+	if held == 0 {
+		t.Errorf("the second run's baseline holds no DAU: it did not see the first run's data")
+	}
 }
 
 func hasRoute(routes []RouteStats, route string) bool {

@@ -124,7 +124,7 @@ func storedIDs(ctx context.Context, t Target, run string, from, to time.Time) (m
 				if err := json.Unmarshal(line, &m); err != nil {
 					return fmt.Errorf("%s: %w", k, err)
 				}
-				if strings.Contains(m.MessageID, run) {
+				if strings.Contains(m.MessageID, run+"-") { // every id of the run has "<run>-"
 					out[m.MessageID]++
 				}
 				return nil
