@@ -2,6 +2,7 @@ package aggregate_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -92,4 +93,40 @@ func TestLateTraitsMarkLaterDays(t *testing.T) {
 		t.Errorf("a run covering the later days left marks: %v", w.state.dirty)
 	}
 	check(t, w, "dau 2026-10-03 filter=plan:pro value=1")
+}
+
+// TestTrialChainFitsOnePass aggregates a fresh range where, day after
+// day, one account pays for the trial it began the day before and the
+// next account starts its trial: a payment re-runs its trial's day only
+// when it is new to the histories, so the run ends (it once re-ran every
+// trial day on every pass and gave up after five), leaves no dirty mark,
+// and a second run re-runs nothing.
+func TestTrialChainFitsOnePass(t *testing.T) {
+	w := newWorld(kpi.DefaultConfig())
+	now := time.Date(2026, 10, 20, 12, 0, 0, 0, time.UTC)
+	w.agg.Now = func() time.Time { return now }
+	var lines [][]byte
+	for i := range 12 {
+		trial := time.Date(2026, 10, 1+i, 10, 0, 0, 0, time.UTC)
+		lines = append(lines,
+			fmt.Appendf(nil, `{"type":"track","event":"Trial Started","messageId":"t%d","userId":"u%d","timestamp":%q}`, i, i, trial.Format(time.RFC3339)),
+			fmt.Appendf(nil, `{"type":"track","event":"Subscription Started","messageId":"p%d","userId":"u%d","timestamp":%q,"properties":{"plan":"pro","amount":1200}}`, i, i, trial.Add(26*time.Hour).Format(time.RFC3339)))
+	}
+	w.send(t, 0, lines)
+	days := kpi.Days(day("2026-10-01"), day("2026-10-13"))
+	rep, err := w.agg.Run(context.Background(), "t", days)
+	if err != nil {
+		t.Fatalf("fresh range: %v", err)
+	}
+	if len(rep.Reruns) == 0 {
+		t.Error("no trial day was re-run for its payment: the test would prove nothing")
+	}
+	if len(w.state.dirty) != 0 {
+		t.Errorf("dirty marks left after a complete run: %v", w.state.dirty)
+	}
+	again, err := w.agg.Run(context.Background(), "t", days)
+	if err != nil || len(again.Reruns) != 0 {
+		t.Errorf("second run: reruns %v, err %v; want none", again.Reruns, err)
+	}
+	check(t, w, "free_to_paid_conversion 2026-10-01..2026-10-12 value=100")
 }
