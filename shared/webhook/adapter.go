@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -147,12 +149,21 @@ func (a Answer) Message(provider string) ([]byte, error) {
 	return json.Marshal(msg)
 }
 
-// TicketMessage turns a ticket state into the `Ticket Updated` track
-// message that the ticket KPIs read.
+// TicketMessageOf turns a ticket state into the `Ticket Updated` track
+// message that the ticket KPIs read. Its messageId is the ticket, the
+// update time and a digest of the state: a retried delivery counts once,
+// while two events of one update that tell different things (Zendesk's
+// agent comment, with the first response, and its status change) are
+// both kept and merged by kpi.MergeTicket, whichever arrives first.
 func TicketMessageOf(provider string, t kpi.Ticket) ([]byte, error) {
 	at := t.Updated.UTC().Format(time.RFC3339Nano)
+	state, err := json.Marshal(t)
+	if err != nil {
+		return nil, err
+	}
+	digest := sha256.Sum256(state)
 	msg := map[string]any{
-		"type": "track", "event": kpi.TicketUpdated, "messageId": provider + ":ticket:" + t.ID + ":" + at,
+		"type": "track", "event": kpi.TicketUpdated, "messageId": provider + ":ticket:" + t.ID + ":" + at + ":" + hex.EncodeToString(digest[:8]),
 		"timestamp": at, "properties": t,
 	}
 	if t.Requester != "" {
