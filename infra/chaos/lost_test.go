@@ -18,7 +18,6 @@ import (
 // writing.) Every conditional write fails once, so the SDK's retry quota
 // would run dry in the first seconds: the clients retry without one.
 func TestLostAnswers(t *testing.T) {
-	slow(t)
 	w := generate("small", 1, small)
 	want := undisturbed(t, w)
 	began := time.Now()

@@ -106,23 +106,19 @@ func killPoints(writes []string, full bool) []killPoint {
 		}
 		pts = append(pts, killPoint{n, why})
 	}
-	// The short sweep: kills whose next run must repair everything. The
-	// full sweep adds kills right after a survey answer, ticket or first
-	// day claim that invalidates another day: the re-run of that day is
-	// only in the killed run's memory, and is lost (see docs/reliability.md).
-	want := []string{"PutItem DAY", "UpdateItem ID traits", "BatchWriteItem TCREATED", "BatchWriteItem COHORT", "PutItem ID create", "BatchWriteItem SUBS"}
-	firstClaim := slices.IndexFunc(writes, func(w string) bool {
-		return w == "UpdateItem RESP" || w == "PutItem TICKET" || w == "UpdateItem ID first"
-	})
+	// The short sweep: right after the first write of each kind (so the
+	// write that follows it, often an index or the re-run of a day the
+	// write invalidated, is lost), and a few points before the first
+	// claim; the full sweep adds a point every few writes.
 	for i, w := range writes {
-		if seen[w] {
-			continue
-		}
-		seen[w] = true
-		if full || slices.Contains(want, w) && i < firstClaim {
+		if !seen[w] {
+			seen[w] = true
 			add(i+1, "after the first "+w)
 		}
 	}
+	firstClaim := slices.IndexFunc(writes, func(w string) bool {
+		return w == "UpdateItem RESP" || w == "PutItem TICKET" || w == "UpdateItem ID first"
+	})
 	for n := 1; n < firstClaim; n += max(1, firstClaim/4) {
 		add(n, "before the first claim: after "+writes[n-1])
 	}
