@@ -228,3 +228,29 @@ func TestExpect(t *testing.T) {
 		t.Errorf("messages %d, deliveries %d, want 10 and 11", n, d)
 	}
 }
+
+// TestWeights checks that the traffic mix and the message types are
+// shares of 100.
+func TestWeights(t *testing.T) {
+	sum := 0
+	for _, m := range mix {
+		sum += m.weight
+	}
+	if sum != 100 {
+		t.Errorf("mix weights add up to %d, want 100", sum)
+	}
+	sum = 0
+	for _, st := range segmentTypes {
+		sum += st.weight
+	}
+	if sum != 100 {
+		t.Errorf("message type weights add up to %d, want 100", sum)
+	}
+	sum = 0
+	for _, sv := range surveys {
+		sum += sv.weight
+	}
+	if sum != 100 {
+		t.Errorf("survey weights add up to %d, want 100", sum)
+	}
+}

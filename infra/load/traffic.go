@@ -127,6 +127,16 @@ func (g *generator) build(r *rand.Rand) *request {
 	panic("load: mix weights do not add up to 100")
 }
 
+// mustJSON encodes what the generator makes: strings, numbers, maps and
+// slices of them, and JSON it encoded before, which always encode.
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("load: encode %T: %v", v, err))
+	}
+	return b
+}
+
 func (g *generator) nextID(prefix string) string {
 	return g.run + "-" + prefix + strconv.FormatUint(g.ids.Add(1), 10)
 }
@@ -229,10 +239,7 @@ func (g *generator) newMessage(r *rand.Rand, typ string) sentMessage {
 	case event.Alias:
 		m.PreviousID = fmt.Sprintf("a-%s-%d", g.run, u)
 	}
-	raw, err := json.Marshal(m)
-	if err != nil {
-		panic(err) // maps of strings and numbers always encode
-	}
+	raw := mustJSON(m)
 	at, _ := time.Parse(time.RFC3339Nano, m.Timestamp)
 	return sentMessage{typ: typ, id: m.MessageID, raw: raw,
 		info: entry{typ: typ, event: m.Event, name: m.Name, userID: m.UserID, anonymousID: m.AnonymousID, at: at}}
@@ -313,11 +320,7 @@ func batchBody(msgs []sentMessage, now time.Time) []byte {
 	for i, m := range msgs {
 		raw[i] = m.raw
 	}
-	body, err := json.Marshal(map[string]any{"batch": raw, "sentAt": now.UTC().Format(time.RFC3339Nano)})
-	if err != nil {
-		panic(err)
-	}
-	return body
+	return mustJSON(map[string]any{"batch": raw, "sentAt": now.UTC().Format(time.RFC3339Nano)})
 }
 
 func (g *generator) ingest(route, path string, msgs []sentMessage, body []byte, keep bool) *request {
@@ -429,10 +432,7 @@ func (g *generator) survey(r *rand.Rand) *request {
 	if score <= 3 {
 		sv.Comment = "too slow to set up"
 	}
-	body, err := json.Marshal(sv)
-	if err != nil {
-		panic(err)
-	}
+	body := mustJSON(sv)
 	d := delivery{provider: "survey", body: body, id: "survey:" + sv.ID + ":" + sv.SubmittedAt,
 		info: entry{typ: event.Track, event: event.SurveyResponded, userID: sv.Respondent, at: at, survey: &answer{typ: s.typ, surveyID: s.id, score: score}}}
 	return g.webhook(routeSurvey, d, true)
@@ -474,10 +474,7 @@ func (g *generator) ticket(r *rand.Rand) *request {
 		}
 	}
 	t.UpdatedAt = t.updated.Format(time.RFC3339Nano)
-	body, err := json.Marshal(t.Ticket)
-	if err != nil {
-		panic(err)
-	}
+	body := mustJSON(t.Ticket)
 	if t.step < 2 {
 		g.mu.Lock()
 		g.open = append(g.open, t)
