@@ -16,6 +16,7 @@ import (
 
 	"github.com/uptakehq/uptake/infra/devstack"
 	"github.com/uptakehq/uptake/infra/stacktest"
+	"github.com/uptakehq/uptake/shared/erase"
 	"github.com/uptakehq/uptake/shared/tenant"
 	"github.com/uptakehq/uptake/shared/webhook"
 )
@@ -776,6 +777,13 @@ func TestTenantProbeMatrix(t *testing.T) {
 		}
 		if v := value(t, get(t, a.read, "/v1/kpis/nps"+rng)); v != 100 {
 			t.Errorf("A's nps = %v, want 100 (its promoters only)", v)
+		}
+	})
+	t.Run("B admin/erasures are B's own", func(t *testing.T) {
+		// Both tenants' admins erased probe-nobody in the matrix.
+		body := get(t, b.admin, "/v1/admin/erasures")
+		if !strings.Contains(string(body), erase.Subject(b.id, "probe-nobody")) || strings.Contains(string(body), erase.Subject(a.id, "probe-nobody")) {
+			t.Errorf("B's erasures = %s, want B's own record and not A's", body)
 		}
 	})
 	t.Run("B admin/config is B's own", func(t *testing.T) {
