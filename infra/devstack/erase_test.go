@@ -20,8 +20,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/google/go-cmp/cmp"
@@ -296,20 +294,9 @@ func traces(t *testing.T, st *stacktest.Stack, names []string) []string {
 			}
 		}
 	}
-	db := localstack.NewDynamoDBClient(st.DynamoDBEndpoint)
-	p := dynamodb.NewScanPaginator(db, &dynamodb.ScanInput{TableName: aws.String(st.Table), ConsistentRead: aws.Bool(true)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, it := range page.Items {
-			var m map[string]any
-			if err := attributevalue.UnmarshalMap(it, &m); err != nil {
-				t.Fatal(err)
-			}
-			b, _ := json.Marshal(m)
-			check(fmt.Sprintf("item %v %v", m["pk"], m["sk"]), b)
+	for where, item := range snapshot(t, st) {
+		if strings.HasPrefix(where, "item ") {
+			check(where, []byte(item))
 		}
 	}
 	s3c := localstack.NewS3Client(st.S3Endpoint)
