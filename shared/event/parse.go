@@ -33,6 +33,10 @@ type Arrival struct {
 	ReceivedAt time.Time
 	// SentAt is the batch's or message's sentAt, zero when absent.
 	SentAt time.Time
+	// Checked says the message is known to be valid UTF-8 and valid JSON
+	// (the body that holds it was checked whole), so Parse does not check
+	// it again.
+	Checked bool
 }
 
 // Parsed is a valid message: the line to store and what KPIs read of it.
@@ -58,14 +62,17 @@ func IsInvalid(err error) bool {
 
 // Parse validates one message and returns the normalised line to store: the
 // message as sent, with `type` set, `timestamp` resolved to UTC RFC 3339 and
-// `receivedAt` added. Every rejection is an *Invalid with a reason a sender
-// can act on.
+// `receivedAt` added, its members sorted by key. Every rejection is an
+// *Invalid with a reason a sender can act on.
 func Parse(raw []byte, a Arrival) (Parsed, error) {
-	if !utf8.Valid(raw) {
+	if !a.Checked && !utf8.Valid(raw) {
 		return Parsed{}, invalid("message is not valid UTF-8")
 	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &fields); err != nil || fields == nil {
+	if !a.Checked && !json.Valid(raw) {
+		return Parsed{}, invalid("message must be a JSON object")
+	}
+	fields, ok := objectFields(raw)
+	if !ok {
 		return Parsed{}, invalid("message must be a JSON object")
 	}
 	var rec Record
@@ -100,19 +107,30 @@ func Parse(raw []byte, a Arrival) (Parsed, error) {
 	if err := checkSurvey(&rec); err != nil {
 		return Parsed{}, err
 	}
-	fields["type"] = mustJSON(rec.Type)
-	fields["timestamp"] = mustJSON(ts.Format(time.RFC3339Nano))
-	fields["receivedAt"] = mustJSON(rec.ReceivedAt.Format(time.RFC3339Nano))
+	// The new values share one buffer; the line is written after.
+	vals := make([]byte, 0, 128)
+	add := func(name string, appendValue func([]byte) []byte) {
+		n := len(vals)
+		vals = appendValue(vals)
+		fields = fields.set(name, vals[n:len(vals):len(vals)])
+	}
+	add("type", func(b []byte) []byte { return appendString(b, rec.Type) })
+	add("timestamp", func(b []byte) []byte { return appendTime(b, ts) })
+	add("receivedAt", func(b []byte) []byte { return appendTime(b, rec.ReceivedAt) })
 	for _, k := range []string{"userId", "anonymousId", "groupId"} {
-		if _, ok := fields[k]; ok {
-			fields[k] = mustJSON(idField(&rec, k))
+		if _, ok := fields.get(k); ok {
+			add(k, func(b []byte) []byte { return appendString(b, idField(&rec, k)) })
 		}
 	}
-	line, err := json.Marshal(fields)
-	if err != nil {
-		return Parsed{}, fmt.Errorf("encode message: %w", err)
-	}
+	line := appendObject(make([]byte, 0, len(raw)+96), fields)
 	return Parsed{Line: line, Record: rec}, nil
+}
+
+// appendTime appends t as a JSON string in RFC 3339 with nanoseconds.
+func appendTime(b []byte, t time.Time) []byte {
+	b = append(b, '"')
+	b = t.AppendFormat(b, time.RFC3339Nano)
+	return append(b, '"')
 }
 
 func idField(r *Record, k string) string {
@@ -125,30 +143,27 @@ func idField(r *Record, k string) string {
 	return string(r.GroupID)
 }
 
-func mustJSON(s string) json.RawMessage {
-	b, _ := json.Marshal(s)
-	return b
-}
-
 // decodeFields reads the typed fields one by one, so that a wrong type gets
 // a reason naming the field.
-func decodeFields(fields map[string]json.RawMessage, rec *Record) error {
+func decodeFields(fields fields, rec *Record) error {
 	str := func(name string, dst *string) error {
-		v, ok := fields[name]
+		v, ok := fields.get(name)
 		if !ok || isNull(v) {
 			return nil
 		}
-		if err := json.Unmarshal(v, dst); err != nil {
+		if err := decodeString(v, dst); err != nil {
 			return invalid("%s must be a string", name)
 		}
 		return nil
 	}
 	id := func(name string, dst *ID) error {
-		v, ok := fields[name]
+		v, ok := fields.get(name)
 		if !ok {
 			return nil
 		}
-		if err := json.Unmarshal(v, dst); err != nil {
+		if s, ok := plainString(v); ok {
+			*dst = ID(s)
+		} else if err := json.Unmarshal(v, dst); err != nil {
 			return invalid("%s must be a string", name)
 		}
 		if len(*dst) > maxIDLen {
@@ -157,7 +172,7 @@ func decodeFields(fields map[string]json.RawMessage, rec *Record) error {
 		return nil
 	}
 	obj := func(name string, dst *json.RawMessage) error {
-		v, ok := fields[name]
+		v, ok := fields.get(name)
 		if !ok || isNull(v) {
 			return nil
 		}
@@ -179,14 +194,14 @@ func decodeFields(fields map[string]json.RawMessage, rec *Record) error {
 	}
 	if len(ctx) > 0 {
 		// Context sub-fields of the wrong type are ignored, as Segment does.
-		_ = json.Unmarshal(ctx, &rec.Context)
+		decodeContext(ctx, &rec.Context)
 	}
 	return nil
 }
 
 func isNull(v json.RawMessage) bool { return bytes.Equal(bytes.TrimSpace(v), []byte("null")) }
 
-func checkIDs(rec *Record, fields map[string]json.RawMessage) error {
+func checkIDs(rec *Record, fields fields) error {
 	if strings.TrimSpace(rec.MessageID) == "" {
 		return invalid("messageId is required")
 	}
@@ -207,7 +222,7 @@ func checkIDs(rec *Record, fields map[string]json.RawMessage) error {
 		}
 	case Alias:
 		var prev ID
-		if v, ok := fields["previousId"]; !ok || json.Unmarshal(v, &prev) != nil || prev == "" {
+		if v, ok := fields.get("previousId"); !ok || json.Unmarshal(v, &prev) != nil || prev == "" {
 			return invalid("previousId is required for alias calls")
 		}
 	}
@@ -217,7 +232,7 @@ func checkIDs(rec *Record, fields map[string]json.RawMessage) error {
 // resolveTimestamp follows Segment: `timestamp` when given; else
 // `originalTimestamp` corrected for the sender's clock skew with `sentAt`;
 // else the time the request was received.
-func resolveTimestamp(fields map[string]json.RawMessage, a Arrival) (time.Time, error) {
+func resolveTimestamp(fields fields, a Arrival) (time.Time, error) {
 	if ts, ok, err := timeField(fields, "timestamp"); err != nil || ok {
 		return ts.UTC(), err
 	}
@@ -240,13 +255,13 @@ func resolveTimestamp(fields map[string]json.RawMessage, a Arrival) (time.Time, 
 	return a.ReceivedAt.Add(-sentAt.Sub(orig)).UTC(), nil
 }
 
-func timeField(fields map[string]json.RawMessage, name string) (time.Time, bool, error) {
-	v, ok := fields[name]
+func timeField(fields fields, name string) (time.Time, bool, error) {
+	v, ok := fields.get(name)
 	if !ok || isNull(v) {
 		return time.Time{}, false, nil
 	}
 	var s string
-	if err := json.Unmarshal(v, &s); err != nil {
+	if err := decodeString(v, &s); err != nil {
 		return time.Time{}, false, invalid("%s must be an ISO 8601 date-time string", name)
 	}
 	t, err := ParseTime(s)

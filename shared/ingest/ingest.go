@@ -117,7 +117,7 @@ func (s *Service) Ingest(ctx context.Context, tenantID, route string, body []byt
 	seen := make(map[string]bool, len(msgs))
 	byDay := map[kpi.Day][][]byte{}
 	for i, raw := range msgs {
-		p, err := event.Parse(raw, event.Arrival{RouteType: route, ReceivedAt: now, SentAt: sentAt})
+		p, err := event.Parse(raw, event.Arrival{RouteType: route, ReceivedAt: now, SentAt: sentAt, Checked: true})
 		if event.IsInvalid(err) {
 			res.Rejected = append(res.Rejected, Rejection{Index: i, Reason: err.Error()})
 			continue
@@ -216,15 +216,28 @@ func split(route string, body []byte) ([]json.RawMessage, time.Time, error) {
 	if !json.Valid(body) {
 		return nil, time.Time{}, apierr.New(apierr.InvalidJSON, "body is not valid JSON")
 	}
-	var b struct {
-		Batch  json.RawMessage `json:"batch"`
-		SentAt json.RawMessage `json:"sentAt"`
-	}
-	if err := json.Unmarshal(body, &b); err != nil {
+	// The body is valid JSON: walk it rather than decode it again. Its
+	// members match as encoding/json matches struct fields: the exact
+	// name, else case-insensitively; the last one wins.
+	var batch, sentAtRaw json.RawMessage
+	var batchExact, sentAtExact bool
+	isObject := event.ObjectMembers(body, func(key string, val json.RawMessage) {
+		switch {
+		case key == "batch":
+			batch, batchExact = val, true
+		case key == "sentAt":
+			sentAtRaw, sentAtExact = val, true
+		case !batchExact && strings.EqualFold(key, "batch"):
+			batch = val
+		case !sentAtExact && strings.EqualFold(key, "sentAt"):
+			sentAtRaw = val
+		}
+	})
+	if !isObject && !bytes.Equal(bytes.TrimSpace(body), []byte("null")) {
 		return nil, time.Time{}, apierr.New(apierr.InvalidRequest, `body must be an object {"batch": [...]}`)
 	}
-	var msgs []json.RawMessage
-	if t := bytes.TrimSpace(b.Batch); len(t) == 0 || t[0] != '[' || json.Unmarshal(t, &msgs) != nil {
+	msgs, ok := event.ArrayElements(batch)
+	if !ok {
 		return nil, time.Time{}, apierr.New(apierr.InvalidRequest, `body must be an object with a "batch" array of messages`)
 	}
 	if len(msgs) == 0 {
@@ -237,7 +250,7 @@ func split(route string, body []byte) ([]json.RawMessage, time.Time, error) {
 	}
 	var sentAt time.Time
 	var s string
-	if len(b.SentAt) > 0 && json.Unmarshal(b.SentAt, &s) == nil {
+	if len(sentAtRaw) > 0 && json.Unmarshal(sentAtRaw, &s) == nil {
 		sentAt, _ = event.ParseTime(s)
 	}
 	return msgs, sentAt, nil

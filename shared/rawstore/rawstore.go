@@ -21,6 +21,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -44,6 +45,9 @@ type api interface {
 type Store struct {
 	s3     api
 	bucket string
+	// gzips keeps compressors between writes: each holds about a megabyte
+	// of tables that would otherwise be allocated by every request.
+	gzips sync.Pool
 }
 
 // New returns a store on bucket.
@@ -79,15 +83,22 @@ func (st *Store) Put(ctx context.Context, kind, tenantID string, day kpi.Day, re
 
 func (st *Store) putLines(ctx context.Context, key string, lines [][]byte) error {
 	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
+	zw, _ := st.gzips.Get().(*gzip.Writer)
+	if zw == nil {
+		zw = gzip.NewWriter(&buf)
+	} else {
+		zw.Reset(&buf)
+	}
 	for _, l := range lines {
 		zw.Write(l)
 		zw.Write([]byte{'\n'})
 	}
-	if err := zw.Close(); err != nil {
+	err := zw.Close()
+	st.gzips.Put(zw)
+	if err != nil {
 		return fmt.Errorf("compress: %w", err)
 	}
-	_, err := st.s3.PutObject(ctx, &s3.PutObjectInput{
+	_, err = st.s3.PutObject(ctx, &s3.PutObjectInput{
 		Bucket: aws.String(st.bucket), Key: aws.String(key), Body: bytes.NewReader(buf.Bytes()),
 		ContentType: aws.String("application/gzip"),
 	})
