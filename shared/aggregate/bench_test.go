@@ -525,7 +525,6 @@ func heapInUse() uint64 {
 	return s[0].Value.Uint64() + s[1].Value.Uint64()
 }
 
-
 // ---- the data ----
 
 // genBenchData generates the benchmarked day of n events and its
