@@ -1,0 +1,330 @@
+// Command nightly runs Uptake's nightly aggregation (aggregate.Service)
+// of one day over raw files in a local folder written by gendata, with the
+// tenant's state in memory (bench/memstate), and prints what it measured
+// as JSON: the lines read (the day and a day on each side), the wall
+// time, the process's peak resident memory, and the day's figures that
+// bench/duckdb computes too.
+//
+//	go run ./bench/cmd/nightly -data bench/data -day 2026-10-02 -events 1000000 -start 2026-10-01
+//
+// The state starts as the generator's population left it before its first
+// day (every user known, signed up and active on its creation day), so
+// -events, -start and -seed must be gendata's.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/uptakehq/uptake/bench/gen"
+	"github.com/uptakehq/uptake/bench/memstate"
+	"github.com/uptakehq/uptake/shared/aggregate"
+	"github.com/uptakehq/uptake/shared/kpi"
+)
+
+func main() {
+	var (
+		data     = flag.String("data", "", "folder gendata wrote (required)")
+		dayFlag  = flag.String("day", "", "day to aggregate (required)")
+		events   = flag.Int("events", 1_000_000, "gendata's -events")
+		start    = flag.String("start", "2026-10-01", "gendata's -start")
+		seed     = flag.Uint64("seed", gen.DefaultSeed, "gendata's -seed")
+		tenant   = flag.String("tenant", "t", "tenant id")
+		cpuProf  = flag.String("cpuprofile", "", "write a CPU profile of the run here")
+		memProf  = flag.String("memprofile", "", "write an allocation profile of the run here")
+		out      = flag.String("o", "", "write the JSON here instead of stdout")
+		logLevel = flag.String("log", "error", "log level")
+	)
+	flag.Parse()
+	if err := run(*data, *dayFlag, *events, *start, *seed, *tenant, *cpuProf, *memProf, *out, *logLevel); err != nil {
+		fmt.Fprintln(os.Stderr, "nightly:", err)
+		os.Exit(1)
+	}
+}
+
+// Measure is what one side of P1 measured; bench/duckdb writes the same.
+type Measure struct {
+	Engine     string  `json:"engine"`
+	Day        string  `json:"day"`
+	Events     int     `json:"events"` // lines read: the day and its neighbours
+	Seconds    float64 `json:"seconds"`
+	CPUSeconds float64 `json:"cpu_seconds"` // user and system time of the process during the run
+	EventsPerS float64 `json:"events_per_s"`
+	// PeakRSSMB is the process's peak resident memory (VmHWM); BaseRSSMB,
+	// its resident memory just before the run (the state loaded).
+	PeakRSSMB float64            `json:"peak_rss_mb"`
+	BaseRSSMB float64            `json:"base_rss_mb"`
+	Figures   map[string]float64 `json:"figures"`
+}
+
+func run(data, dayFlag string, events int, start string, seed uint64, tenant, cpuProf, memProf, out, logLevel string) error {
+	if data == "" || dayFlag == "" {
+		return fmt.Errorf("want -data and -day")
+	}
+	day, err := kpi.ParseDay(dayFlag)
+	if err != nil {
+		return fmt.Errorf("-day: %w", err)
+	}
+	first, err := kpi.ParseDay(start)
+	if err != nil {
+		return fmt.Errorf("-start: %w", err)
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(logLevel)); err != nil {
+		return err
+	}
+	ctx := context.Background()
+	raw := dirRaw{root: data}
+	n := 0
+	for _, d := range kpi.Days(day.AddDays(-1), day.AddDays(1)) {
+		keys, err := raw.Keys(ctx, aggregate.RawKind, tenant, d)
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			c, err := countLines(filepath.Join(data, k))
+			if err != nil {
+				return err
+			}
+			n += c
+		}
+	}
+	if n == 0 {
+		return fmt.Errorf("no raw files of %s under %s", day, data)
+	}
+	st, err := seedState(ctx, tenant, gen.NewPopulation(seed, events, first))
+	if err != nil {
+		return err
+	}
+	clock := day.AddDays(2).Start(time.UTC).Add(15 * time.Minute)
+	svc := &aggregate.Service{Raw: raw, State: st, Now: func() time.Time { return clock },
+		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))}
+	runtime.GC()
+	base := rssKB("VmRSS")
+
+	if cpuProf != "" {
+		f, err := os.Create(cpuProf)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+	}
+	t0, c0 := time.Now(), cpuSeconds()
+	_, runErr := svc.Run(ctx, tenant, []kpi.Day{day})
+	elapsed, cpu := time.Since(t0), cpuSeconds()-c0
+	if cpuProf != "" {
+		pprof.StopCPUProfile()
+	}
+	if runErr != nil {
+		return runErr
+	}
+	peak := rssKB("VmHWM")
+	if memProf != "" {
+		f, err := os.Create(memProf)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+			return err
+		}
+	}
+
+	parts, err := st.Parts(ctx, tenant, day, day)
+	if err != nil || len(parts) != 1 {
+		return fmt.Errorf("the run left no part for %s: %v", day, err)
+	}
+	m := Measure{Engine: "uptake", Day: day.String(), Events: n, Seconds: elapsed.Seconds(), CPUSeconds: cpu, EventsPerS: float64(n) / elapsed.Seconds(),
+		PeakRSSMB: float64(peak) / 1024, BaseRSSMB: float64(base) / 1024, Figures: figures(parts[0], st, day)}
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	if out == "" {
+		_, err = os.Stdout.Write(append(b, '\n'))
+		return err
+	}
+	return os.WriteFile(out, append(b, '\n'), 0o644)
+}
+
+// figures are the day's values that bench/duckdb computes from the same
+// files: active users, sessions and their pages, survey answers by type
+// and score bucket, users first completing each onboarding step.
+func figures(p kpi.Part, st *memstate.State, day kpi.Day) map[string]float64 {
+	f := map[string]float64{
+		"dau":             p.Counters[kpi.CounterDAU],
+		"sessions":        p.Counters[kpi.CounterSessions],
+		"session_pages":   p.Counters[kpi.CounterSessionPages],
+		"nps_promoters":   p.Counters[kpi.CounterNPSPromoters],
+		"nps_passives":    p.Counters[kpi.CounterNPSPassives],
+		"nps_detractors":  p.Counters[kpi.CounterNPSDetractors],
+		"csat_positive":   0,
+		"csat_other":      0,
+		"survey_answers":  float64(len(p.Responses)),
+		"page_visitors":   float64(p.Sets[kpi.SetPageVisitors].GetCardinality()),
+		"pages_per_visit": 0,
+	}
+	if s := f["sessions"]; s > 0 {
+		f["pages_per_visit"] = f["session_pages"] / s
+	}
+	for _, r := range p.Responses {
+		if r.Type == "csat" {
+			if r.Score >= 4 {
+				f["csat_positive"]++
+			} else {
+				f["csat_other"]++
+			}
+		}
+	}
+	for k := range gen.StepNames {
+		f["step_"+strconv.Itoa(k+1)] = float64(st.Reached(kpi.StepMilestone(k+1), day))
+	}
+	return f
+}
+
+// seedState is the tenant's state before the generated days: every user
+// and visitor known, users signed up, seen and active on their creation
+// day.
+func seedState(ctx context.Context, tenant string, pop *gen.Population) (*memstate.State, error) {
+	st := memstate.New(tenant, kpi.DefaultConfig())
+	ids := make([]string, 0, 2*len(pop.Users)+len(pop.Visitors))
+	for _, u := range pop.Users {
+		ids = append(ids, u.ID, u.Anon)
+	}
+	for _, v := range pop.Visitors {
+		ids = append(ids, v.Anon)
+	}
+	if _, err := st.Identities(ctx, tenant, ids); err != nil {
+		return nil, err
+	}
+	for _, u := range pop.Users {
+		d := kpi.DayOf(u.CreatedAt, time.UTC)
+		for _, m := range []kpi.Milestone{kpi.FirstActive, kpi.FirstSeen, kpi.SignedUp} {
+			if _, _, err := st.SetFirst(ctx, tenant, u.ID, m, kpi.First{At: u.CreatedAt, Day: d}); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return st, nil
+}
+
+// rssKB reads a memory figure of /proc/self/status, in KiB.
+func rssKB(field string) int {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			n, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
+			return n
+		}
+	}
+	return 0
+}
+
+// dirRaw reads raw files from a local folder laid out as the bucket.
+type dirRaw struct{ root string }
+
+func (d dirRaw) Keys(_ context.Context, kind, tenantID string, day kpi.Day) ([]string, error) {
+	prefix := kind + "/tenant=" + tenantID + "/dt=" + day.String()
+	ents, err := os.ReadDir(filepath.Join(d.root, prefix))
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var keys []string
+	for _, e := range ents {
+		if !e.IsDir() {
+			keys = append(keys, prefix+"/"+e.Name())
+		}
+	}
+	slices.Sort(keys)
+	return keys, nil
+}
+
+// Lines reads a file as rawstore.Store.Lines reads an object.
+func (d dirRaw) Lines(_ context.Context, key string, fn func([]byte) error) error {
+	f, err := os.Open(filepath.Join(d.root, key))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var r io.Reader = f
+	if strings.HasSuffix(key, ".gz") {
+		zr, err := gzip.NewReader(bufio.NewReaderSize(f, 1<<20))
+		if err != nil {
+			return fmt.Errorf("read %s: %w", key, err)
+		}
+		defer zr.Close()
+		r = zr
+	}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 4*1024*1024)
+	for sc.Scan() {
+		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
+			continue
+		}
+		if err := fn(sc.Bytes()); err != nil {
+			return err
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("read %s: %w", key, err)
+	}
+	return nil
+}
+
+func countLines(path string) (int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(bufio.NewReaderSize(f, 1<<20))
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	buf := make([]byte, 1<<20)
+	for {
+		k, err := zr.Read(buf)
+		n += bytes.Count(buf[:k], []byte{'\n'})
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+}
+
+// cpuSeconds is the process's user and system time so far.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}

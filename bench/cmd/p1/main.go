@@ -1,0 +1,188 @@
+// Command p1 writes benchmark P1's result from the measures of the two
+// sides on the same files (bench/p1.sh runs them): Uptake's nightly run
+// (bench/cmd/nightly) and DuckDB (bench/duckdb). It first checks that both
+// computed the same daily figures, since a comparison of different answers
+// is worthless, and fails if they differ.
+//
+//	go run ./bench/cmd/p1 -uptake u.json -duckdb d.json [-duckdb10m d10.json -uptake10m u10.json] [-notes notes.txt]
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/uptakehq/uptake/bench/result"
+)
+
+// memLimitMB is P1's memory goal at 10 M events a day.
+const memLimitMB = 1024
+
+// Measure is one side's output (bench/cmd/nightly, bench/duckdb).
+type Measure struct {
+	Engine     string             `json:"engine"`
+	Day        string             `json:"day"`
+	Events     int                `json:"events"`
+	Seconds    float64            `json:"seconds"`
+	CPUSeconds float64            `json:"cpu_seconds"` // user and system time of the process during the run
+	EventsPerS float64            `json:"events_per_s"`
+	PeakRSSMB  float64            `json:"peak_rss_mb"`
+	BaseRSSMB  float64            `json:"base_rss_mb"`
+	Figures    map[string]float64 `json:"figures"`
+}
+
+func main() {
+	var (
+		up      = flag.String("uptake", "", "bench/cmd/nightly's JSON at 1 M events a day (required)")
+		duck    = flag.String("duckdb", "", "bench/duckdb's JSON at 1 M events a day (required)")
+		up10    = flag.String("uptake10m", "", "bench/cmd/nightly's JSON at 10 M events a day")
+		duck10  = flag.String("duckdb10m", "", "bench/duckdb's JSON at 10 M events a day")
+		notes   = flag.String("notes", "", "a file of notes, one a line (profile findings)")
+		command = flag.String("command", "bench/p1.sh", "what reproduces the result")
+	)
+	flag.Parse()
+	if err := run(*up, *duck, *up10, *duck10, *notes, *command); err != nil {
+		fmt.Fprintln(os.Stderr, "p1:", err)
+		os.Exit(1)
+	}
+}
+
+func run(up, duck, up10, duck10, notesFile, command string) error {
+	if up == "" || duck == "" {
+		return fmt.Errorf("want -uptake and -duckdb")
+	}
+	u, err := read(up)
+	if err != nil {
+		return err
+	}
+	d, err := read(duck)
+	if err != nil {
+		return err
+	}
+	if err := same(u, d); err != nil {
+		return err
+	}
+	r := result.Result{ID: "P1", Title: "Nightly aggregation of one day's raw files: Uptake against DuckDB", Command: command}
+	r.Figures = append(r.Figures,
+		result.Higher(fmt.Sprintf("nightly aggregation, 1 M events a day (%d lines read: the day and a day each side)", u.Events),
+			u.EventsPerS, "events/s", "DuckDB, same files, same daily figures", d.EventsPerS, "≥ 1.0× DuckDB", 1.0),
+		result.Lower("peak memory (RSS) of the nightly run, 1 M events a day", u.PeakRSSMB, "MB", "DuckDB, same run", d.PeakRSSMB, "for reference (goal is at 10 M)", math.Inf(1)),
+	)
+	r.Notes = append(r.Notes, fmt.Sprintf("Both sides computed the same figures for %s: %s.", u.Day, summary(u.Figures)),
+		fmt.Sprintf("1 M: Uptake %.1f s (state loaded before: %.0f MB RSS), DuckDB %.1f s; events/s are the lines read (%d) over the wall time of the run (Uptake: aggregate.Service.Run with an in-memory state; DuckDB: loading the files and its queries).",
+			u.Seconds, u.BaseRSSMB, d.Seconds, u.Events),
+		fmt.Sprintf("CPU time (user+system, this machine's 2 cores are shared, so wall times carry others' load): Uptake %.1f s, DuckDB %.1f s; per CPU second Uptake does %.2f× DuckDB's events.",
+			u.CPUSeconds, d.CPUSeconds, ratio(d.CPUSeconds, u.CPUSeconds)))
+	if duck10 != "" {
+		d10, err := read(duck10)
+		if err != nil {
+			return err
+		}
+		if up10 != "" {
+			u10, err := read(up10)
+			if err != nil {
+				return err
+			}
+			if err := same(u10, d10); err != nil {
+				return err
+			}
+			r.Figures = append(r.Figures,
+				result.Higher("nightly aggregation, 10 M events a day", u10.EventsPerS, "events/s", "DuckDB, same files", d10.EventsPerS, "≥ 1.0× DuckDB", 1.0),
+				result.Lower("peak memory (RSS) of the nightly run, 10 M events a day", u10.PeakRSSMB, "MB", "limit", memLimitMB, "≤ 1024 MB", 1.0))
+		} else {
+			f := result.Lower("peak memory (RSS), 10 M events a day: DuckDB measured, Uptake not run", d10.PeakRSSMB, "MB", "limit", memLimitMB, "≤ 1024 MB (DuckDB's, for reference)", 1.0)
+			// Uptake holds every record of the window: its peak grows in
+			// proportion to the lines read.
+			est := u.PeakRSSMB * float64(d10.Events) / float64(u.Events)
+			f.Note = fmt.Sprintf("Uptake was not run at 10 M (too long and too big on this machine); extrapolated from 1 M in proportion to the lines read, its peak would be about %.0f MB, over the limit.", est)
+			r.Figures = append(r.Figures, f,
+				result.Higher("DuckDB at 10 M events a day (peer only)", d10.EventsPerS, "events/s", "DuckDB at 1 M, same run", d.EventsPerS, "for reference", 0))
+		}
+	}
+	if notesFile != "" {
+		f, err := os.Open(notesFile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if l := strings.TrimSpace(sc.Text()); l != "" {
+				r.Notes = append(r.Notes, l)
+			}
+		}
+		if err := sc.Err(); err != nil {
+			return err
+		}
+	}
+	return result.Write(r, "")
+}
+
+func read(path string) (Measure, error) {
+	var m Measure
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return m, err
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return m, fmt.Errorf("%s: %w", path, err)
+	}
+	if m.Seconds <= 0 || m.Events <= 0 {
+		return m, fmt.Errorf("%s: no measure", path)
+	}
+	return m, nil
+}
+
+// same checks that both sides computed the same figures of the same day
+// from the same lines.
+func same(u, d Measure) error {
+	if u.Day != d.Day || u.Events != d.Events {
+		return fmt.Errorf("the sides read different data: %s %d lines, %s %d lines", u.Day, u.Events, d.Day, d.Events)
+	}
+	var diffs []string
+	for _, k := range slices.Sorted(mapsKeys(u.Figures, d.Figures)) {
+		if math.Abs(u.Figures[k]-d.Figures[k]) > 1e-9*math.Max(1, math.Abs(u.Figures[k])) {
+			diffs = append(diffs, fmt.Sprintf("%s: uptake %v, duckdb %v", k, u.Figures[k], d.Figures[k]))
+		}
+	}
+	if len(diffs) > 0 {
+		return fmt.Errorf("the sides disagree on %s:\n%s", u.Day, strings.Join(diffs, "\n"))
+	}
+	return nil
+}
+
+func mapsKeys(ms ...map[string]float64) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		seen := map[string]bool{}
+		for _, m := range ms {
+			for k := range m {
+				if !seen[k] {
+					seen[k] = true
+					if !yield(k) {
+						return
+					}
+				}
+			}
+		}
+	}
+}
+
+func summary(f map[string]float64) string {
+	var parts []string
+	for _, k := range slices.Sorted(mapsKeys(f)) {
+		parts = append(parts, fmt.Sprintf("%s %.4g", k, f[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func ratio(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
+}

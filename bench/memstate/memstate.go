@@ -1,0 +1,302 @@
+// Package memstate holds a tenant's aggregation state in memory: the
+// state the nightly run (aggregate.Service) reads and writes, without
+// DynamoDB, for benchmarks that measure the run itself. It follows
+// dynamostore's semantics (ordinals handed out on first sight, first
+// milestones kept earliest, latest survey answers and ticket states).
+package memstate
+
+import (
+	"context"
+	"maps"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/uptakehq/uptake/shared/kpi"
+)
+
+type resp struct {
+	ts  int64
+	mid string
+	day kpi.Day
+}
+
+// State is the tenant state of aggregate.State held in memory.
+type State struct {
+	mu     sync.Mutex
+	tenant string
+	cfg    kpi.Config
+	idents map[string]kpi.Identity
+	next   uint32
+	resps  map[string]resp
+	parts  map[kpi.Day]kpi.Part
+	dirty  map[kpi.Day]int64
+	tix    map[string]ticketState
+	subs   map[string]bool
+}
+
+type ticketState struct {
+	t       kpi.Ticket
+	created kpi.Day
+}
+
+// New returns the empty state of one tenant.
+func New(tenant string, cfg kpi.Config) *State {
+	return &State{tenant: tenant, cfg: cfg, idents: map[string]kpi.Identity{}, resps: map[string]resp{}, parts: map[kpi.Day]kpi.Part{}, dirty: map[kpi.Day]int64{}, tix: map[string]ticketState{}, subs: map[string]bool{}}
+}
+
+func (m *State) Tenants(context.Context) ([]string, error) { return []string{m.tenant}, nil }
+
+func (m *State) Config(context.Context, string) (kpi.Config, error) { return m.cfg, nil }
+
+func (m *State) Identities(_ context.Context, _ string, ids []string) (map[string]kpi.Identity, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := map[string]kpi.Identity{}
+	for _, id := range ids {
+		ident, ok := m.idents[id]
+		if !ok {
+			ident = kpi.Identity{Ordinal: m.next}
+			m.next++
+			m.idents[id] = ident
+		}
+		out[id] = ident
+	}
+	return out, nil
+}
+
+func (m *State) SetFirst(_ context.Context, _ string, id string, ms kpi.Milestone, f kpi.First) (kpi.First, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ident := m.idents[id]
+	have := ident.First(ms)
+	if !have.IsZero() && !have.At.After(f.At) {
+		return kpi.First{}, false, nil
+	}
+	firsts := maps.Clone(ident.Firsts)
+	if firsts == nil {
+		firsts = map[kpi.Milestone]kpi.First{}
+	}
+	firsts[ms] = f
+	ident.Firsts = firsts
+	m.idents[id] = ident
+	return have, true, nil
+}
+
+func (m *State) Cohort(_ context.Context, _ string, day kpi.Day) ([]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []string
+	for id, ident := range m.idents {
+		if f := ident.First(kpi.SignedUp); !f.IsZero() && f.Day.Equal(day) {
+			out = append(out, id)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+func (m *State) ClaimResponse(_ context.Context, _ string, r kpi.Response, day kpi.Day) (bool, kpi.Day, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := r.Type + "#" + r.SurveyID + "#" + r.Respondent
+	old, ok := m.resps[k]
+	ts := r.Time.UnixNano()
+	if ok && (old.ts > ts || (old.ts == ts && old.mid > r.MessageID)) {
+		return false, kpi.Day{}, nil
+	}
+	m.resps[k] = resp{ts: ts, mid: r.MessageID, day: day}
+	if ok && !old.day.Equal(day) {
+		return true, old.day, nil
+	}
+	return true, kpi.Day{}, nil
+}
+
+func (m *State) PutPart(_ context.Context, _ string, p kpi.Part, _ time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.parts[p.Day] = p
+	return nil
+}
+
+func (m *State) Parts(_ context.Context, _ string, from, to kpi.Day) ([]kpi.Part, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []kpi.Part
+	for _, d := range kpi.Days(from, to) {
+		if p, ok := m.parts[d]; ok {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+func (m *State) DirtyDays(_ context.Context, _ string, from, to kpi.Day) ([]kpi.Dirty, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []kpi.Dirty
+	for _, d := range slices.SortedFunc(maps.Keys(m.dirty), func(a, b kpi.Day) int { return strings.Compare(a.String(), b.String()) }) {
+		if !d.Before(from) && !d.After(to) {
+			out = append(out, kpi.Dirty{Day: d, At: m.dirty[d]})
+		}
+	}
+	return out, nil
+}
+
+func (m *State) ClearDirty(_ context.Context, _ string, d kpi.Dirty) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.dirty[d.Day] == d.At {
+		delete(m.dirty, d.Day)
+	}
+	return nil
+}
+
+func (m *State) PartsOnly(ctx context.Context, t string, from, to kpi.Day, _ []string) ([]kpi.Part, error) {
+	m.mu.Lock()
+	var days []kpi.Day
+	for d := range m.parts {
+		if !d.Before(from) && !d.After(to) {
+			days = append(days, d)
+		}
+	}
+	m.mu.Unlock()
+	slices.SortFunc(days, func(a, b kpi.Day) int { return strings.Compare(a.String(), b.String()) })
+	if len(days) == 0 {
+		return nil, nil
+	}
+	return m.Parts(ctx, t, days[0], days[len(days)-1])
+}
+
+func (m *State) PutTraits(_ context.Context, _ string, id string, old, next kpi.Traits) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ident := m.idents[id]
+	if !reflect.DeepEqual(ident.Traits, old) && !(len(ident.Traits) == 0 && len(old) == 0) {
+		return false, nil
+	}
+	ident.Traits = next
+	m.idents[id] = ident
+	return true, nil
+}
+
+func (m *State) HasParts(_ context.Context, _ string, days []kpi.Day) (map[kpi.Day]bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := map[kpi.Day]bool{}
+	for _, d := range days {
+		if _, ok := m.parts[d]; ok {
+			out[d] = true
+		}
+	}
+	return out, nil
+}
+
+func (m *State) MarkDirty(_ context.Context, _ string, days []kpi.Day, at time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, d := range days {
+		m.dirty[d] = at.UnixNano()
+	}
+	return nil
+}
+
+func (m *State) ClaimTicket(_ context.Context, _ string, t kpi.Ticket, dayOf func(time.Time) kpi.Day) (bool, kpi.Day, kpi.Day, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	old, ok := m.tix[t.ID]
+	var prev *kpi.Ticket
+	if ok {
+		prev = &old.t
+	}
+	merged := kpi.MergeTicket(prev, t)
+	day := dayOf(merged.Created)
+	if ok && reflect.DeepEqual(merged, old.t) {
+		return false, day, kpi.Day{}, nil
+	}
+	m.tix[t.ID] = ticketState{merged, day}
+	if ok && !old.created.Equal(day) {
+		return true, day, old.created, nil
+	}
+	return true, day, kpi.Day{}, nil
+}
+
+func (m *State) TicketsCreated(_ context.Context, _ string, day kpi.Day) ([]kpi.Ticket, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []kpi.Ticket
+	for _, st := range m.tix {
+		if st.created.Equal(day) {
+			out = append(out, st.t)
+		}
+	}
+	return out, nil
+}
+
+func (m *State) AddSubscribers(_ context.Context, _ string, accounts []string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, a := range accounts {
+		m.subs[a] = true
+	}
+	return nil
+}
+
+func (m *State) Subscribers(_ context.Context, _ string) ([]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Sorted(maps.Keys(m.subs)), nil
+}
+
+func (m *State) MarkPending(_ context.Context, _ string, days []kpi.Day, at time.Time) ([]kpi.Day, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var marked []kpi.Day
+	for _, d := range days {
+		if _, ok := m.dirty[d]; !ok {
+			m.dirty[d] = at.UnixNano()
+			marked = append(marked, d)
+		}
+	}
+	return marked, nil
+}
+
+func (m *State) ResponsesReplaced(_ context.Context, _ string, rs []kpi.Response) ([]kpi.Day, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]kpi.Day, len(rs))
+	for i, r := range rs {
+		old, ok := m.resps[r.Type+"#"+r.SurveyID+"#"+r.Respondent]
+		if ts := r.Time.UnixNano(); ok && (old.ts < ts || old.ts == ts && old.mid <= r.MessageID) {
+			out[i] = old.day
+		}
+	}
+	return out, nil
+}
+
+func (m *State) Tickets(_ context.Context, _ string, ids []string) (map[string]kpi.Ticket, map[string]kpi.Day, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	states, days := map[string]kpi.Ticket{}, map[string]kpi.Day{}
+	for _, id := range ids {
+		if t, ok := m.tix[id]; ok {
+			states[id], days[id] = t.t, t.created
+		}
+	}
+	return states, days, nil
+}
+
+// Reached counts the identities whose first milestone m falls on day.
+func (m *State) Reached(ms kpi.Milestone, day kpi.Day) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for _, ident := range m.idents {
+		if f := ident.First(ms); !f.IsZero() && f.Day.Equal(day) {
+			n++
+		}
+	}
+	return n
+}

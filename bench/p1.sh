@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# P1: the nightly aggregation of one day's raw files, Uptake against DuckDB
+# on the same files in the same run, and their figures checked equal.
+#
+#   bench/p1.sh                 1 M events a day (about 10 minutes here)
+#   P1_10M=1 bench/p1.sh        also DuckDB at 10 M events a day (longer)
+#
+# Data: gendata writes the tenant's day 2026-10-02 and a day each side
+# (the nightly run reads them) into bench/data/ (kept between runs, same
+# seed, same files). Artifacts (CPU and allocation profiles, each side's
+# measure) go to bench/results/p1/; the result to bench/results/P1.json.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+GO=${GO:-go}
+SEED=${P1_SEED:-20261014}
+START=2026-10-01
+DAY=2026-10-02
+ART=bench/results/p1
+mkdir -p "$ART" bench/data
+
+bench/duckdb/deps.sh
+$GO build -o "$ART/nightly" ./bench/cmd/nightly
+(cd bench/duckdb && CGO_ENABLED=1 $GO build -o "../../$ART/duckdb" .)
+
+# data EVENTS: the folder of the three days at EVENTS events a day.
+data() {
+  local dir="bench/data/p1-$1-$SEED"
+  if [ ! -f "$dir/done" ]; then
+    rm -rf "$dir" "$dir.tmp"
+    $GO run ./bench/cmd/gendata -out "$dir.tmp" -events "$1" -days 3 -start "$START" -seed "$SEED" >&2
+    touch "$dir.tmp/done"
+    mv "$dir.tmp" "$dir"
+  fi
+  echo "$dir"
+}
+
+D1=$(data 1000000)
+"$ART/duckdb" -data "$D1" -day "$DAY" -o "$ART/duckdb-1m.json"
+"$ART/nightly" -data "$D1" -day "$DAY" -events 1000000 -start "$START" -seed "$SEED" \
+  -cpuprofile "$ART/uptake-1m.cpu.pprof" -memprofile "$ART/uptake-1m.allocs.pprof" -o "$ART/uptake-1m.json"
+
+# The profile's top functions (cumulative CPU, then allocated bytes), as notes.
+{
+  cat bench/p1-notes.txt
+  echo "CPU profile of this run, cumulative (go tool pprof -top -cum $ART/uptake-1m.cpu.pprof): $(
+    $GO tool pprof -top -cum -nodecount=40 "$ART/nightly" "$ART/uptake-1m.cpu.pprof" 2>/dev/null |
+      awk '/^ *[0-9.]+[a-z]* +[0-9.]+%/ && $NF !~ /^runtime\.|^main\.run$|^main\.main$|aggregate\.\(\*Service\)\.Run$|aggregate\.\(\*Service\)\.run$/ {printf "%s%s %s", sep, $NF, $5; sep="; "}' | cut -c1-900)"
+  echo "Allocation profile of this run, bytes allocated (go tool pprof -sample_index=alloc_space -top $ART/uptake-1m.allocs.pprof): $(
+    $GO tool pprof -sample_index=alloc_space -top -nodecount=8 "$ART/nightly" "$ART/uptake-1m.allocs.pprof" 2>/dev/null |
+      awk '/^ *[0-9.]+[a-zA-Z]* +[0-9.]+%/ {printf "%s%s %s (%s)", sep, $NF, $1, $2; sep="; "}')"
+} > "$ART/notes.txt"
+
+ARGS=(-uptake "$ART/uptake-1m.json" -duckdb "$ART/duckdb-1m.json" -notes "$ART/notes.txt")
+if [ "${P1_10M:-}" = 1 ]; then
+  D10=$(data 10000000)
+  "$ART/duckdb" -data "$D10" -day "$DAY" -o "$ART/duckdb-10m.json"
+  ARGS+=(-duckdb10m "$ART/duckdb-10m.json")
+fi
+$GO run ./bench/cmd/p1 "${ARGS[@]}"
+echo "bench/results/P1.json written" >&2
