@@ -408,12 +408,12 @@ func evalFeatures(in Input) Result {
 	n := float64(active.GetCardinality())
 	anyFeature := roaring.New()
 	var rows []Row
-	for _, k := range slices.Sorted(maps.Keys(m.Sets)) {
+	for _, k := range m.SetNames() {
 		name, ok := strings.CutPrefix(k, FeatureSet(""))
 		if !ok {
 			continue
 		}
-		users := roaring.And(m.Sets[k], active)
+		users := roaring.And(m.Set(k), active)
 		anyFeature.Or(users)
 		c := float64(users.GetCardinality())
 		rows = append(rows, Row{Key: name, Value: ratio(c, n, 100), Numerator: c, Denominator: n})

@@ -390,19 +390,19 @@ func evalDropoff(in Input) Result {
 	}
 	stops := []stop{}
 	total := 0.0
-	for _, k := range slices.Sorted(maps.Keys(cohort.Sets)) {
+	for _, k := range cohort.SetNames() {
 		ks, ok := strings.CutPrefix(k, "funnel_stopped:")
 		if !ok {
 			continue
 		}
 		step, _ := strconv.Atoi(ks)
-		stopped := cohort.Sets[k]
+		stopped := cohort.Set(k)
 		st := stop{StoppedAt: step, Users: stopped.GetCardinality(), Next: []next{}}
 		total += float64(st.Users)
 		prefix := "next_after_step:" + ks + ":"
-		for _, name := range slices.Sorted(maps.Keys(after.Sets)) {
+		for _, name := range after.SetNames() {
 			if lbl, ok := strings.CutPrefix(name, prefix); ok {
-				if c := stopped.AndCardinality(after.Sets[name]); c > 0 {
+				if c := stopped.AndCardinality(after.Set(name)); c > 0 {
 					st.Next = append(st.Next, next{Path: lbl, Count: float64(c)})
 				}
 			}

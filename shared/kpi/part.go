@@ -4,6 +4,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/RoaringBitmap/roaring/v2"
 )
@@ -265,11 +266,20 @@ func topKeys[V any](m map[string]V, size func(V) int) []string {
 type Merged struct {
 	Days     int
 	Counters map[string]float64
-	Sets     map[string]*roaring.Bitmap
 	Lists    map[string][]float64
 	// Responses are the parts' survey answers, each with the day it
 	// counts on.
 	Responses []DayResponse
+	// sets are the parts' sets, each unioned when first asked for: a KPI
+	// reads a few of a part's dozens of sets, and the unions were most of
+	// a long range's cost.
+	sets *lazySets
+}
+
+type lazySets struct {
+	mu     sync.Mutex
+	parts  map[string][]*roaring.Bitmap
+	merged map[string]*roaring.Bitmap
 }
 
 // DayResponse is a survey answer and the part it comes from, whose sets
@@ -281,8 +291,8 @@ type DayResponse struct {
 
 // Merge adds parts together.
 func Merge(parts []Part) Merged {
-	m := Merged{Days: len(parts), Counters: map[string]float64{}, Sets: map[string]*roaring.Bitmap{}, Lists: map[string][]float64{}}
-	bySet := map[string][]*roaring.Bitmap{}
+	m := Merged{Days: len(parts), Counters: map[string]float64{}, Lists: map[string][]float64{},
+		sets: &lazySets{parts: map[string][]*roaring.Bitmap{}, merged: map[string]*roaring.Bitmap{}}}
 	for i := range parts {
 		p := &parts[i]
 		for _, r := range p.Responses {
@@ -295,21 +305,37 @@ func Merge(parts []Part) Merged {
 			m.Lists[k] = append(m.Lists[k], l...)
 		}
 		for k, b := range p.Sets {
-			bySet[k] = append(bySet[k], b)
+			m.sets.parts[k] = append(m.sets.parts[k], b)
 		}
-	}
-	for _, k := range slices.Sorted(maps.Keys(bySet)) {
-		m.Sets[k] = roaring.FastOr(bySet[k]...)
 	}
 	return m
 }
 
 // Set returns a merged set, empty when no part had it.
 func (m Merged) Set(name string) *roaring.Bitmap {
-	if b, ok := m.Sets[name]; ok {
+	if m.sets == nil {
+		return roaring.New()
+	}
+	m.sets.mu.Lock()
+	defer m.sets.mu.Unlock()
+	if b, ok := m.sets.merged[name]; ok {
 		return b
 	}
-	return roaring.New()
+	bs, ok := m.sets.parts[name]
+	if !ok {
+		return roaring.New()
+	}
+	b := roaring.FastOr(bs...)
+	m.sets.merged[name] = b
+	return b
+}
+
+// SetNames returns the names of the sets any part had, sorted.
+func (m Merged) SetNames() []string {
+	if m.sets == nil {
+		return nil
+	}
+	return slices.Sorted(maps.Keys(m.sets.parts))
 }
 
 // NPS groups.
