@@ -9,8 +9,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	_ "time/tzdata" // tenants' time zones, whatever the runtime image has
 
 	"github.com/uptakehq/uptake/shared/stack"
@@ -18,12 +16,10 @@ import (
 
 func main() {
 	log := lambdacontext.NewLogger()
-	st, err := stack.Boot(context.Background(), os.Getenv, loadAWS, log, nil)
+	st, err := stack.Boot(context.Background(), os.Getenv, stack.LambdaAWSLoader(os.Getenv), log, nil)
 	if err != nil {
 		log.Error("cannot start", "err", err)
 		os.Exit(1)
 	}
 	lambda.Start(st.SendAlerts)
 }
-
-func loadAWS(ctx context.Context) (aws.Config, error) { return config.LoadDefaultConfig(ctx) }

@@ -7,8 +7,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	_ "time/tzdata" // tenants' time zones, whatever the runtime image has
 
 	"github.com/uptakehq/uptake/shared/openapi"
@@ -17,12 +15,10 @@ import (
 
 func main() {
 	log := lambdacontext.NewLogger()
-	st, err := stack.Boot(context.Background(), os.Getenv, loadAWS, log, openapi.Document)
+	st, err := stack.Boot(context.Background(), os.Getenv, stack.LambdaAWSLoader(os.Getenv), log, openapi.Document)
 	if err != nil {
 		log.Error("cannot start", "err", err)
 		os.Exit(1)
 	}
 	lambda.Start(st.Ingest.Handle)
 }
-
-func loadAWS(ctx context.Context) (aws.Config, error) { return config.LoadDefaultConfig(ctx) }

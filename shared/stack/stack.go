@@ -168,7 +168,7 @@ func (s *Stack) Provision(ctx context.Context, tenantID string, keys map[tenant.
 }
 
 // Boot is what every function's main does: read the environment, load the
-// AWS configuration with load (config.LoadDefaultConfig in Lambda) and wire
+// AWS configuration with load (LambdaAWS in Lambda) and wire
 // the stack on the real clock.
 func Boot(ctx context.Context, getenv func(string) string, load func(context.Context) (aws.Config, error), log *slog.Logger, openAPI []byte) (*Stack, error) {
 	env, err := LoadEnv(getenv)
