@@ -9,13 +9,12 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	_ "time/tzdata" // tenants' time zones, whatever the runtime image has
 
-	"github.com/uptakehq/uptake/shared/openapi"
 	"github.com/uptakehq/uptake/shared/stack"
 )
 
 func main() {
 	log := lambdacontext.NewLogger()
-	st, err := stack.Boot(context.Background(), os.Getenv, stack.LambdaAWSLoader(os.Getenv), log, openapi.Document)
+	st, err := stack.Boot(context.Background(), os.Getenv, stack.LambdaAWSLoader(os.Getenv), log, nil)
 	if err != nil {
 		log.Error("cannot start", "err", err)
 		os.Exit(1)

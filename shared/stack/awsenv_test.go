@@ -111,7 +111,8 @@ func TestLambdaAWSContainerCredentials(t *testing.T) {
 
 // TestFunctionsDependencies keeps the Lambda bootstraps lean (benchmark
 // P4): no function links the SDK's shared configuration (with its SSO,
-// STS and sign-in clients).
+// STS and sign-in clients), and only the query function, which serves it,
+// embeds the OpenAPI document.
 func TestFunctionsDependencies(t *testing.T) {
 	goTool, err := exec.LookPath("go")
 	if err != nil {
@@ -135,6 +136,9 @@ func TestFunctionsDependencies(t *testing.T) {
 			if slices.Contains(deps, b) {
 				t.Errorf("functions/%s links %s", name, b)
 			}
+		}
+		if embeds := slices.Contains(deps, "github.com/uptakehq/uptake/shared/openapi"); embeds != (name == "query") {
+			t.Errorf("functions/%s: embeds the OpenAPI document = %v, want %v", name, embeds, name == "query")
 		}
 	}
 }
