@@ -9,7 +9,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
-	"regexp"
 
 	"github.com/uptakehq/uptake/shared/apierr"
 )
@@ -24,11 +23,22 @@ const (
 	Admin Kind = "admin"
 )
 
-var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
-
 // ValidID reports whether id can name a tenant: lower-case letters, digits
-// and dashes, at most 63 characters (it becomes part of S3 keys).
-func ValidID(id string) bool { return idPattern.MatchString(id) }
+// and dashes, not starting with a dash, at most 63 characters (it becomes
+// part of S3 keys). It is `^[a-z0-9][a-z0-9-]{0,62}$` written out: that
+// regular expression, compiled at package init, cost every Lambda cold
+// start about a millisecond (benchmark P4).
+func ValidID(id string) bool {
+	if id == "" || len(id) > 63 || id[0] == '-' {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
 
 // HashKey is how keys are stored: keys are long random tokens, so a plain
 // SHA-256 is enough to make a table dump useless for calling the API.
