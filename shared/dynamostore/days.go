@@ -190,8 +190,10 @@ func decodePart(it map[string]types.AttributeValue) (kpi.Part, error) {
 			if !ok {
 				continue
 			}
+			// A view on the item's bytes, which nothing writes to: no copy
+			// of sets a query does not read (FromBuffer is copy-on-write).
 			b := roaring.New()
-			if err := b.UnmarshalBinary(bv.Value); err != nil {
+			if _, err := b.FromBuffer(bv.Value); err != nil {
 				return kpi.Part{}, fmt.Errorf("part %s set %s: %w", day, k, err)
 			}
 			p.Sets[k] = b

@@ -133,7 +133,7 @@ func (m *memStore) decode(i int, names []string) (kpi.Part, error) {
 			continue
 		}
 		b := roaring.New()
-		if err := b.UnmarshalBinary(raw); err != nil {
+		if _, err := b.FromBuffer(raw); err != nil {
 			return kpi.Part{}, fmt.Errorf("part %s set %s: %w", p.Day, k, err)
 		}
 		p.Sets[k] = b
