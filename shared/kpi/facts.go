@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -13,11 +14,16 @@ import (
 )
 
 // botPattern matches user agents of bots, crawlers and headless browsers.
-var botPattern = regexp.MustCompile(`(?i)bot|crawl|spider|slurp|headless|lighthouse|pingdom|phantomjs|python-requests|curl/|wget/|facebookexternalhit`)
+// It is compiled on first use: only the aggregation needs it, and compiling
+// it at package init cost every function's cold start ~0.5 ms (benchmark
+// P4).
+var botPattern = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?i)bot|crawl|spider|slurp|headless|lighthouse|pingdom|phantomjs|python-requests|curl/|wget/|facebookexternalhit`)
+})
 
 // IsBot reports whether a user agent is a bot's. Bots are left out of web
 // metrics (sessions, pages, conversion), not of product usage.
-func IsBot(userAgent string) bool { return userAgent != "" && botPattern.MatchString(userAgent) }
+func IsBot(userAgent string) bool { return userAgent != "" && botPattern().MatchString(userAgent) }
 
 // Response is one survey answer.
 type Response struct {
