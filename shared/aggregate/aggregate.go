@@ -789,7 +789,13 @@ func (s *Service) segments(ctx context.Context, tenantID string, day kpi.Day, lo
 func (s *Service) window(ctx context.Context, tenantID string, cfg kpi.Config, day kpi.Day) ([]event.Record, error) {
 	loc := cfg.Location()
 	from, to := day.Start(loc).Add(-24*time.Hour), day.End(loc).Add(24*time.Hour)
-	var recs []event.Record
+	// Records are decoded in place into fixed-size chunks, then copied
+	// once into a slice of the exact size: appending to one slice would
+	// copy every record several times over as it grows (a window holds
+	// millions) and hold the old and new arrays at once.
+	var chunks [][]event.Record
+	cur := make([]event.Record, 0, windowChunk)
+	n := 0
 	for _, u := range kpi.Days(kpi.DayOf(from, time.UTC), kpi.DayOf(to.Add(-time.Nanosecond), time.UTC)) {
 		keys, err := s.Raw.Keys(ctx, RawKind, tenantID, u)
 		if err != nil {
@@ -797,17 +803,25 @@ func (s *Service) window(ctx context.Context, tenantID string, cfg kpi.Config, d
 		}
 		for _, k := range keys {
 			err := s.Raw.Lines(ctx, k, func(line []byte) error {
-				var r event.Record
-				if err := json.Unmarshal(line, &r); err != nil {
+				if len(cur) == cap(cur) {
+					chunks = append(chunks, cur)
+					cur = make([]event.Record, 0, windowChunk)
+				}
+				cur = append(cur, event.Record{})
+				r := &cur[len(cur)-1]
+				if err := json.Unmarshal(line, r); err != nil {
 					// Lines were validated on the way in; a broken one is
 					// logged and left in place for inspection.
+					cur = cur[:len(cur)-1]
 					s.Log.WarnContext(ctx, "unreadable raw line", "tenant", tenantID, "key", k, "err", err)
 					return nil
 				}
-				if !r.Timestamp.Before(from) && r.Timestamp.Before(to) {
-					slim(&r)
-					recs = append(recs, r)
+				if r.Timestamp.Before(from) || !r.Timestamp.Before(to) {
+					cur = cur[:len(cur)-1]
+					return nil
 				}
+				slim(r)
+				n++
 				return nil
 			})
 			if err != nil {
@@ -815,8 +829,19 @@ func (s *Service) window(ctx context.Context, tenantID string, cfg kpi.Config, d
 			}
 		}
 	}
-	return recs, nil
+	if len(chunks) == 0 {
+		return cur, nil
+	}
+	recs := make([]event.Record, 0, n)
+	for i, c := range chunks {
+		recs = append(recs, c...)
+		chunks[i] = nil
+	}
+	return append(recs, cur...), nil
 }
+
+// windowChunk is how many records window decodes into one chunk.
+const windowChunk = 1 << 14
 
 // clearCovered removes the dirty marks of UTC days whose local days were
 // all run (at the start of this run or later marks stay).
