@@ -12,7 +12,9 @@
 //     with all its page views;
 //   - survey answers: the latest (time, then messageId) of each type,
 //     survey and respondent within the day, NPS by group, CSAT top two;
-//   - onboarding steps: distinct users completing each step on the day.
+//   - onboarding steps: users completing each step for the first time on
+//     the day (the files' history starts the day before, which Uptake's
+//     state has run).
 //
 // It prints the measure as JSON (the same shape as bench/cmd/nightly's):
 // lines read, wall time of loading and querying, peak resident memory.
@@ -199,9 +201,14 @@ FROM ans`, []string{"survey_answers", "nps_promoters", "nps_passives", "nps_detr
 	if s := figs["sessions"]; s > 0 {
 		figs["pages_per_visit"] = figs["session_pages"] / s
 	}
-	rows, err := conn.QueryContext(ctx, `SELECT CAST(step_index AS INTEGER), count(DISTINCT CASE WHEN userId <> '' THEN userId ELSE anonymousId END)
-FROM ev WHERE type = 'track' AND event = 'Onboarding Step Completed' AND (userId <> '' OR anonymousId <> '')
-  AND step_index BETWEEN 1 AND 50 AND step_index = floor(step_index) AND `+inDay+` GROUP BY 1`)
+	// A user's first completion of a step: on the day, and not on the day
+	// before (the data's history starts then).
+	rows, err := conn.QueryContext(ctx, `WITH steps AS (
+  SELECT CASE WHEN userId <> '' THEN userId ELSE anonymousId END AS who, CAST(step_index AS INTEGER) AS step, min(ts) AS first
+  FROM ev WHERE type = 'track' AND event = 'Onboarding Step Completed' AND (userId <> '' OR anonymousId <> '')
+    AND step_index BETWEEN 1 AND 50 AND step_index = floor(step_index) AND ts < `+end+`
+  GROUP BY ALL)
+SELECT step, count(*) FROM steps WHERE first >= `+start+` GROUP BY step`)
 	if err != nil {
 		return nil, 0, fmt.Errorf("steps: %w", err)
 	}

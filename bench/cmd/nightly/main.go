@@ -9,7 +9,10 @@
 //
 // The state starts as the generator's population left it before its first
 // day (every user known, signed up and active on its creation day), so
-// -events, -start and -seed must be gendata's.
+// -events, -start and -seed must be gendata's; then the day before is run,
+// untimed, as the previous night would have, and the day is measured. Its
+// events/s count the lines of the day's window once, whatever days the run
+// runs again.
 package main
 
 import (
@@ -24,7 +27,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -71,6 +74,10 @@ type Measure struct {
 	PeakRSSMB float64            `json:"peak_rss_mb"`
 	BaseRSSMB float64            `json:"base_rss_mb"`
 	Figures   map[string]float64 `json:"figures"`
+	// Reruns are the days the measured run ran again (what it changed
+	// invalidated them); WarmReruns, those of the untimed run before.
+	Reruns     []string `json:"reruns"`
+	WarmReruns []string `json:"warm_reruns"`
 }
 
 func run(data, dayFlag string, events int, start string, seed uint64, tenant, cpuProf, memProf, out, logLevel string) error {
@@ -115,7 +122,13 @@ func run(data, dayFlag string, events int, start string, seed uint64, tenant, cp
 	clock := day.AddDays(2).Start(time.UTC).Add(15 * time.Minute)
 	svc := &aggregate.Service{Raw: raw, State: st, Now: func() time.Time { return clock },
 		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))}
-	runtime.GC()
+	// The state as the previous night's run left it: the day before run
+	// (untimed), so that the measured run does what a nightly run does.
+	warm, err := svc.Run(ctx, tenant, []kpi.Day{day.AddDays(-1)})
+	if err != nil {
+		return fmt.Errorf("run of the day before: %w", err)
+	}
+	debug.FreeOSMemory()
 	base := rssKB("VmRSS")
 
 	if cpuProf != "" {
@@ -129,7 +142,7 @@ func run(data, dayFlag string, events int, start string, seed uint64, tenant, cp
 		}
 	}
 	t0, c0 := time.Now(), cpuSeconds()
-	_, runErr := svc.Run(ctx, tenant, []kpi.Day{day})
+	rep, runErr := svc.Run(ctx, tenant, []kpi.Day{day})
 	elapsed, cpu := time.Since(t0), cpuSeconds()-c0
 	if cpuProf != "" {
 		pprof.StopCPUProfile()
@@ -154,7 +167,8 @@ func run(data, dayFlag string, events int, start string, seed uint64, tenant, cp
 		return fmt.Errorf("the run left no part for %s: %v", day, err)
 	}
 	m := Measure{Engine: "uptake", Day: day.String(), Events: n, Seconds: elapsed.Seconds(), CPUSeconds: cpu, EventsPerS: float64(n) / elapsed.Seconds(),
-		PeakRSSMB: float64(peak) / 1024, BaseRSSMB: float64(base) / 1024, Figures: figures(parts[0], st, day)}
+		PeakRSSMB: float64(peak) / 1024, BaseRSSMB: float64(base) / 1024, Figures: figures(parts[0], st, day),
+		Reruns: rep.Reruns, WarmReruns: warm.Reruns}
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return err
@@ -168,7 +182,8 @@ func run(data, dayFlag string, events int, start string, seed uint64, tenant, cp
 
 // figures are the day's values that bench/duckdb computes from the same
 // files: active users, sessions and their pages, survey answers by type
-// and score bucket, users first completing each onboarding step.
+// and score bucket, users first completing each onboarding step (the
+// data's history starts on the day before, which the state has run).
 func figures(p kpi.Part, st *memstate.State, day kpi.Day) map[string]float64 {
 	f := map[string]float64{
 		"dau":             p.Counters[kpi.CounterDAU],
