@@ -58,6 +58,7 @@ func main() {
 
 type options struct {
 	events, clients, batch int
+	users                  int
 	p3File, aggFile        string
 	runsPerDay             float64
 	cpuProfile             string
@@ -69,6 +70,7 @@ func run(ctx context.Context, args []string) error {
 	fs.IntVar(&o.events, "events", 200_000, "events to send end to end (P5)")
 	fs.IntVar(&o.clients, "clients", 4, "concurrent HTTP clients")
 	fs.IntVar(&o.batch, "batch", 100, "messages per batch")
+	fs.IntVar(&o.users, "users", 2000, "identified users, and as many anonymous visitors, who send the events")
 	fs.StringVar(&o.p3File, "p3", "", "output of go test -bench BenchmarkIngest ./shared/ingest/")
 	fs.StringVar(&o.aggFile, "agg", "", "output of go test -bench BenchmarkNightlyDay ./shared/aggregate/")
 	fs.Float64Var(&o.runsPerDay, "runs-per-day", 2, "nightly runs that read each day's events (see P6's notes)")
@@ -90,11 +92,10 @@ func run(ctx context.Context, args []string) error {
 	if err := writeP3(p3); err != nil {
 		return err
 	}
-	m, err := measure(ctx, o)
+	// P5 is written as soon as the load is over, before the nightly run
+	// that P6 needs.
+	m, err := measure(ctx, o, func(m measurement) error { return writeP5(o, m) })
 	if err != nil {
-		return err
-	}
-	if err := writeP5(o, m); err != nil {
 		return err
 	}
 	return writeP6(o, m, p3, agg)
@@ -200,7 +201,7 @@ func cpuSeconds(pid int) float64 {
 	return (utime + stime) / 100 // USER_HZ
 }
 
-func measure(ctx context.Context, o options) (m measurement, err error) {
+func measure(ctx context.Context, o options, loaded func(measurement) error) (m measurement, err error) {
 	dir, err := os.MkdirTemp("", "uptake-ingestbench-")
 	if err != nil {
 		return m, err
@@ -247,7 +248,7 @@ func measure(ctx context.Context, o options) (m measurement, err error) {
 	for w := range o.clients {
 		wg.Go(func() {
 			var at time.Time
-			g := batches.New(batches.Options{Seed: uint64(w + 1), Clock: func() time.Time { return at }})
+			g := batches.New(batches.Options{Seed: uint64(w + 1), Users: o.users, Clock: func() time.Time { return at }})
 			for i := w; i < nBatches; i += o.clients {
 				at = now.Add(-time.Duration(i%3) * 24 * time.Hour)
 				bodies[i] = g.Batch(o.batch)
@@ -305,6 +306,11 @@ func measure(ctx context.Context, o options) (m measurement, err error) {
 	m.latencies = slices.Concat(lat...)
 	slices.Sort(m.latencies)
 	m.ingestOps, m.ingestWRU, m.ingRRU, m.putBytes = counted.snapshot()
+
+	if err := loaded(m); err != nil {
+		return m, err
+	}
+	fmt.Fprintf(os.Stderr, "P5: %.0f events/s; aggregating for P6\n", float64(m.events)/m.elapsed.Seconds())
 
 	// The nightly run of yesterday, once the day before has been run (so
 	// that the tenant's users are known, as in steady state).
