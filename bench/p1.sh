@@ -44,10 +44,10 @@ D1=$(data 1000000)
   cat bench/p1-notes.txt
   echo "CPU profile of this run, cumulative (go tool pprof -top -cum $ART/uptake-1m.cpu.pprof): $(
     $GO tool pprof -top -cum -nodecount=40 "$ART/nightly" "$ART/uptake-1m.cpu.pprof" 2>/dev/null |
-      awk '/^ *[0-9.]+[a-z]* +[0-9.]+%/ && $NF !~ /^runtime\.|^main\.run$|^main\.main$|aggregate\.\(\*Service\)\.Run$|aggregate\.\(\*Service\)\.run$/ {printf "%s%s %s", sep, $NF, $5; sep="; "}' | cut -c1-900)"
+      awk '/^ *[0-9.]+[a-z]* +[0-9.]+%/ && $6 !~ /^runtime\.|^main\.run$|^main\.main$|aggregate\.\(\*Service\)\.Run$|aggregate\.\(\*Service\)\.run$/ {n=$6; gsub("github.com/uptakehq/uptake/", "", n); printf "%s%s %s", sep, n, $5; sep="; "}' | cut -c1-900)"
   echo "Allocation profile of this run, bytes allocated (go tool pprof -sample_index=alloc_space -top $ART/uptake-1m.allocs.pprof): $(
     $GO tool pprof -sample_index=alloc_space -top -nodecount=8 "$ART/nightly" "$ART/uptake-1m.allocs.pprof" 2>/dev/null |
-      awk '/^ *[0-9.]+[a-zA-Z]* +[0-9.]+%/ {printf "%s%s %s (%s)", sep, $NF, $1, $2; sep="; "}')"
+      awk '/^ *[0-9.]+[a-zA-Z]* +[0-9.]+%/ {n=$6; gsub("github.com/uptakehq/uptake/", "", n); printf "%s%s %s (%s)", sep, n, $1, $2; sep="; "}')"
 } > "$ART/notes.txt"
 
 ARGS=(-uptake "$ART/uptake-1m.json" -duckdb "$ART/duckdb-1m.json" -notes "$ART/notes.txt")

@@ -72,8 +72,9 @@ func run(up, duck, up10, duck10, notesFile, command string) error {
 	r.Figures = append(r.Figures,
 		result.Higher(fmt.Sprintf("nightly aggregation, 1 M events a day (%d lines read: the day and a day each side)", u.Events),
 			u.EventsPerS, "events/s", "DuckDB, same files, same daily figures", d.EventsPerS, "≥ 1.0× DuckDB", 1.0),
-		result.Lower("peak memory (RSS) of the nightly run, 1 M events a day", u.PeakRSSMB, "MB", "DuckDB, same run", d.PeakRSSMB, "for reference (goal is at 10 M)", math.Inf(1)),
+		result.Lower("peak memory (RSS) of the nightly run, 1 M events a day", u.PeakRSSMB, "MB", "limit (P1's goal at 10 M)", memLimitMB, "≤ 1024 MB at 10 M: already over at 1 M if not met", 1.0),
 	)
+	r.Figures[1].Note = fmt.Sprintf("DuckDB's peak on the same files, same run: %.0f MB.", d.PeakRSSMB)
 	r.Notes = append(r.Notes, fmt.Sprintf("Both sides computed the same figures for %s: %s.", u.Day, summary(u.Figures)),
 		fmt.Sprintf("1 M: Uptake %.1f s (RSS before the run, with the state of the day before's run: %.0f MB; days the run ran again: %v), DuckDB %.1f s; events/s are the lines of the day's window (%d) over the wall time of the run (Uptake: aggregate.Service.Run with an in-memory state; DuckDB: loading the files and its queries).",
 			u.Seconds, u.BaseRSSMB, u.Reruns, d.Seconds, u.Events),
