@@ -24,7 +24,7 @@ func TestNightly(t *testing.T) {
 	})
 	marked := now.Add(-time.Hour).UnixNano()
 	for _, d := range []string{"2026-10-03", "2026-10-09", "2026-10-10"} {
-		w.state.dirty[day(d)] = marked
+		w.state.Marks[day(d)] = marked
 	}
 	reports, err := w.agg.Nightly(context.Background())
 	if err != nil {
@@ -38,15 +38,15 @@ func TestNightly(t *testing.T) {
 		t.Errorf("days run = %v, want %v", got, want)
 	}
 	for _, d := range want {
-		if _, ok := w.state.parts[day(d)]; !ok {
+		if _, ok := w.state.Stored[day(d)]; !ok {
 			t.Errorf("no part for %s", d)
 		}
 	}
-	if _, ok := w.state.parts[day("2026-10-10")]; ok {
+	if _, ok := w.state.Stored[day("2026-10-10")]; ok {
 		t.Error("today was aggregated before it ended")
 	}
-	if _, ok := w.state.dirty[day("2026-10-10")]; !ok || len(w.state.dirty) != 1 {
-		t.Errorf("dirty marks left = %v, want only today's", w.state.dirty)
+	if _, ok := w.state.Marks[day("2026-10-10")]; !ok || len(w.state.Marks) != 1 {
+		t.Errorf("dirty marks left = %v, want only today's", w.state.Marks)
 	}
 	check(t, w, "dau 2026-10-03 value=1 new=1")
 	check(t, w, "dau 2026-10-09 value=1 new=1")
@@ -79,18 +79,18 @@ func TestLateTraitsMarkLaterDays(t *testing.T) {
 	if _, err := w.agg.Run(ctx, "t", all[:1]); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := w.state.dirty[day("2026-10-02")]; !ok {
-		t.Errorf("10-02 not marked after a late trait change: dirty = %v", w.state.dirty)
+	if _, ok := w.state.Marks[day("2026-10-02")]; !ok {
+		t.Errorf("10-02 not marked after a late trait change: dirty = %v", w.state.Marks)
 	}
-	if _, ok := w.state.dirty[day("2026-10-03")]; !ok {
-		t.Errorf("10-03 not marked after a late trait change: dirty = %v", w.state.dirty)
+	if _, ok := w.state.Marks[day("2026-10-03")]; !ok {
+		t.Errorf("10-03 not marked after a late trait change: dirty = %v", w.state.Marks)
 	}
-	clear(w.state.dirty)
+	clear(w.state.Marks)
 	if _, err := w.agg.Run(ctx, "t", all); err != nil {
 		t.Fatal(err)
 	}
-	if len(w.state.dirty) != 0 {
-		t.Errorf("a run covering the later days left marks: %v", w.state.dirty)
+	if len(w.state.Marks) != 0 {
+		t.Errorf("a run covering the later days left marks: %v", w.state.Marks)
 	}
 	check(t, w, "dau 2026-10-03 filter=plan:pro value=1")
 }
@@ -121,8 +121,8 @@ func TestTrialChainFitsOnePass(t *testing.T) {
 	if len(rep.Reruns) == 0 {
 		t.Error("no trial day was re-run for its payment: the test would prove nothing")
 	}
-	if len(w.state.dirty) != 0 {
-		t.Errorf("dirty marks left after a complete run: %v", w.state.dirty)
+	if len(w.state.Marks) != 0 {
+		t.Errorf("dirty marks left after a complete run: %v", w.state.Marks)
 	}
 	again, err := w.agg.Run(context.Background(), "t", days)
 	if err != nil || len(again.Reruns) != 0 {

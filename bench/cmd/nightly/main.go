@@ -1,6 +1,6 @@
 // Command nightly runs Uptake's nightly aggregation (aggregate.Service)
 // of one day over raw files in a local folder written by gendata, with the
-// tenant's state in memory (bench/memstate), and prints what it measured
+// tenant's state in memory (shared/aggregate/memstate), and prints what it measured
 // as JSON: the lines read (the day and a day on each side), the wall
 // time, the process's peak resident memory, and the day's figures that
 // bench/duckdb computes too.
@@ -36,8 +36,8 @@ import (
 	"time"
 
 	"github.com/uptakehq/uptake/bench/gen"
-	"github.com/uptakehq/uptake/bench/memstate"
 	"github.com/uptakehq/uptake/shared/aggregate"
+	"github.com/uptakehq/uptake/shared/aggregate/memstate"
 	"github.com/uptakehq/uptake/shared/kpi"
 )
 

@@ -1,6 +1,8 @@
 // Package memstate holds a tenant's aggregation state in memory: the
-// state the nightly run (aggregate.Service) reads and writes, without
-// DynamoDB, for benchmarks that measure the run itself. It follows
+// state the nightly run (aggregate.Service) reads and writes, and the parts
+// queries read, without DynamoDB, for the aggregation's unit tests and for
+// benchmarks that measure the run itself (the DynamoDB adapter is tested
+// against DynamoDB Local). It follows
 // dynamostore's semantics (ordinals handed out on first sight, first
 // milestones kept earliest, latest survey answers and ticket states).
 package memstate
@@ -31,8 +33,10 @@ type State struct {
 	idents map[string]kpi.Identity
 	next   uint32
 	resps  map[string]resp
-	parts  map[kpi.Day]kpi.Part
-	dirty  map[kpi.Day]int64
+	// Stored are the day parts written; Marks the dirty days with their
+	// times. Tests read and set them directly, between runs.
+	Stored map[kpi.Day]kpi.Part
+	Marks  map[kpi.Day]int64
 	tix    map[string]ticketState
 	subs   map[string]bool
 }
@@ -44,7 +48,7 @@ type ticketState struct {
 
 // New returns the empty state of one tenant.
 func New(tenant string, cfg kpi.Config) *State {
-	return &State{tenant: tenant, cfg: cfg, idents: map[string]kpi.Identity{}, resps: map[string]resp{}, parts: map[kpi.Day]kpi.Part{}, dirty: map[kpi.Day]int64{}, tix: map[string]ticketState{}, subs: map[string]bool{}}
+	return &State{tenant: tenant, cfg: cfg, idents: map[string]kpi.Identity{}, resps: map[string]resp{}, Stored: map[kpi.Day]kpi.Part{}, Marks: map[kpi.Day]int64{}, tix: map[string]ticketState{}, subs: map[string]bool{}}
 }
 
 func (m *State) Tenants(context.Context) ([]string, error) { return []string{m.tenant}, nil }
@@ -117,7 +121,7 @@ func (m *State) ClaimResponse(_ context.Context, _ string, r kpi.Response, day k
 func (m *State) PutPart(_ context.Context, _ string, p kpi.Part, _ time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.parts[p.Day] = p
+	m.Stored[p.Day] = p
 	return nil
 }
 
@@ -126,7 +130,7 @@ func (m *State) Parts(_ context.Context, _ string, from, to kpi.Day) ([]kpi.Part
 	defer m.mu.Unlock()
 	var out []kpi.Part
 	for _, d := range kpi.Days(from, to) {
-		if p, ok := m.parts[d]; ok {
+		if p, ok := m.Stored[d]; ok {
 			out = append(out, p)
 		}
 	}
@@ -137,9 +141,9 @@ func (m *State) DirtyDays(_ context.Context, _ string, from, to kpi.Day) ([]kpi.
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out []kpi.Dirty
-	for _, d := range slices.SortedFunc(maps.Keys(m.dirty), func(a, b kpi.Day) int { return strings.Compare(a.String(), b.String()) }) {
+	for _, d := range slices.SortedFunc(maps.Keys(m.Marks), func(a, b kpi.Day) int { return strings.Compare(a.String(), b.String()) }) {
 		if !d.Before(from) && !d.After(to) {
-			out = append(out, kpi.Dirty{Day: d, At: m.dirty[d]})
+			out = append(out, kpi.Dirty{Day: d, At: m.Marks[d]})
 		}
 	}
 	return out, nil
@@ -148,8 +152,8 @@ func (m *State) DirtyDays(_ context.Context, _ string, from, to kpi.Day) ([]kpi.
 func (m *State) ClearDirty(_ context.Context, _ string, d kpi.Dirty) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.dirty[d.Day] == d.At {
-		delete(m.dirty, d.Day)
+	if m.Marks[d.Day] == d.At {
+		delete(m.Marks, d.Day)
 	}
 	return nil
 }
@@ -157,7 +161,7 @@ func (m *State) ClearDirty(_ context.Context, _ string, d kpi.Dirty) error {
 func (m *State) PartsOnly(ctx context.Context, t string, from, to kpi.Day, _ []string) ([]kpi.Part, error) {
 	m.mu.Lock()
 	var days []kpi.Day
-	for d := range m.parts {
+	for d := range m.Stored {
 		if !d.Before(from) && !d.After(to) {
 			days = append(days, d)
 		}
@@ -187,7 +191,7 @@ func (m *State) HasParts(_ context.Context, _ string, days []kpi.Day) (map[kpi.D
 	defer m.mu.Unlock()
 	out := map[kpi.Day]bool{}
 	for _, d := range days {
-		if _, ok := m.parts[d]; ok {
+		if _, ok := m.Stored[d]; ok {
 			out[d] = true
 		}
 	}
@@ -198,7 +202,7 @@ func (m *State) MarkDirty(_ context.Context, _ string, days []kpi.Day, at time.T
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, d := range days {
-		m.dirty[d] = at.UnixNano()
+		m.Marks[d] = at.UnixNano()
 	}
 	return nil
 }
@@ -255,8 +259,8 @@ func (m *State) MarkPending(_ context.Context, _ string, days []kpi.Day, at time
 	defer m.mu.Unlock()
 	var marked []kpi.Day
 	for _, d := range days {
-		if _, ok := m.dirty[d]; !ok {
-			m.dirty[d] = at.UnixNano()
+		if _, ok := m.Marks[d]; !ok {
+			m.Marks[d] = at.UnixNano()
 			marked = append(marked, d)
 		}
 	}
