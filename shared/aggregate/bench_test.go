@@ -33,7 +33,6 @@ package aggregate_test
 // and UTC day (rawstore.Put's format), read back as rawstore.Lines does.
 
 import (
-	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -56,6 +55,7 @@ import (
 	"github.com/uptakehq/uptake/shared/aggregate"
 	"github.com/uptakehq/uptake/shared/event"
 	"github.com/uptakehq/uptake/shared/kpi"
+	"github.com/uptakehq/uptake/shared/rawstore"
 )
 
 // benchEvents is the size of the benchmarked day; UPTAKE_BENCH_EVENTS
@@ -369,25 +369,7 @@ func (g gzRaw) Keys(ctx context.Context, kind, tenantID string, day kpi.Day) ([]
 
 func (g gzRaw) Lines(ctx context.Context, key string, fn func([]byte) error) error {
 	return g.m.Lines(ctx, key, func(blob []byte) error {
-		zr, err := gzip.NewReader(bytes.NewReader(blob))
-		if err != nil {
-			return fmt.Errorf("read %s: %w", key, err)
-		}
-		defer zr.Close()
-		sc := bufio.NewScanner(zr)
-		sc.Buffer(make([]byte, 64*1024), 4*1024*1024)
-		for sc.Scan() {
-			if len(bytes.TrimSpace(sc.Bytes())) == 0 {
-				continue
-			}
-			if err := fn(sc.Bytes()); err != nil {
-				return err
-			}
-		}
-		if err := sc.Err(); err != nil {
-			return fmt.Errorf("read %s: %w", key, err)
-		}
-		return nil
+		return rawstore.ReadLines(key, bytes.NewReader(blob), true, fn)
 	})
 }
 

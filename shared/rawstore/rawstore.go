@@ -192,9 +192,15 @@ func (st *Store) Lines(ctx context.Context, key string, fn func(line []byte) err
 		return fmt.Errorf("get %s: %w", key, err)
 	}
 	defer out.Body.Close()
-	var r io.Reader = out.Body
-	if strings.HasSuffix(key, ".gz") {
-		zr, err := gzip.NewReader(out.Body)
+	return ReadLines(key, out.Body, strings.HasSuffix(key, ".gz"), fn)
+}
+
+// ReadLines calls fn with each non-blank line of the content r of the
+// object key (gunzipped first when gzipped), in order: how every reader
+// of the raw layout (S3, or files on disk for benchmarks) reads an object.
+func ReadLines(key string, r io.Reader, gzipped bool, fn func(line []byte) error) error {
+	if gzipped {
+		zr, err := gzip.NewReader(r)
 		if err != nil {
 			return fmt.Errorf("read %s: %w", key, err)
 		}

@@ -39,6 +39,7 @@ import (
 	"github.com/uptakehq/uptake/shared/aggregate"
 	"github.com/uptakehq/uptake/shared/aggregate/memstate"
 	"github.com/uptakehq/uptake/shared/kpi"
+	"github.com/uptakehq/uptake/shared/rawstore"
 )
 
 func main() {
@@ -286,29 +287,7 @@ func (d dirRaw) Lines(_ context.Context, key string, fn func([]byte) error) erro
 		return err
 	}
 	defer f.Close()
-	var r io.Reader = f
-	if strings.HasSuffix(key, ".gz") {
-		zr, err := gzip.NewReader(bufio.NewReaderSize(f, 1<<20))
-		if err != nil {
-			return fmt.Errorf("read %s: %w", key, err)
-		}
-		defer zr.Close()
-		r = zr
-	}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 4*1024*1024)
-	for sc.Scan() {
-		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
-			continue
-		}
-		if err := fn(sc.Bytes()); err != nil {
-			return err
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("read %s: %w", key, err)
-	}
-	return nil
+	return rawstore.ReadLines(key, bufio.NewReaderSize(f, 1<<20), strings.HasSuffix(key, ".gz"), fn)
 }
 
 func countLines(path string) (int, error) {
