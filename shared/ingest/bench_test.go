@@ -21,8 +21,6 @@ package ingest_test
 // the same machine load. ratio-vs-decode is events/s ÷ decode-events/s.
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -39,6 +37,7 @@ import (
 	"github.com/uptakehq/uptake/shared/event"
 	"github.com/uptakehq/uptake/shared/ingest"
 	"github.com/uptakehq/uptake/shared/kpi"
+	"github.com/uptakehq/uptake/shared/rawstore"
 	"github.com/uptakehq/uptake/shared/tenant"
 )
 
@@ -69,33 +68,25 @@ type memRaw struct {
 	objs  map[string][]byte
 	lines int
 	seq   int
-	zw    *gzip.Writer
 }
 
 func (m *memRaw) Put(_ context.Context, kind, tenantID string, day kpi.Day, receivedAt time.Time, lines [][]byte) (string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var buf bytes.Buffer
-	w := io.Writer(&buf)
-	if !m.plain {
-		if m.zw == nil {
-			m.zw = gzip.NewWriter(&buf)
+	var obj []byte
+	if m.plain {
+		for _, l := range lines {
+			obj = append(append(obj, l...), '\n')
 		}
-		m.zw.Reset(&buf)
-		w = m.zw
-	}
-	for _, l := range lines {
-		w.Write(l)
-		w.Write([]byte{'\n'})
-	}
-	if !m.plain {
-		if err := m.zw.Close(); err != nil {
+	} else {
+		var err error
+		if obj, err = rawstore.Encode(lines); err != nil {
 			return "", err
 		}
 	}
 	m.seq++
 	key := kind + "/tenant=" + tenantID + "/dt=" + day.String() + "/" + strconv.FormatInt(receivedAt.UnixNano(), 10) + "-" + strconv.Itoa(m.seq) + ".ndjson.gz"
-	m.objs[key] = buf.Bytes()
+	m.objs[key] = obj
 	m.lines += len(lines)
 	return key, nil
 }
