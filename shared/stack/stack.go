@@ -96,7 +96,8 @@ func New(db *dynamodb.Client, s3c *s3.Client, env Env, now func() time.Time, log
 	}
 	store := dynamostore.New(db, env.Table, box)
 	raw := rawstore.New(s3c, env.Bucket)
-	auth := tenant.Authenticator{Keys: store}
+	// A warm function looks each key up once a minute, not per request.
+	auth := tenant.Authenticator{Keys: &tenant.KeyCache{Keys: store, TTL: time.Minute, Now: now}}
 	agg := &aggregate.Service{Raw: raw, State: store, Now: now, Log: log}
 	ing := &ingest.Service{Raw: raw, Days: store, Auth: auth, Now: now, Log: log}
 	client := &http.Client{Timeout: 10 * time.Second}
