@@ -194,3 +194,26 @@ func unmarshalID(b []byte) (string, error) {
 	}
 	return n.String(), nil
 }
+
+// bodyID is a delivery's top-level "id" string, "" when it has none.
+func bodyID(body []byte) string {
+	var d struct {
+		ID string `json:"id"`
+	}
+	if json.Unmarshal(body, &d) != nil {
+		return ""
+	}
+	return d.ID
+}
+
+// bodyEventID is a delivery's top-level "event_id" string, "" when it has
+// none.
+func bodyEventID(body []byte) string {
+	var d struct {
+		EventID string `json:"event_id"`
+	}
+	if json.Unmarshal(body, &d) != nil {
+		return ""
+	}
+	return d.EventID
+}

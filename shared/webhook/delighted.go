@@ -59,15 +59,7 @@ func (Delighted) Verify(secret tenant.Secret, r Request) error {
 
 // DeliveryID is the event_id of Delighted's documented payload, "" when
 // absent.
-func (Delighted) DeliveryID(r Request) string {
-	var p struct {
-		EventID string `json:"event_id"`
-	}
-	if json.Unmarshal(r.Body, &p) != nil {
-		return ""
-	}
-	return p.EventID
-}
+func (Delighted) DeliveryID(r Request) string { return bodyEventID(r.Body) }
 
 type delightedPayload struct {
 	EventType string `json:"event_type"`

@@ -68,15 +68,7 @@ func (Intercom) Verify(secret tenant.Secret, r Request) error {
 }
 
 // DeliveryID is the notification's id (notif_…), the same on every retry.
-func (Intercom) DeliveryID(r Request) string {
-	var n struct {
-		ID string `json:"id"`
-	}
-	if json.Unmarshal(r.Body, &n) != nil {
-		return ""
-	}
-	return n.ID
-}
+func (Intercom) DeliveryID(r Request) string { return bodyID(r.Body) }
 
 type intercomNotification struct {
 	Type      string       `json:"type"`

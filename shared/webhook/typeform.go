@@ -56,15 +56,7 @@ func (Typeform) Verify(secret tenant.Secret, r Request) error {
 }
 
 // DeliveryID is the event_id, which Typeform keeps across retries.
-func (Typeform) DeliveryID(r Request) string {
-	var p struct {
-		EventID string `json:"event_id"`
-	}
-	if json.Unmarshal(r.Body, &p) != nil {
-		return ""
-	}
-	return p.EventID
-}
+func (Typeform) DeliveryID(r Request) string { return bodyEventID(r.Body) }
 
 type typeformField struct {
 	ID   string `json:"id"`

@@ -100,15 +100,7 @@ func zendeskSignatureTime(s string) (time.Time, bool) {
 }
 
 // DeliveryID is the event's id (a UUID), the same on every retry.
-func (Zendesk) DeliveryID(r Request) string {
-	var e struct {
-		ID string `json:"id"`
-	}
-	if json.Unmarshal(r.Body, &e) != nil {
-		return ""
-	}
-	return e.ID
-}
+func (Zendesk) DeliveryID(r Request) string { return bodyID(r.Body) }
 
 type zendeskEnvelope struct {
 	Type    string          `json:"type"`
