@@ -32,10 +32,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/uptakehq/uptake/bench/gen"
+	"github.com/uptakehq/uptake/bench/measure"
 	"github.com/uptakehq/uptake/shared/aggregate"
 	"github.com/uptakehq/uptake/shared/aggregate/memstate"
 	"github.com/uptakehq/uptake/shared/kpi"
@@ -60,25 +60,6 @@ func main() {
 		fmt.Fprintln(os.Stderr, "nightly:", err)
 		os.Exit(1)
 	}
-}
-
-// Measure is what one side of P1 measured; bench/duckdb writes the same.
-type Measure struct {
-	Engine     string  `json:"engine"`
-	Day        string  `json:"day"`
-	Events     int     `json:"events"` // lines read: the day and its neighbours
-	Seconds    float64 `json:"seconds"`
-	CPUSeconds float64 `json:"cpu_seconds"` // user and system time of the process during the run
-	EventsPerS float64 `json:"events_per_s"`
-	// PeakRSSMB is the process's peak resident memory (VmHWM); BaseRSSMB,
-	// its resident memory just before the run (the state loaded).
-	PeakRSSMB float64            `json:"peak_rss_mb"`
-	BaseRSSMB float64            `json:"base_rss_mb"`
-	Figures   map[string]float64 `json:"figures"`
-	// Reruns are the days the measured run ran again (what it changed
-	// invalidated them); WarmReruns, those of the untimed run before.
-	Reruns     []string `json:"reruns"`
-	WarmReruns []string `json:"warm_reruns"`
 }
 
 func run(data, dayFlag string, events int, start string, seed uint64, tenant, cpuProf, memProf, out, logLevel string) error {
@@ -130,7 +111,7 @@ func run(data, dayFlag string, events int, start string, seed uint64, tenant, cp
 		return fmt.Errorf("run of the day before: %w", err)
 	}
 	debug.FreeOSMemory()
-	base := rssKB("VmRSS")
+	base := measure.RSSKB("VmRSS")
 
 	if cpuProf != "" {
 		f, err := os.Create(cpuProf)
@@ -142,16 +123,16 @@ func run(data, dayFlag string, events int, start string, seed uint64, tenant, cp
 			return err
 		}
 	}
-	t0, c0 := time.Now(), cpuSeconds()
+	t0, c0 := time.Now(), measure.CPUSeconds()
 	rep, runErr := svc.Run(ctx, tenant, []kpi.Day{day})
-	elapsed, cpu := time.Since(t0), cpuSeconds()-c0
+	elapsed, cpu := time.Since(t0), measure.CPUSeconds()-c0
 	if cpuProf != "" {
 		pprof.StopCPUProfile()
 	}
 	if runErr != nil {
 		return runErr
 	}
-	peak := rssKB("VmHWM")
+	peak := measure.RSSKB("VmHWM")
 	if memProf != "" {
 		f, err := os.Create(memProf)
 		if err != nil {
@@ -167,7 +148,7 @@ func run(data, dayFlag string, events int, start string, seed uint64, tenant, cp
 	if err != nil || len(parts) != 1 {
 		return fmt.Errorf("the run left no part for %s: %v", day, err)
 	}
-	m := Measure{Engine: "uptake", Day: day.String(), Events: n, Seconds: elapsed.Seconds(), CPUSeconds: cpu, EventsPerS: float64(n) / elapsed.Seconds(),
+	m := measure.Measure{Engine: "uptake", Day: day.String(), Events: n, Seconds: elapsed.Seconds(), CPUSeconds: cpu, EventsPerS: float64(n) / elapsed.Seconds(),
 		PeakRSSMB: float64(peak) / 1024, BaseRSSMB: float64(base) / 1024, Figures: figures(parts[0], st, day),
 		Reruns: rep.Reruns, WarmReruns: warm.Reruns}
 	b, err := json.MarshalIndent(m, "", "  ")
@@ -243,21 +224,6 @@ func seedState(ctx context.Context, tenant string, pop *gen.Population) (*memsta
 	return st, nil
 }
 
-// rssKB reads a memory figure of /proc/self/status, in KiB.
-func rssKB(field string) int {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for line := range strings.SplitSeq(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, field+":"); ok {
-			n, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
-			return n
-		}
-	}
-	return 0
-}
-
 // dirRaw reads raw files from a local folder laid out as the bucket.
 type dirRaw struct{ root string }
 
@@ -312,13 +278,4 @@ func countLines(path string) (int, error) {
 			return n, err
 		}
 	}
-}
-
-// cpuSeconds is the process's user and system time so far.
-func cpuSeconds() float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }

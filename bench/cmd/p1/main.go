@@ -17,25 +17,12 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/uptakehq/uptake/bench/measure"
 	"github.com/uptakehq/uptake/bench/result"
 )
 
 // memLimitMB is P1's memory goal at 10 M events a day.
 const memLimitMB = 1024
-
-// Measure is one side's output (bench/cmd/nightly, bench/duckdb).
-type Measure struct {
-	Engine     string             `json:"engine"`
-	Day        string             `json:"day"`
-	Events     int                `json:"events"`
-	Seconds    float64            `json:"seconds"`
-	CPUSeconds float64            `json:"cpu_seconds"` // user and system time of the process during the run
-	EventsPerS float64            `json:"events_per_s"`
-	PeakRSSMB  float64            `json:"peak_rss_mb"`
-	BaseRSSMB  float64            `json:"base_rss_mb"`
-	Figures    map[string]float64 `json:"figures"`
-	Reruns     []string           `json:"reruns"`
-}
 
 func main() {
 	var (
@@ -129,8 +116,8 @@ func run(up, duck, up10, duck10, notesFile, command string) error {
 	return result.Write(r, "")
 }
 
-func read(path string) (Measure, error) {
-	var m Measure
+func read(path string) (measure.Measure, error) {
+	var m measure.Measure
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return m, err
@@ -146,7 +133,7 @@ func read(path string) (Measure, error) {
 
 // same checks that both sides computed the same figures of the same day
 // from the same lines.
-func same(u, d Measure) error {
+func same(u, d measure.Measure) error {
 	if u.Day != d.Day || u.Events != d.Events {
 		return fmt.Errorf("the sides read different data: %s %d lines, %s %d lines", u.Day, u.Events, d.Day, d.Events)
 	}
