@@ -58,6 +58,9 @@ func ObjectMembers(b []byte, fn func(key string, val json.RawMessage)) (ok bool)
 		end := skipString(b, i)
 		key := unquote(b[i:end])
 		i = skipSpace(b, skipSpace(b, end)+1) // past the colon
+		if i >= len(b) {
+			return false // not valid JSON: a broken stored line
+		}
 		end = skipValue(b, i)
 		fn(key, b[i:end])
 		i = skipSpace(b, end)

@@ -1,0 +1,216 @@
+package event
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+	"unicode/utf8"
+)
+
+// LineDecoder decodes stored lines into Records as json.Unmarshal does,
+// in one walk of the line and without reflection: the nightly run reads
+// every line of a day's window, and encoding/json's decoding was half of
+// its time. Values that repeat from line to line (types, event names,
+// user ids, user agents, paths) are interned, so a day's window allocates
+// each of them once. A LineDecoder is not safe for concurrent use.
+type LineDecoder struct {
+	intern map[string]string
+}
+
+// maxInterned bounds a decoder's intern table; values past it are
+// allocated as json.Unmarshal would.
+const maxInterned = 1 << 20
+
+// NewLineDecoder returns a decoder with an empty intern table.
+func NewLineDecoder() *LineDecoder { return &LineDecoder{intern: map[string]string{}} }
+
+// errLine is the error of a line that is not a JSON object.
+var errLine = errors.New("raw line is not a JSON object")
+
+// Decode decodes line into r, which it resets first. r.Properties and
+// r.Traits alias line: copy them to keep them past line's life.
+//
+// It follows json.Unmarshal into a Record for valid JSON (members match a
+// field exactly, else case-insensitively; null leaves a field as it is;
+// the last of a repeated member wins), and returns an error where it
+// would: a value of the wrong type, a time that is not RFC 3339. It does
+// not check the line's JSON syntax again: lines are stored only after
+// ingest validated them (FuzzDecodeLine holds it to json.Unmarshal).
+func (d *LineDecoder) Decode(line []byte, r *Record) error {
+	*r = Record{}
+	var err error
+	ok := ObjectMembers(line, func(key string, v json.RawMessage) {
+		if err != nil {
+			return
+		}
+		switch recordField(key) {
+		case "type":
+			err = d.str(v, &r.Type, "type")
+		case "messageId":
+			err = d.plain(v, &r.MessageID, "messageId")
+		case "userId":
+			err = d.id(v, &r.UserID, "userId")
+		case "anonymousId":
+			err = d.id(v, &r.AnonymousID, "anonymousId")
+		case "event":
+			err = d.str(v, &r.Event, "event")
+		case "name":
+			err = d.str(v, &r.Name, "name")
+		case "groupId":
+			err = d.id(v, &r.GroupID, "groupId")
+		case "timestamp":
+			err = decodeTime(v, &r.Timestamp, "timestamp")
+		case "receivedAt":
+			err = decodeTime(v, &r.ReceivedAt, "receivedAt")
+		case "properties":
+			r.Properties = raw(v)
+		case "traits":
+			r.Traits = raw(v)
+		case "context":
+			err = d.context(v, &r.Context)
+		}
+	})
+	if !ok {
+		return errLine
+	}
+	return err
+}
+
+// recordField returns the Record field that key names: exactly, else
+// case-insensitively, as encoding/json matches them; "" for none.
+func recordField(key string) string {
+	switch key {
+	case "type", "messageId", "userId", "anonymousId", "event", "name", "groupId", "timestamp", "receivedAt", "properties", "traits", "context":
+		return key
+	}
+	return contextField(key, "type", "messageId", "userId", "anonymousId", "event", "name", "groupId", "timestamp", "receivedAt", "properties", "traits", "context")
+}
+
+// raw is a json.RawMessage member's value, as json.Unmarshal sets it
+// (null included).
+func raw(v []byte) json.RawMessage { return json.RawMessage(v) }
+
+// str decodes a string member, interned; null leaves it.
+func (d *LineDecoder) str(v []byte, dst *string, name string) error {
+	if isNull(v) {
+		return nil
+	}
+	if len(v) == 0 || v[0] != '"' {
+		return fmt.Errorf("%s must be a string", name)
+	}
+	*dst = d.text(v)
+	return nil
+}
+
+// plain decodes a string member that rarely repeats (messageIds).
+func (d *LineDecoder) plain(v []byte, dst *string, name string) error {
+	if isNull(v) {
+		return nil
+	}
+	if len(v) == 0 || v[0] != '"' {
+		return fmt.Errorf("%s must be a string", name)
+	}
+	if s, ok := plainString(v); ok && utf8.ValidString(s) {
+		*dst = s
+		return nil
+	}
+	return json.Unmarshal(v, dst)
+}
+
+// id decodes an ID member as ID.UnmarshalJSON does, interning strings.
+func (d *LineDecoder) id(v []byte, dst *ID, name string) error {
+	if len(v) > 0 && v[0] == '"' {
+		*dst = ID(d.text(v))
+		return nil
+	}
+	if err := dst.UnmarshalJSON(v); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
+}
+
+// text returns the text of the valid JSON string v, interned when it has
+// no escapes.
+func (d *LineDecoder) text(v []byte) string {
+	if len(v) < 2 {
+		return "" // not valid JSON: only a broken line has it
+	}
+	q := v[1 : len(v)-1]
+	if s, ok := d.intern[string(q)]; ok {
+		return s
+	}
+	s, plain := plainString(v)
+	if !plain || !utf8.ValidString(s) {
+		var u string
+		json.Unmarshal(v, &u) // a valid JSON string: cannot fail
+		return u
+	}
+	if len(d.intern) < maxInterned {
+		d.intern[s] = s
+	}
+	return s
+}
+
+// context decodes the context member; anything but an object or null is
+// the type error json.Unmarshal reports.
+func (d *LineDecoder) context(v []byte, c *Context) error {
+	if isNull(v) {
+		return nil
+	}
+	if len(v) == 0 || v[0] != '{' {
+		return errors.New("context must be an object")
+	}
+	stopped := false
+	var err error
+	ObjectMembers(v, func(key string, val json.RawMessage) {
+		if stopped {
+			return
+		}
+		switch contextField(key, "userAgent", "groupId", "device", "page", "campaign") {
+		case "userAgent":
+			d.setText(val, &c.UserAgent)
+		case "groupId":
+			if e := d.id(val, &c.GroupID, "context.groupId"); e != nil {
+				stopped, err = true, e
+			}
+		case "device":
+			d.texts(val, []string{"type"}, []*string{&c.Device.Type})
+		case "page":
+			d.texts(val, []string{"path", "referrer", "url"}, []*string{&c.Page.Path, &c.Page.Referrer, &c.Page.URL})
+		case "campaign":
+			d.texts(val, []string{"source", "medium"}, []*string{&c.Campaign.Source, &c.Campaign.Medium})
+		}
+	})
+	return err
+}
+
+// setText sets *dst to the JSON string v, interned; other types leave it
+// (the context's string fields are decoded leniently, as decodeContext
+// does on ingest).
+func (d *LineDecoder) setText(v []byte, dst *string) {
+	if len(v) > 0 && v[0] == '"' {
+		*dst = d.text(v)
+	}
+}
+
+// texts decodes an object of string fields, as decodeStrings does.
+func (d *LineDecoder) texts(v []byte, names []string, dsts []*string) {
+	ObjectMembers(v, func(key string, val json.RawMessage) {
+		for i, n := range names {
+			if key == n || contextField(key, n) != "" {
+				d.setText(val, dsts[i])
+				return
+			}
+		}
+	})
+}
+
+// decodeTime decodes an RFC 3339 time member as time.Time.UnmarshalJSON
+// does.
+func decodeTime(v []byte, dst *time.Time, name string) error {
+	if err := dst.UnmarshalJSON(v); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
+}
