@@ -6,6 +6,7 @@
 package aggregate
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -794,6 +795,7 @@ func (s *Service) window(ctx context.Context, tenantID string, cfg kpi.Config, d
 	// copy every record several times over as it grows (a window holds
 	// millions) and hold the old and new arrays at once.
 	var chunks [][]event.Record
+	dec := event.NewLineDecoder()
 	cur := make([]event.Record, 0, windowChunk)
 	n := 0
 	for _, u := range kpi.Days(kpi.DayOf(from, time.UTC), kpi.DayOf(to.Add(-time.Nanosecond), time.UTC)) {
@@ -809,7 +811,7 @@ func (s *Service) window(ctx context.Context, tenantID string, cfg kpi.Config, d
 				}
 				cur = append(cur, event.Record{})
 				r := &cur[len(cur)-1]
-				if err := json.Unmarshal(line, r); err != nil {
+				if err := dec.Decode(line, r); err != nil {
 					// Lines were validated on the way in; a broken one is
 					// logged and left in place for inspection.
 					cur = cur[:len(cur)-1]
@@ -821,6 +823,9 @@ func (s *Service) window(ctx context.Context, tenantID string, cfg kpi.Config, d
 					return nil
 				}
 				slim(r)
+				// The decoded raw members alias the line: keep copies.
+				r.Properties = bytes.Clone(r.Properties)
+				r.Traits = bytes.Clone(r.Traits)
 				n++
 				return nil
 			})
