@@ -6,7 +6,6 @@
 package aggregate
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -211,11 +210,10 @@ func (s *Service) premark(ctx context.Context, tenantID string, day kpi.Day, pm 
 // whose parts it invalidated: reruns, to run again in this call, and
 // stale, the later days that read trait histories it changed.
 func (s *Service) runDay(ctx context.Context, tenantID string, cfg kpi.Config, day kpi.Day, pm *pending) (reruns, stale []kpi.Day, err error) {
-	recs, err := s.window(ctx, tenantID, cfg, day)
+	facts, events, err := s.facts(ctx, tenantID, cfg, day)
 	if err != nil {
 		return nil, nil, err
 	}
-	facts := kpi.ComputeDay(cfg, day, recs)
 	ids := facts.Identities()
 	idents, err := s.State.Identities(ctx, tenantID, ids)
 	if err != nil {
@@ -400,7 +398,7 @@ func (s *Service) runDay(ctx context.Context, tenantID string, cfg kpi.Config, d
 	if err := s.State.PutPart(ctx, tenantID, part, s.Now()); err != nil {
 		return nil, nil, fmt.Errorf("aggregate %s %s: %w", tenantID, day, err)
 	}
-	s.Log.InfoContext(ctx, "day aggregated", "tenant", tenantID, "day", day.String(), "events", len(recs), "dau", len(facts.ActiveUsers), "sessions", facts.Sessions)
+	s.Log.InfoContext(ctx, "day aggregated", "tenant", tenantID, "day", day.String(), "events", events, "dau", len(facts.ActiveUsers), "sessions", facts.Sessions)
 	return reruns, stale, nil
 }
 
@@ -785,68 +783,63 @@ func (s *Service) segments(ctx context.Context, tenantID string, day kpi.Day, lo
 	return kpi.Segments(users, idents, end, facts.Links), nil
 }
 
-// window reads the events from a day before the local day's start to a day
-// after its end, in arrival order within each UTC day file set.
-func (s *Service) window(ctx context.Context, tenantID string, cfg kpi.Config, day kpi.Day) ([]event.Record, error) {
+// facts computes the day's facts from its window: the events from a day
+// before the local day's start to a day after its end, read file by file
+// in arrival order within each UTC day and fed to a kpi.DayBuilder as they
+// are decoded, so no more than the builder's points is held. It returns
+// the events of the window.
+func (s *Service) facts(ctx context.Context, tenantID string, cfg kpi.Config, day kpi.Day) (kpi.Facts, int, error) {
+	f, n, broken, err := s.build(ctx, tenantID, cfg, day, true)
+	if err == nil && broken {
+		// A file of a later UTC day held an event of the day: read the
+		// window again keeping every later event.
+		s.Log.WarnContext(ctx, "an event of the day in a later day's file: the window is read again", "tenant", tenantID, "day", day.String())
+		f, n, _, err = s.build(ctx, tenantID, cfg, day, false)
+	}
+	return f, n, err
+}
+
+// build feeds the window to a builder; with seal, it promises the builder
+// the day's end once the files of UTC days after it begin (ingest files
+// each event under its timestamp's UTC day).
+func (s *Service) build(ctx context.Context, tenantID string, cfg kpi.Config, day kpi.Day, seal bool) (kpi.Facts, int, bool, error) {
 	loc := cfg.Location()
 	from, to := day.Start(loc).Add(-24*time.Hour), day.End(loc).Add(24*time.Hour)
-	// Records are decoded in place into fixed-size chunks, then copied
-	// once into a slice of the exact size: appending to one slice would
-	// copy every record several times over as it grows (a window holds
-	// millions) and hold the old and new arrays at once.
-	var chunks [][]event.Record
+	b := kpi.NewDayBuilder(cfg, day)
 	dec := event.NewLineDecoder()
-	cur := make([]event.Record, 0, windowChunk)
+	var r event.Record
 	n := 0
 	for _, u := range kpi.Days(kpi.DayOf(from, time.UTC), kpi.DayOf(to.Add(-time.Nanosecond), time.UTC)) {
+		if seal && !u.Start(time.UTC).Before(day.End(loc)) {
+			b.NoMoreDay()
+			seal = false
+		}
 		keys, err := s.Raw.Keys(ctx, RawKind, tenantID, u)
 		if err != nil {
-			return nil, fmt.Errorf("aggregate %s %s: %w", tenantID, day, err)
+			return kpi.Facts{}, 0, false, fmt.Errorf("aggregate %s %s: %w", tenantID, day, err)
 		}
 		for _, k := range keys {
 			err := s.Raw.Lines(ctx, k, func(line []byte) error {
-				if len(cur) == cap(cur) {
-					chunks = append(chunks, cur)
-					cur = make([]event.Record, 0, windowChunk)
-				}
-				cur = append(cur, event.Record{})
-				r := &cur[len(cur)-1]
-				if err := dec.Decode(line, r); err != nil {
+				if err := dec.Decode(line, &r); err != nil {
 					// Lines were validated on the way in; a broken one is
 					// logged and left in place for inspection.
-					cur = cur[:len(cur)-1]
 					s.Log.WarnContext(ctx, "unreadable raw line", "tenant", tenantID, "key", k, "err", err)
 					return nil
 				}
 				if r.Timestamp.Before(from) || !r.Timestamp.Before(to) {
-					cur = cur[:len(cur)-1]
 					return nil
 				}
-				slim(r)
-				// The decoded raw members alias the line: keep copies.
-				r.Properties = bytes.Clone(r.Properties)
-				r.Traits = bytes.Clone(r.Traits)
 				n++
+				b.Add(&r)
 				return nil
 			})
 			if err != nil {
-				return nil, fmt.Errorf("aggregate %s %s: %w", tenantID, day, err)
+				return kpi.Facts{}, 0, false, fmt.Errorf("aggregate %s %s: %w", tenantID, day, err)
 			}
 		}
 	}
-	if len(chunks) == 0 {
-		return cur, nil
-	}
-	recs := make([]event.Record, 0, n)
-	for i, c := range chunks {
-		recs = append(recs, c...)
-		chunks[i] = nil
-	}
-	return append(recs, cur...), nil
+	return b.Facts(), n, b.Broken(), nil
 }
-
-// windowChunk is how many records window decodes into one chunk.
-const windowChunk = 1 << 14
 
 // clearCovered removes the dirty marks of UTC days whose local days were
 // all run (at the start of this run or later marks stay).
@@ -928,19 +921,6 @@ func (s *Service) nightly(ctx context.Context, tenantID string) (Report, error) 
 		return rep, err
 	}
 	return rep, s.clearCovered(ctx, tenantID, cfg, days, started)
-}
-
-// slim drops the raw fields no KPI reads of a record, so a day's window
-// takes less memory: traits are read from identify and group calls only,
-// properties from pages and the track events KPIs know.
-func slim(r *event.Record) {
-	if r.Type != event.Identify && r.Type != event.Group {
-		r.Traits = nil
-	}
-	if r.Type == event.Page || r.Type == event.Track && kpi.ReadsProperties(r.Event) {
-		return
-	}
-	r.Properties = nil
 }
 
 func keys(m map[kpi.Day]bool) []kpi.Day {

@@ -1,0 +1,649 @@
+package kpi
+
+import (
+	"encoding/json"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+
+	"github.com/uptakehq/uptake/shared/event"
+)
+
+// DayBuilder computes a day's Facts from its window, fed one record at a
+// time in arrival order, keeping only what the facts need: the per-user
+// facts of the day's events, and a 32-byte point per event for sessions
+// and next steps. A window's records are never held, so the nightly run's
+// memory grows with the day's users and events, not with the bytes of
+// three days of decoded records (benchmark P1).
+//
+// Its facts are ComputeDay's, with one reading of repeated messageIds: a
+// message sent again (the same messageId at the same time) counts once
+// everywhere, and of the records that add to a count or a list
+// (conversions, guide plays, subscription events and orders, ticket
+// updates, survey answers, identify and group calls) the first to arrive
+// with a messageId is the only one kept. Two different records that share
+// a messageId are not looked for across the other kinds: each adds what
+// it says to the sets it belongs to.
+type DayBuilder struct {
+	cfg        Config
+	day        Day
+	start, end time.Time
+	startNS    int64
+	endNS      int64
+	timeout    int64
+
+	f           Facts
+	active      map[string]struct{}
+	pageVis     map[string]struct{}
+	converted   map[string]struct{}
+	known       map[string]struct{}
+	responses   map[string]Response
+	features    map[string]map[string]struct{}
+	tickets     map[string]Ticket
+	activeNames map[string]bool
+	featureEvs  map[string]bool
+	valueEvs    map[string]bool
+	bots        map[string]bool
+	counted     map[string]struct{} // messageIds of the counted kinds seen in the day
+
+	// The window's points. ids numbers every visitor and user; a point is
+	// linked into its visitor's list (sessions) and its user's list (next
+	// steps) through vhead/uhead and vnext/unext, newest first.
+	ids    map[string]uint32
+	names  []string
+	vhead  []uint32 // per id: its newest session point + 1 (0: none)
+	uhead  []uint32 // per id: its newest next-step point + 1
+	before []int64  // per id: its latest session time before the day (minTime: none)
+	lastIn []int64  // per id: its latest session time in the day (minTime: none)
+	pts    pointStore
+	marks  map[uint32]map[int]mark // per user: the day's earliest signup (0) and steps
+
+	sources map[[4]string]string // TrafficSource's answers
+	devices map[[3]string]uint32
+	devs    []string
+	devIdx  map[string]uint32
+	pages   map[[2]string]uint32 // (content type, path) of pages
+	pageDim [][2]string
+	labels  map[labelKey]uint32
+	labelOf []labelKey
+
+	// sealed: no record of the day or before it follows (NoMoreDay), so
+	// later points are kept only where they can matter; broken: one did.
+	sealed, broken bool
+}
+
+// point is one window event as sessions and next steps read it.
+type point struct {
+	t     int64  // Unix nanoseconds
+	h     uint32 // the messageId's hash: orders equal times, finds repeats
+	vnext uint32 // the visitor's previous point + 1
+	unext uint32 // the user's previous point + 1
+	page  uint32 // a page's (content type, path) + 1; 0: not a page
+	label uint32 // what the event is called in drop-off paths
+	src   uint32 // device<<3 | traffic source, of a day's event
+}
+
+// mark is a step's earliest completion: its time and hash.
+type mark struct {
+	t int64
+	h uint32
+}
+
+// labelKey names an event for drop-off paths; step is the onboarding
+// step of a step completion (isStep), which the step's own mark skips.
+type labelKey struct {
+	label  string
+	isStep bool
+	step   int
+}
+
+const minTime = math.MinInt64
+
+// pointChunk is how many points a chunk of the store holds (2 MB).
+const pointChunk = 1 << 16
+
+// pointStore keeps points in fixed chunks: it grows without copying.
+type pointStore struct{ chunks [][]point }
+
+func (s *pointStore) add(p point) uint32 {
+	if len(s.chunks) == 0 || len(s.chunks[len(s.chunks)-1]) == pointChunk {
+		s.chunks = append(s.chunks, make([]point, 0, pointChunk))
+	}
+	c := &s.chunks[len(s.chunks)-1]
+	*c = append(*c, p)
+	return uint32((len(s.chunks)-1)*pointChunk + len(*c) - 1)
+}
+
+func (s *pointStore) at(i uint32) *point { return &s.chunks[i/pointChunk][i%pointChunk] }
+
+// sources are TrafficSource's answers, numbered for a point's src.
+var sources = []string{SourcePaid, SourceEmail, SourceSocial, SourceOrganic, SourceReferral, SourceDirect, SourceCampaign}
+
+// maxCached bounds the builder's caches of computed dimension values.
+const maxCached = 1 << 16
+
+// NewDayBuilder returns a builder of day's facts.
+func NewDayBuilder(cfg Config, day Day) *DayBuilder {
+	loc := cfg.Location()
+	b := &DayBuilder{
+		cfg: cfg, day: day, start: day.Start(loc), end: day.End(loc), timeout: int64(cfg.SessionTimeout()),
+		f: Facts{Day: day, Firsts: map[string]map[Milestone]time.Time{}, NextAfter: map[string]map[int]Next{}, Links: map[string]string{},
+			TraitChanges: map[string]Traits{}, Features: map[string][]string{}, SessionsBy: map[string]map[string]SessionStats{},
+			FirstSession: map[string]map[string][]string{}},
+		active: map[string]struct{}{}, pageVis: map[string]struct{}{}, converted: map[string]struct{}{}, known: map[string]struct{}{},
+		responses: map[string]Response{}, features: map[string]map[string]struct{}{}, tickets: map[string]Ticket{},
+		activeNames: set(cfg.ActiveEvents), featureEvs: set(cfg.FeatureEvents), valueEvs: set(cfg.ValueEvents),
+		bots: map[string]bool{}, counted: map[string]struct{}{},
+		ids: map[string]uint32{}, marks: map[uint32]map[int]mark{},
+		sources: map[[4]string]string{}, devices: map[[3]string]uint32{}, devIdx: map[string]uint32{}, pages: map[[2]string]uint32{}, labels: map[labelKey]uint32{},
+	}
+	b.startNS, b.endNS = b.start.UnixNano(), b.end.UnixNano()
+	return b
+}
+
+func set(names []string) map[string]bool {
+	m := make(map[string]bool, len(names))
+	for _, n := range names {
+		m[n] = true
+	}
+	return m
+}
+
+// NoMoreDay tells the builder that no record of the day or before it
+// follows (the rest of the window is the day after), so it keeps the
+// later events only of the visitors whose sessions can reach them and of
+// the users with a step to follow. A record that breaks the promise makes
+// Broken true: the facts may then miss sessions' ends, and the caller
+// must build the day again without the promise.
+func (b *DayBuilder) NoMoreDay() { b.sealed = true }
+
+// Broken reports whether a record of the day or before it came after
+// NoMoreDay.
+func (b *DayBuilder) Broken() bool { return b.broken }
+
+func (b *DayBuilder) id(s string) uint32 {
+	if i, ok := b.ids[s]; ok {
+		return i
+	}
+	i := uint32(len(b.names))
+	b.ids[s] = i
+	b.names = append(b.names, s)
+	b.vhead = append(b.vhead, 0)
+	b.uhead = append(b.uhead, 0)
+	b.before = append(b.before, minTime)
+	b.lastIn = append(b.lastIn, minTime)
+	return i
+}
+
+// Add adds one record of the window. The builder keeps none of r: its
+// strings may be kept, its raw members are decoded and copied.
+func (b *DayBuilder) Add(r *event.Record) {
+	t := r.Timestamp.UnixNano()
+	inDay := t >= b.startNS && t < b.endNS
+	if b.sealed && t < b.endNS {
+		b.broken = true
+	}
+	if inDay && countsOnce(b.cfg, r) {
+		if _, dup := b.counted[r.MessageID]; dup {
+			return
+		}
+		b.counted[r.MessageID] = struct{}{}
+	}
+	bot, matched := b.bots[r.Context.UserAgent]
+	if !matched {
+		bot = IsBot(r.Context.UserAgent)
+		b.bots[r.Context.UserAgent] = bot
+	}
+	b.addPoint(r, t, inDay, bot)
+	if inDay {
+		b.addFacts(r, bot)
+	}
+}
+
+// countsOnce reports whether a record adds to a count or a list, so that
+// a repeat of its messageId must be found exactly.
+func countsOnce(cfg Config, r *event.Record) bool {
+	switch r.Type {
+	case event.Identify, event.Group:
+		return true
+	case event.Track:
+		if r.Event == cfg.ConversionEvent || r.Event == EventGuidePlayed || r.Event == TicketUpdated || r.Event == EventOrder ||
+			r.Event == event.SurveyResponded {
+			return true
+		}
+		_, sub := subKind(r.Event)
+		return sub
+	}
+	return false
+}
+
+// addPoint records what sessions and next steps need of r.
+func (b *DayBuilder) addPoint(r *event.Record, t int64, inDay, bot bool) {
+	session := r.IsActivity() && !bot && r.Visitor() != ""
+	next := r.User() != "" && r.Type != event.Identify && r.Type != event.Group && r.Type != event.Alias
+	if !session && !next {
+		return
+	}
+	if t < b.startNS {
+		// Before the day, an event only says whether the visitor's first
+		// session of the day began the day before: its time is enough.
+		if session {
+			v := b.id(r.Visitor())
+			b.before[v] = max(b.before[v], t)
+		}
+		return
+	}
+	var v, u uint32
+	if session {
+		v = b.id(r.Visitor())
+		if !inDay && b.sealed && b.lastIn[v] < b.endNS-b.timeout {
+			session = false // no session of the day reaches it
+		}
+	}
+	if next {
+		u = b.id(r.User())
+		if !inDay && b.sealed && b.marks[u] == nil {
+			next = false // no step of the day to follow
+		}
+	}
+	if !session && !next {
+		return
+	}
+	p := point{t: t, h: uint32(xxhash.Sum64String(r.MessageID))}
+	path, pathDone := "", false
+	if session && r.Type == event.Page {
+		path, pathDone = r.PagePath(), true
+		p.page = b.pageDims(r.Props().ContentType, path) + 1
+	}
+	if session && inDay {
+		p.src = b.srcOf(r)
+	}
+	if next {
+		var k labelKey
+		switch r.Type {
+		case event.Page:
+			if !pathDone {
+				path = r.PagePath()
+			}
+			k.label = "page"
+			if path != "" {
+				k.label = "page:" + path
+			}
+		case event.Screen:
+			k.label = "screen:" + r.Name
+		default:
+			k.label = r.Event
+			if r.Type == event.Track && r.Event == "Onboarding Step Completed" {
+				k.isStep, k.step = true, stepIndex(b.cfg, r.Props())
+			}
+		}
+		p.label = b.labelIndex(k)
+	}
+	i := b.pts.add(p)
+	pp := b.pts.at(i)
+	if session {
+		pp.vnext = b.vhead[v]
+		b.vhead[v] = i + 1
+		if inDay {
+			b.lastIn[v] = max(b.lastIn[v], t)
+		}
+	}
+	if next {
+		pp.unext = b.uhead[u]
+		b.uhead[u] = i + 1
+		if inDay && r.Type == event.Track {
+			k := -1
+			switch r.Event {
+			case event.SignedUp:
+				k = 0
+			case "Onboarding Step Completed":
+				if s := stepIndex(b.cfg, r.Props()); s > 0 {
+					k = s
+				}
+			}
+			if k >= 0 {
+				if b.marks[u] == nil {
+					b.marks[u] = map[int]mark{}
+				}
+				if old, ok := b.marks[u][k]; !ok || less(p.t, p.h, old.t, old.h) {
+					b.marks[u][k] = mark{p.t, p.h}
+				}
+			}
+		}
+	}
+}
+
+func less(t1 int64, h1 uint32, t2 int64, h2 uint32) bool {
+	return t1 < t2 || t1 == t2 && h1 < h2
+}
+
+func (b *DayBuilder) labelIndex(k labelKey) uint32 {
+	if i, ok := b.labels[k]; ok {
+		return i
+	}
+	i := uint32(len(b.labelOf))
+	b.labels[k] = i
+	b.labelOf = append(b.labelOf, k)
+	return i
+}
+
+func (b *DayBuilder) pageDims(contentType, path string) uint32 {
+	k := [2]string{contentType, path}
+	if i, ok := b.pages[k]; ok {
+		return i
+	}
+	i := uint32(len(b.pageDim))
+	b.pages[k] = i
+	b.pageDim = append(b.pageDim, k)
+	return i
+}
+
+// srcOf is the traffic source and device a session starting with r has.
+func (b *DayBuilder) srcOf(r *event.Record) uint32 {
+	sk := [4]string{r.Context.Campaign.Source, r.Context.Campaign.Medium, r.Referrer(), r.PageURL()}
+	src, ok := b.sources[sk]
+	if !ok {
+		src = TrafficSource(sk[0], sk[1], sk[2], sk[3])
+		if len(b.sources) < maxCached {
+			b.sources[sk] = src
+		}
+	}
+	dk := [3]string{r.Context.Device.Type, r.Context.UserAgent, r.Type}
+	d, ok := b.devices[dk]
+	if !ok {
+		dev := Device(dk[0], dk[1], dk[2])
+		j, seen := b.devIdx[dev]
+		if !seen {
+			j = uint32(len(b.devs))
+			b.devIdx[dev] = j
+			b.devs = append(b.devs, dev)
+		}
+		d = j
+		if len(b.devices) < maxCached {
+			b.devices[dk] = d
+		}
+	}
+	return d<<3 | uint32(slices.Index(sources, src))
+}
+
+// addFacts adds what a record of the day says, as ComputeDay's loop does.
+func (b *DayBuilder) addFacts(r *event.Record, bot bool) {
+	f, cfg := &b.f, b.cfg
+	if r.Type == event.Identify && r.UserID != "" {
+		// created_at may name any day; it is read by the run of the day
+		// the identify call falls on.
+		if ts, ok := r.CreatedAt(); ok {
+			b.reach(string(r.UserID), SignedUp, ts)
+		}
+	}
+	if r.AnonymousID != "" && r.UserID != "" && string(r.AnonymousID) != string(r.UserID) {
+		if old, ok := f.Links[string(r.AnonymousID)]; !ok || string(r.UserID) > old {
+			f.Links[string(r.AnonymousID)] = string(r.UserID) // one choice, whatever the order
+		}
+	}
+	subscriptionFacts(r, f)
+	if r.Type == event.Track && r.Event == EventGuidePlayed {
+		f.GuidePlays++
+	}
+	if r.Type == event.Track && r.Event == TicketUpdated && len(r.Properties) > 0 {
+		var t Ticket
+		if json.Unmarshal(r.Properties, &t) == nil && t.ID != "" && !t.Created.IsZero() {
+			if old, ok := b.tickets[t.ID]; ok {
+				b.tickets[t.ID] = MergeTicket(&old, t)
+			} else {
+				b.tickets[t.ID] = t
+			}
+		}
+	}
+	traitChanges(r, func(id, name string, c TraitChange) {
+		if f.TraitChanges[id] == nil {
+			f.TraitChanges[id] = Traits{}
+		}
+		f.TraitChanges[id][name] = append(f.TraitChanges[id][name], c)
+	})
+	if r.UserID != "" {
+		b.known[string(r.UserID)] = struct{}{}
+		b.reach(string(r.UserID), FirstSeen, r.Timestamp)
+	}
+	if r.Type == event.Track && r.User() != "" {
+		switch {
+		case r.Event == event.SignedUp:
+			b.reach(r.User(), SignedUp, r.Timestamp)
+		case r.Event == "Onboarding Completed":
+			b.reach(r.User(), Onboarded, r.Timestamp)
+		case r.Event == "Onboarding Step Completed":
+			if k := stepIndex(cfg, r.Props()); k > 0 {
+				b.reach(r.User(), StepMilestone(k), r.Timestamp)
+			}
+		case r.Event == "Training Started" || r.Event == "Training Completed":
+			if c := r.Props().Course; c != "" {
+				m := TrainingStarted(c)
+				if r.Event == "Training Completed" {
+					m = TrainingCompleted(c)
+				}
+				b.reach(r.User(), m, r.Timestamp)
+			}
+		}
+		if b.valueEvs[r.Event] {
+			b.reach(r.User(), FirstValue, r.Timestamp)
+		}
+		name := ""
+		if r.Event == "Feature Used" {
+			name = r.Props().Feature
+		} else if b.featureEvs[r.Event] {
+			name = r.Event
+		}
+		if name != "" {
+			if b.features[name] == nil {
+				b.features[name] = map[string]struct{}{}
+			}
+			b.features[name][r.User()] = struct{}{}
+		}
+	}
+	if r.IsActivity() && r.UserID != "" && (len(b.activeNames) == 0 || b.activeNames[activityName(r)]) {
+		b.active[string(r.UserID)] = struct{}{}
+		b.reach(string(r.UserID), FirstActive, r.Timestamp)
+	}
+	if bot {
+		// Bots are out of web metrics. Their survey answers are kept: a
+		// survey tool does not send a user agent.
+	} else if r.Type == event.Page {
+		b.pageVis[r.Visitor()] = struct{}{}
+	} else if r.Type == event.Track && r.Event == cfg.ConversionEvent {
+		b.converted[r.Visitor()] = struct{}{}
+		f.ConversionEvents++
+	}
+	if s, ok := r.Survey(); ok && r.User() != "" {
+		resp := Response{
+			Type: s.Type, SurveyID: string(s.SurveyID), Respondent: r.User(), MessageID: r.MessageID,
+			Time: r.Timestamp.UTC(), Score: s.Score, Channel: s.Channel, Touchpoint: s.Touchpoint, Comment: truncate(s.Comment, maxComment),
+		}
+		if old, ok := b.responses[resp.Key()]; !ok || resp.Newer(old) {
+			b.responses[resp.Key()] = resp
+		}
+	}
+}
+
+func (b *DayBuilder) reach(user string, m Milestone, t time.Time) {
+	fs := b.f.Firsts[user]
+	if fs == nil {
+		fs = map[Milestone]time.Time{}
+		b.f.Firsts[user] = fs
+	}
+	if old, ok := fs[m]; !ok || t.Before(old) {
+		fs[m] = t
+	}
+}
+
+// Facts returns the day's facts. The builder is spent.
+func (b *DayBuilder) Facts() Facts {
+	f := b.f
+	b.sessions(&f)
+	b.nextSteps(&f)
+	for _, byValue := range f.FirstSession {
+		for _, vs := range byValue {
+			slices.Sort(vs)
+		}
+	}
+	for name, users := range b.features {
+		f.Features[name] = sortedKeys(users)
+	}
+	f.KnownUsers = sortedKeys(b.known)
+	ticketIDs := make([]string, 0, len(b.tickets))
+	for id := range b.tickets {
+		ticketIDs = append(ticketIDs, id)
+	}
+	slices.Sort(ticketIDs)
+	for _, id := range ticketIDs {
+		f.Tickets = append(f.Tickets, b.tickets[id])
+	}
+	f.ActiveUsers = sortedKeys(b.active)
+	f.PageVisitors = sortedKeys(b.pageVis)
+	f.ConvertedVisitors = sortedKeys(b.converted)
+	for _, r := range b.responses {
+		f.Responses = append(f.Responses, r)
+	}
+	slices.SortFunc(f.Responses, func(a, b Response) int { return strings.Compare(a.Key(), b.Key()) })
+	b.pts = pointStore{}
+	return f
+}
+
+// list collects a linked list of points, sorted by time then hash, with
+// exact repeats (same time and hash) once.
+func (b *DayBuilder) list(head uint32, next func(*point) uint32, buf []point) []point {
+	buf = buf[:0]
+	for i := head; i != 0; {
+		p := b.pts.at(i - 1)
+		buf = append(buf, *p)
+		i = next(p)
+	}
+	slices.SortFunc(buf, func(x, y point) int {
+		if x.t != y.t {
+			if x.t < y.t {
+				return -1
+			}
+			return 1
+		}
+		return int(int64(x.h) - int64(y.h))
+	})
+	return slices.CompactFunc(buf, func(x, y point) bool { return x.t == y.t && x.h == y.h })
+}
+
+// sessions cuts each visitor's events into sessions by inactivity and
+// counts those that start on the day, in the visitors' order (so sums of
+// seconds add up in one order whatever the arrival order).
+func (b *DayBuilder) sessions(f *Facts) {
+	var visitors []uint32
+	for v := range b.names {
+		if b.lastIn[v] != minTime {
+			visitors = append(visitors, uint32(v))
+		}
+	}
+	slices.SortFunc(visitors, func(x, y uint32) int { return strings.Compare(b.names[x], b.names[y]) })
+	var buf []point
+	for _, v := range visitors {
+		evs := b.list(b.vhead[v], func(p *point) uint32 { return p.vnext }, buf)
+		buf = evs
+		first := true
+		// The latest event before the day joins the first session of the
+		// day when it is close enough: that session began the day before.
+		prev := b.before[v]
+		for i := 0; i < len(evs); {
+			j, pages := i, 0
+			firstPage := -1
+			for {
+				if evs[j].page != 0 {
+					pages++
+					if firstPage < 0 {
+						firstPage = j
+					}
+				}
+				if j+1 == len(evs) || evs[j+1].t-evs[j].t > b.timeout {
+					break
+				}
+				j++
+			}
+			started := evs[i].t >= b.startNS && evs[i].t < b.endNS && (prev == minTime || evs[i].t-prev > b.timeout)
+			if started {
+				secs := time.Duration(evs[j].t - evs[i].t).Seconds()
+				f.Sessions++
+				f.SessionPages += pages
+				f.SessionSeconds += secs
+				dims := b.dims(evs[i], firstPage, evs)
+				for dim, val := range dims {
+					byValue := f.SessionsBy[dim]
+					if byValue == nil {
+						byValue = map[string]SessionStats{}
+						f.SessionsBy[dim] = byValue
+					}
+					st := byValue[val]
+					st.Sessions++
+					st.Pages += pages
+					st.Seconds += secs
+					byValue[val] = st
+				}
+				if first {
+					first = false
+					for _, dim := range []string{DimSource, DimLandingPage} {
+						if f.FirstSession[dim] == nil {
+							f.FirstSession[dim] = map[string][]string{}
+						}
+						f.FirstSession[dim][dims[dim]] = append(f.FirstSession[dim][dims[dim]], b.names[v])
+					}
+				}
+			}
+			prev = evs[j].t
+			i = j + 1
+		}
+	}
+}
+
+// dims are a session's values of each dimension: source and device of
+// its first event, content type and path of its first page.
+func (b *DayBuilder) dims(first point, firstPage int, evs []point) map[string]string {
+	dims := map[string]string{
+		DimSource:      sources[first.src&7],
+		DimDevice:      b.devs[first.src>>3],
+		DimContentType: none,
+		DimLandingPage: none,
+	}
+	if firstPage >= 0 {
+		pd := b.pageDim[evs[firstPage].page-1]
+		if pd[0] != "" {
+			dims[DimContentType] = pd[0]
+		}
+		if pd[1] != "" {
+			dims[DimLandingPage] = pd[1]
+		}
+	}
+	return dims
+}
+
+// nextSteps finds, for each user's earliest signup and step completion of
+// the day, the user's next event in the window: where they went next.
+func (b *DayBuilder) nextSteps(f *Facts) {
+	var buf []point
+	for u, ks := range b.marks {
+		evs := b.list(b.uhead[u], func(p *point) uint32 { return p.unext }, buf)
+		buf = evs
+		user := b.names[u]
+		for k, m := range ks {
+			for _, e := range evs {
+				if !less(m.t, m.h, e.t, e.h) {
+					continue
+				}
+				if l := b.labelOf[e.label]; l.isStep && l.step == k {
+					continue // the same step again
+				}
+				if f.NextAfter[user] == nil {
+					f.NextAfter[user] = map[int]Next{}
+				}
+				f.NextAfter[user][k] = Next{After: time.Unix(0, m.t).UTC(), Label: b.labelOf[e.label].label}
+				break
+			}
+		}
+	}
+}

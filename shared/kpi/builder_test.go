@@ -1,0 +1,265 @@
+package kpi_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/uptakehq/uptake/bench/gen"
+	"github.com/uptakehq/uptake/shared/event"
+	"github.com/uptakehq/uptake/shared/kpi"
+)
+
+// sameFacts fails t when the builder's facts differ from the reference's.
+func sameFacts(t *testing.T, what string, got, want kpi.Facts) {
+	t.Helper()
+	norm := func(f kpi.Facts) kpi.Facts {
+		for _, ks := range f.NextAfter {
+			for k, n := range ks {
+				n.After = n.After.UTC()
+				ks[k] = n
+			}
+		}
+		return f
+	}
+	got, want = norm(got), norm(want)
+	if reflect.DeepEqual(got, want) {
+		return
+	}
+	gv, wv := reflect.ValueOf(got), reflect.ValueOf(want)
+	for i := range gv.NumField() {
+		if !reflect.DeepEqual(gv.Field(i).Interface(), wv.Field(i).Interface()) {
+			g, _ := json.Marshal(gv.Field(i).Interface())
+			w, _ := json.Marshal(wv.Field(i).Interface())
+			t.Errorf("%s: %s differs:\n got %.600s\nwant %.600s", what, gv.Type().Field(i).Name, g, w)
+		}
+	}
+}
+
+// window is a day's window as the nightly run reads it: the records of
+// the UTC days around it, file by file, in arrival order, with the index
+// of the first file of a UTC day past the day's end.
+type window struct {
+	recs   []event.Record
+	sealAt int // records before this index include every one of the day
+}
+
+func readWindow(t *testing.T, files map[kpi.Day][][][]byte, cfg kpi.Config, day kpi.Day) window {
+	t.Helper()
+	loc := cfg.Location()
+	from, to := day.Start(loc).Add(-24*time.Hour), day.End(loc).Add(24*time.Hour)
+	dec := event.NewLineDecoder()
+	w := window{sealAt: -1}
+	for _, u := range kpi.Days(kpi.DayOf(from, time.UTC), kpi.DayOf(to.Add(-time.Nanosecond), time.UTC)) {
+		if w.sealAt < 0 && !u.Start(time.UTC).Before(day.End(loc)) {
+			w.sealAt = len(w.recs)
+		}
+		for _, f := range files[u] {
+			for _, line := range f {
+				var r event.Record
+				if err := dec.Decode(line, &r); err != nil {
+					t.Fatalf("line %s: %v", line, err)
+				}
+				r.Properties, r.Traits = bytes.Clone(r.Properties), bytes.Clone(r.Traits)
+				if r.Timestamp.Before(from) || !r.Timestamp.Before(to) {
+					continue
+				}
+				w.recs = append(w.recs, r)
+			}
+		}
+	}
+	if w.sealAt < 0 {
+		w.sealAt = len(w.recs)
+	}
+	return w
+}
+
+// build feeds a window to a builder, promising the end of the day where
+// the window's files allow it.
+func build(cfg kpi.Config, day kpi.Day, w window, seal bool) (kpi.Facts, bool) {
+	b := kpi.NewDayBuilder(cfg, day)
+	for i := range w.recs {
+		if seal && i == w.sealAt {
+			b.NoMoreDay()
+		}
+		b.Add(&w.recs[i])
+	}
+	return b.Facts(), b.Broken()
+}
+
+// TestDayBuilderSameAsReference compares DayBuilder's facts with the
+// reference's on generated days (users, anonymous visitors, bots,
+// sessions across midnight, onboarding, surveys, tickets, subscriptions),
+// in four time zones, with and without the promise of the day's end, and
+// with requests sent twice.
+func TestDayBuilderSameAsReference(t *testing.T) {
+	const seed, perDay = 7, 12_000
+	start := kpi.NewDay(2026, 10, 1)
+	files := map[kpi.Day][][][]byte{}
+	err := gen.Generate(gen.Config{Seed: seed, Population: gen.NewPopulation(seed, perDay, start), Start: start, PerDay: []int{perDay, perDay, perDay, perDay}},
+		func(f gen.File) error {
+			files[f.Day] = append(files[f.Day], f.Lines)
+			return nil
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Retried requests: a few files arrive again, later.
+	rng := rand.New(rand.NewPCG(seed, 1))
+	for d, fs := range files {
+		for range len(fs) / 10 {
+			fs = append(fs, fs[rng.IntN(len(fs))])
+		}
+		files[d] = fs
+	}
+	var seen [5]int // sessions, next steps, answers, tickets, subscription events compared
+	defer func() {
+		if seen[0] == 0 || seen[1] == 0 || seen[2] == 0 || seen[3] == 0 || seen[4] == 0 {
+			t.Errorf("the generated days lack sessions, steps, answers, tickets or subscriptions: %v", seen)
+		}
+	}()
+	for _, zone := range []string{"UTC", "America/New_York", "Asia/Kolkata", "Pacific/Chatham"} {
+		cfg := kpi.DefaultConfig()
+		cfg.TimeZone = zone
+		cfg.ConversionEvent = "Trial Started"
+		cfg.ValueEvents = []string{"Report Viewed"}
+		cfg.FeatureEvents = []string{"Report Exported"}
+		for _, day := range []kpi.Day{start.AddDays(1), start.AddDays(2)} {
+			w := readWindow(t, files, cfg, day)
+			want := kpi.ComputeDayRef(cfg, day, w.recs)
+			seen[0] += want.Sessions
+			seen[1] += len(want.NextAfter)
+			seen[2] += len(want.Responses)
+			seen[3] += len(want.Tickets)
+			seen[4] += len(want.SubEvents)
+			for _, seal := range []bool{false, true} {
+				got, broken := build(cfg, day, w, seal)
+				if broken {
+					t.Fatalf("%s %s: a record of the day came after the day's files", zone, day)
+				}
+				sameFacts(t, fmt.Sprintf("%s %s seal=%v", zone, day, seal), got, want)
+			}
+		}
+	}
+}
+
+// TestDayBuilderBroken: a record of the day after NoMoreDay is reported.
+func TestDayBuilderBroken(t *testing.T) {
+	day := kpi.NewDay(2026, 10, 2)
+	b := kpi.NewDayBuilder(kpi.DefaultConfig(), day)
+	late := event.Record{Type: "track", Event: "x", MessageID: "m", UserID: "u", Timestamp: day.Start(time.UTC).Add(25 * time.Hour)}
+	b.NoMoreDay()
+	b.Add(&late)
+	if b.Broken() {
+		t.Fatal("a record of the day after broke the promise")
+	}
+	in := late
+	in.Timestamp = day.Start(time.UTC).Add(time.Hour)
+	b.Add(&in)
+	if !b.Broken() {
+		t.Fatal("a record of the day after NoMoreDay was not reported")
+	}
+}
+
+// FuzzDayBuilder compares DayBuilder with the reference on small random
+// windows around midnight: few visitors and users, equal times, pages,
+// screens, steps, signups, conversions, identify calls, bots and resent
+// messages.
+func FuzzDayBuilder(f *testing.F) {
+	f.Add([]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16})
+	f.Add(bytes.Repeat([]byte{0, 200, 7, 33, 90, 1, 255, 3}, 12))
+	f.Add([]byte("the quick brown fox jumps over the lazy dog, twice: the quick brown fox"))
+	day := kpi.NewDay(2026, 10, 2)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg := kpi.DefaultConfig()
+		cfg.ConversionEvent = "Trial Started"
+		cfg.OnboardingSteps = []string{"a", "b"}
+		recs := fuzzWindow(data, day)
+		want := kpi.ComputeDayRef(cfg, day, recs)
+		got := kpi.ComputeDay(cfg, day, recs)
+		sameFacts(t, "fuzz", got, want)
+		// The promise, after every record before the day's end.
+		var w window
+		for i, r := range recs {
+			if !r.Timestamp.Before(day.End(time.UTC)) {
+				continue
+			}
+			w.recs = append(w.recs, recs[i])
+		}
+		w.sealAt = len(w.recs)
+		for _, r := range recs {
+			if !r.Timestamp.Before(day.End(time.UTC)) {
+				w.recs = append(w.recs, r)
+			}
+		}
+		want = kpi.ComputeDayRef(cfg, day, w.recs)
+		sealed, broken := build(cfg, day, w, true)
+		if broken {
+			t.Fatal("broken without a late record")
+		}
+		sameFacts(t, "fuzz sealed", sealed, want)
+	})
+}
+
+// fuzzWindow turns bytes into records: each record takes 4 bytes.
+func fuzzWindow(data []byte, day kpi.Day) []event.Record {
+	mid := day.End(time.UTC)
+	kinds := []func(r *event.Record, b byte){
+		func(r *event.Record, b byte) { r.Type = "page"; r.Context.Page.Path = fmt.Sprintf("/p%d", b%3) },
+		func(r *event.Record, b byte) { r.Type = "screen"; r.Name = fmt.Sprintf("S%d", b%2) },
+		func(r *event.Record, b byte) { r.Type = "track"; r.Event = "Clicked" },
+		func(r *event.Record, b byte) { r.Type = "track"; r.Event = event.SignedUp },
+		func(r *event.Record, b byte) {
+			r.Type = "track"
+			r.Event = "Onboarding Step Completed"
+			r.Properties = json.RawMessage(fmt.Sprintf(`{"step":%q}`, []string{"a", "b", "zz"}[b%3]))
+		},
+		func(r *event.Record, b byte) { r.Type = "track"; r.Event = "Trial Started" },
+		func(r *event.Record, b byte) {
+			r.Type = "identify"
+			r.Traits = json.RawMessage(`{"plan":"pro","created_at":"2026-10-01T10:00:00Z"}`)
+		},
+		func(r *event.Record, b byte) {
+			r.Type = "page"
+			r.Context.UserAgent = "Googlebot/2.1"
+		},
+		func(r *event.Record, b byte) {
+			r.Type = "page"
+			r.Context.Campaign.Source, r.Context.Campaign.Medium = "news", "email"
+			r.Properties = json.RawMessage(`{"content_type":"blog"}`)
+			r.Context.Page.Path = "/blog"
+		},
+		func(r *event.Record, b byte) { r.Type = "track"; r.Event = "Guide Played" },
+	}
+	var recs []event.Record
+	for i := 0; i+4 <= len(data); i += 4 {
+		b := data[i : i+4]
+		if b[0] == 255 && len(recs) > 0 {
+			recs = append(recs, recs[int(b[1])%len(recs)]) // sent again
+			continue
+		}
+		// Times from 3 hours before midnight to 1 hour after, in steps
+		// of 5 minutes (or equal to the previous record's).
+		at := mid.Add(time.Duration(int(b[1])%48-36) * 5 * time.Minute)
+		if b[1] >= 240 && len(recs) > 0 {
+			at = recs[len(recs)-1].Timestamp
+		}
+		at = at.Add(-24 * time.Hour * time.Duration(b[3]%2)) // the day's start, too
+		r := event.Record{MessageID: fmt.Sprintf("m%d", i), Timestamp: at}
+		switch b[2] % 4 {
+		case 0:
+			r.UserID = event.ID(fmt.Sprintf("u%d", b[2]%3))
+		case 1:
+			r.AnonymousID = event.ID(fmt.Sprintf("a%d", b[2]%2))
+		default:
+			r.UserID, r.AnonymousID = event.ID(fmt.Sprintf("u%d", b[2]%3)), event.ID(fmt.Sprintf("a%d", b[2]%2))
+		}
+		kinds[int(b[0])%len(kinds)](&r, b[0])
+		recs = append(recs, r)
+	}
+	return recs
+}
