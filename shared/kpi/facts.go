@@ -132,7 +132,6 @@ var SessionDims = []string{DimSource, DimDevice, DimContentType, DimLandingPage}
 // none is the value of a dimension a session does not have.
 const none = "(none)"
 
-
 // ComputeDay computes the facts of day from recs, which must hold every
 // event from a day before the day's start to a day after its end (sessions
 // reach across midnight) in arrival order: a DayBuilder fed recs.
@@ -163,7 +162,6 @@ func sortedKeys(m map[string]struct{}) []string {
 	slices.Sort(out)
 	return out
 }
-
 
 // Identities are every user and visitor id the day's facts name, sorted
 // and distinct: those that need an ordinal.
@@ -199,8 +197,6 @@ func stepIndex(cfg Config, p event.Props) int {
 	}
 	return 0
 }
-
-
 
 // ReadsProperties reports whether a KPI reads the properties of track
 // events named name. Feature and value events configured by name are read
