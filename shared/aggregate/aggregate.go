@@ -15,7 +15,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/uptakehq/uptake/shared/event"
 	"github.com/uptakehq/uptake/shared/kpi"
 )
 
@@ -797,48 +796,6 @@ func (s *Service) facts(ctx context.Context, tenantID string, cfg kpi.Config, da
 		f, n, _, err = s.build(ctx, tenantID, cfg, day, false)
 	}
 	return f, n, err
-}
-
-// build feeds the window to a builder; with seal, it promises the builder
-// the day's end once the files of UTC days after it begin (ingest files
-// each event under its timestamp's UTC day).
-func (s *Service) build(ctx context.Context, tenantID string, cfg kpi.Config, day kpi.Day, seal bool) (kpi.Facts, int, bool, error) {
-	loc := cfg.Location()
-	from, to := day.Start(loc).Add(-24*time.Hour), day.End(loc).Add(24*time.Hour)
-	b := kpi.NewDayBuilder(cfg, day)
-	dec := event.NewLineDecoder()
-	var r event.Record
-	n := 0
-	for _, u := range kpi.Days(kpi.DayOf(from, time.UTC), kpi.DayOf(to.Add(-time.Nanosecond), time.UTC)) {
-		if seal && !u.Start(time.UTC).Before(day.End(loc)) {
-			b.NoMoreDay()
-			seal = false
-		}
-		keys, err := s.Raw.Keys(ctx, RawKind, tenantID, u)
-		if err != nil {
-			return kpi.Facts{}, 0, false, fmt.Errorf("aggregate %s %s: %w", tenantID, day, err)
-		}
-		for _, k := range keys {
-			err := s.Raw.Lines(ctx, k, func(line []byte) error {
-				if err := dec.Decode(line, &r); err != nil {
-					// Lines were validated on the way in; a broken one is
-					// logged and left in place for inspection.
-					s.Log.WarnContext(ctx, "unreadable raw line", "tenant", tenantID, "key", k, "err", err)
-					return nil
-				}
-				if r.Timestamp.Before(from) || !r.Timestamp.Before(to) {
-					return nil
-				}
-				n++
-				b.Add(&r)
-				return nil
-			})
-			if err != nil {
-				return kpi.Facts{}, 0, false, fmt.Errorf("aggregate %s %s: %w", tenantID, day, err)
-			}
-		}
-	}
-	return b.Facts(), n, b.Broken(), nil
 }
 
 // clearCovered removes the dirty marks of UTC days whose local days were

@@ -1,6 +1,7 @@
 package event
 
 import (
+	"bytes"
 	"encoding/json"
 	"slices"
 	"strings"
@@ -113,11 +114,20 @@ func skipSpace(b []byte, i int) int {
 
 // skipString returns the index after the string that starts at b[i].
 func skipString(b []byte, i int) int {
-	for i++; i < len(b); i++ {
-		switch b[i] {
-		case '\\':
-			i++
-		case '"':
+	start := i + 1
+	for i = start; i < len(b); i++ {
+		// The next quote, found with IndexByte's vector search, ends the
+		// string unless an odd number of backslashes escapes it.
+		j := bytes.IndexByte(b[i:], '"')
+		if j < 0 {
+			return len(b)
+		}
+		i += j
+		n := 0
+		for k := i - 1; k >= start && b[k] == '\\'; k-- {
+			n++
+		}
+		if n%2 == 0 {
 			return i + 1
 		}
 	}

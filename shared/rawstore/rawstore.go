@@ -12,7 +12,6 @@ package rawstore
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -27,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/klauspost/compress/gzip"
 
 	"github.com/uptakehq/uptake/shared/kpi"
 )
@@ -48,7 +48,10 @@ type Store struct {
 }
 
 // gzips keeps compressors between writes: each holds about a megabyte of
-// tables that would otherwise be allocated by every request.
+// tables that would otherwise be allocated by every request. Objects are
+// plain gzip, written and read with klauspost/compress, which does both
+// about twice as fast as compress/gzip (the nightly run inflates every
+// line of three days: benchmark P1).
 var gzips sync.Pool
 
 // Encode returns lines (JSON objects without newlines) as a raw object's
