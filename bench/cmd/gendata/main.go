@@ -11,9 +11,9 @@
 package main
 
 import (
-	"compress/gzip"
 	"flag"
 	"fmt"
+	"github.com/klauspost/compress/gzip"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -102,7 +102,8 @@ func (w *writer) add(f gen.File) error {
 		if err != nil {
 			return err
 		}
-		o = &object{f: file, zw: gzip.NewWriter(file)}
+		zw, _ := gzip.NewWriterLevel(file, gzip.BestSpeed) // as rawstore.Encode writes objects
+		o = &object{f: file, zw: zw}
 		w.open[f.Day] = o
 		w.files++
 	}
