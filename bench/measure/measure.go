@@ -46,6 +46,12 @@ func RSSKB(field string) int {
 	return 0
 }
 
+// ResetPeakRSS resets the process's peak resident memory (VmHWM) to its
+// current one (Linux: "5" written to /proc/self/clear_refs).
+func ResetPeakRSS() {
+	os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+}
+
 // CPUSeconds is the process's user and system time so far.
 func CPUSeconds() float64 {
 	var ru syscall.Rusage

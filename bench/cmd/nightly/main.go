@@ -28,6 +28,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"runtime/metrics"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -101,6 +102,14 @@ func run(data, dayFlag string, events int, start string, seed uint64, tenant, cp
 	if err != nil {
 		return err
 	}
+	// The run's memory beyond the state: in Lambda the state is in
+	// DynamoDB, and the function sets GOMEMLIMIT to its own memory. Here
+	// the limit is what the in-memory state takes plus P1's 1 GiB, so the
+	// garbage collector does not let the heap double over a big state; a
+	// run that needed more than the limit would still take it, and show.
+	debug.FreeOSMemory()
+	limit := goMemory() + runMemLimit
+	debug.SetMemoryLimit(int64(limit))
 	clock := day.AddDays(2).Start(time.UTC).Add(15 * time.Minute)
 	svc := &aggregate.Service{Raw: raw, State: st, Now: func() time.Time { return clock },
 		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))}
@@ -112,6 +121,7 @@ func run(data, dayFlag string, events int, start string, seed uint64, tenant, cp
 	}
 	debug.FreeOSMemory()
 	base := measure.RSSKB("VmRSS")
+	measure.ResetPeakRSS() // the measured run's peak, not the day before's
 
 	if cpuProf != "" {
 		f, err := os.Create(cpuProf)
@@ -166,6 +176,16 @@ func run(data, dayFlag string, events int, start string, seed uint64, tenant, cp
 // files: active users, sessions and their pages, survey answers by type
 // and score bucket, users first completing each onboarding step (the
 // data's history starts on the day before, which the state has run).
+// runMemLimit is P1's memory goal: the nightly run's own memory.
+const runMemLimit = 1 << 30
+
+// goMemory is the memory the Go runtime holds from the OS.
+func goMemory() uint64 {
+	sample := []metrics.Sample{{Name: "/memory/classes/total:bytes"}}
+	metrics.Read(sample)
+	return sample[0].Value.Uint64()
+}
+
 func figures(p kpi.Part, st *memstate.State, day kpi.Day) map[string]float64 {
 	f := map[string]float64{
 		"dau":             p.Counters[kpi.CounterDAU],
