@@ -80,3 +80,31 @@ func TestDecodeLineAliases(t *testing.T) {
 		t.Fatalf("second line decoded %+v", r2)
 	}
 }
+
+// FuzzProps holds Props's walk to encoding/json's decoding (propsSlow) on
+// every valid JSON object.
+func FuzzProps(f *testing.F) {
+	for _, c := range []string{
+		`{"path":"/a","url":"https://x/a","referrer":"","content_type":"blog","feature":"f","step":"s","course":"c","plan":"pro","amount":12.5,"revenue":3,"total":null,"step_index":2}`,
+		`{"PATH":"/A","path":"/b","Amount":"12","ſtep":"x","revenue":null}`,
+		`{"amount":1e400,"plan":"p","Plan":5}`,
+		`{"content_type":["x"],"content_type":"y","CONTENT_TYPE":"z"}`,
+		`{"total":1,"total":null,"step_index":-0.5,"url":"caf\u00e9","feature":"\ud800"}`,
+		`{"revenue":true,"course":{"a":1},"step":null}`,
+		`{}`,
+	} {
+		f.Add([]byte(c))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if !json.Valid(b) {
+			return
+		}
+		if t := bytes.TrimSpace(b); len(t) == 0 || t[0] != '{' {
+			return
+		}
+		got, want := decodeProps(bytes.TrimSpace(b)), propsSlow(b)
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("decodeProps(%s)\n got %+v\nwant %+v", b, got, want)
+		}
+	})
+}

@@ -214,12 +214,20 @@ type Props struct {
 // Props decodes the properties KPIs read; fields of the wrong type are
 // left empty.
 func (r *Record) Props() Props {
+	if b := bytes.TrimSpace(r.Properties); len(b) > 0 && b[0] == '{' {
+		return decodeProps(b)
+	}
+	return propsSlow(r.Properties)
+}
+
+// propsSlow is Props by encoding/json: what decodeProps does in one walk.
+func propsSlow(props json.RawMessage) Props {
 	var p Props
-	if len(r.Properties) > 0 {
-		if json.Unmarshal(r.Properties, &p) != nil {
+	if len(props) > 0 {
+		if json.Unmarshal(props, &p) != nil {
 			// One field of the wrong type: read them one by one.
 			var m map[string]json.RawMessage
-			json.Unmarshal(r.Properties, &m)
+			json.Unmarshal(props, &m)
 			for k, dst := range map[string]*string{"path": &p.Path, "url": &p.URL, "referrer": &p.Referrer, "content_type": &p.ContentType, "feature": &p.Feature, "step": &p.Step, "course": &p.Course, "plan": &p.Plan} {
 				json.Unmarshal(m[k], dst)
 			}
