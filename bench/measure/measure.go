@@ -22,9 +22,14 @@ type Measure struct {
 	EventsPerS float64 `json:"events_per_s"`
 	// PeakRSSMB is the process's peak resident memory (VmHWM); BaseRSSMB,
 	// its resident memory just before the run (the state loaded).
-	PeakRSSMB float64            `json:"peak_rss_mb"`
-	BaseRSSMB float64            `json:"base_rss_mb"`
-	Figures   map[string]float64 `json:"figures"`
+	PeakRSSMB float64 `json:"peak_rss_mb"`
+	BaseRSSMB float64 `json:"base_rss_mb"`
+	// PeakLiveMB is the Go heap's peak of live objects during the run (as
+	// each collection found them), BaseLiveMB the live heap before it: the
+	// run's own memory is the difference, whatever the collector's slack.
+	PeakLiveMB float64            `json:"peak_live_mb,omitempty"`
+	BaseLiveMB float64            `json:"base_live_mb,omitempty"`
+	Figures    map[string]float64 `json:"figures"`
 	// Reruns are the days the measured run ran again (what it changed
 	// invalidated them); WarmReruns, those of the untimed run before.
 	Reruns     []string `json:"reruns"`

@@ -103,10 +103,10 @@ func run(data, dayFlag string, events int, start string, seed uint64, tenant, cp
 		return err
 	}
 	// The run's memory beyond the state: in Lambda the state is in
-	// DynamoDB, and the function sets GOMEMLIMIT to its own memory. Here
-	// the limit is what the in-memory state takes plus P1's 1 GiB, so the
-	// garbage collector does not let the heap double over a big state; a
-	// run that needed more than the limit would still take it, and show.
+	// DynamoDB, and the function's GOMEMLIMIT bounds its heap. Here the
+	// limit is what the in-memory state takes plus P1's 1 GiB, so the
+	// collector does not let the heap double over a big state; a run that
+	// needed more would still take it, and show.
 	debug.FreeOSMemory()
 	limit := goMemory() + runMemLimit
 	debug.SetMemoryLimit(int64(limit))
@@ -133,9 +133,28 @@ func run(data, dayFlag string, events int, start string, seed uint64, tenant, cp
 			return err
 		}
 	}
+	baseLive := liveHeap()
+	stop := make(chan struct{})
+	peakLive := make(chan uint64)
+	go func() { // the live heap after each collection, kept at its peak
+		peak := baseLive
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-tick.C:
+				peak = max(peak, liveHeap())
+			case <-stop:
+				peakLive <- max(peak, liveHeap())
+				return
+			}
+		}
+	}()
 	t0, c0 := time.Now(), measure.CPUSeconds()
 	rep, runErr := svc.Run(ctx, tenant, []kpi.Day{day})
 	elapsed, cpu := time.Since(t0), measure.CPUSeconds()-c0
+	close(stop)
+	peakLiveB := <-peakLive
 	if cpuProf != "" {
 		pprof.StopCPUProfile()
 	}
@@ -159,7 +178,7 @@ func run(data, dayFlag string, events int, start string, seed uint64, tenant, cp
 		return fmt.Errorf("the run left no part for %s: %v", day, err)
 	}
 	m := measure.Measure{Engine: "uptake", Day: day.String(), Events: n, Seconds: elapsed.Seconds(), CPUSeconds: cpu, EventsPerS: float64(n) / elapsed.Seconds(),
-		PeakRSSMB: float64(peak) / 1024, BaseRSSMB: float64(base) / 1024, Figures: figures(parts[0], st, day),
+		PeakRSSMB: float64(peak) / 1024, BaseRSSMB: float64(base) / 1024, PeakLiveMB: float64(peakLiveB) / (1 << 20), BaseLiveMB: float64(baseLive) / (1 << 20), Figures: figures(parts[0], st, day),
 		Reruns: rep.Reruns, WarmReruns: warm.Reruns}
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
@@ -182,6 +201,13 @@ const runMemLimit = 1 << 30
 // goMemory is the memory the Go runtime holds from the OS.
 func goMemory() uint64 {
 	sample := []metrics.Sample{{Name: "/memory/classes/total:bytes"}}
+	metrics.Read(sample)
+	return sample[0].Value.Uint64()
+}
+
+// liveHeap is the heap's live objects as the last collection found them.
+func liveHeap() uint64 {
+	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 	metrics.Read(sample)
 	return sample[0].Value.Uint64()
 }
