@@ -20,7 +20,7 @@ type LineDecoder struct {
 
 // maxInterned bounds a decoder's intern table; values past it are
 // allocated as json.Unmarshal would.
-const maxInterned = 1 << 16
+const maxInterned = 1 << 14
 
 // NewLineDecoder returns a decoder with an empty intern table.
 func NewLineDecoder() *LineDecoder { return &LineDecoder{intern: map[string]string{}} }
