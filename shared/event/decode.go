@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 	"unicode/utf8"
 )
@@ -40,7 +41,7 @@ var errLine = errors.New("raw line is not a JSON object")
 func (d *LineDecoder) Decode(line []byte, r *Record) error {
 	*r = Record{}
 	var err error
-	ok := ObjectMembers(line, func(key string, v json.RawMessage) {
+	ok := membersRaw(line, func(key, v []byte) {
 		if err != nil {
 			return
 		}
@@ -79,12 +80,12 @@ func (d *LineDecoder) Decode(line []byte, r *Record) error {
 
 // recordField returns the Record field that key names: exactly, else
 // case-insensitively, as encoding/json matches them; "" for none.
-func recordField(key string) string {
-	switch key {
+func recordField(key []byte) string {
+	switch string(key) {
 	case "type", "messageId", "userId", "anonymousId", "event", "name", "groupId", "timestamp", "receivedAt", "properties", "traits", "context":
-		return key
+		return string(key)
 	}
-	return contextField(key, "type", "messageId", "userId", "anonymousId", "event", "name", "groupId", "timestamp", "receivedAt", "properties", "traits", "context")
+	return keyName(key, "type", "messageId", "userId", "anonymousId", "event", "name", "groupId", "timestamp", "receivedAt", "properties", "traits", "context")
 }
 
 // raw is a json.RawMessage member's value, as json.Unmarshal sets it
@@ -163,11 +164,11 @@ func (d *LineDecoder) context(v []byte, c *Context) error {
 	}
 	stopped := false
 	var err error
-	ObjectMembers(v, func(key string, val json.RawMessage) {
+	membersRaw(v, func(key, val []byte) {
 		if stopped {
 			return
 		}
-		switch contextField(key, "userAgent", "groupId", "device", "page", "campaign") {
+		switch keyName(key, "userAgent", "groupId", "device", "page", "campaign") {
 		case "userAgent":
 			d.setText(val, &c.UserAgent)
 		case "groupId":
@@ -196,12 +197,9 @@ func (d *LineDecoder) setText(v []byte, dst *string) {
 
 // texts decodes an object of string fields, as decodeStrings does.
 func (d *LineDecoder) texts(v []byte, names []string, dsts []*string) {
-	ObjectMembers(v, func(key string, val json.RawMessage) {
-		for i, n := range names {
-			if key == n || contextField(key, n) != "" {
-				d.setText(val, dsts[i])
-				return
-			}
+	membersRaw(v, func(key, val []byte) {
+		if n := keyName(key, names...); n != "" {
+			d.setText(val, dsts[slices.Index(names, n)])
 		}
 	})
 }

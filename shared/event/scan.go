@@ -73,6 +73,82 @@ func ObjectMembers(b []byte, fn func(key string, val json.RawMessage)) (ok bool)
 	return true
 }
 
+// membersRaw is ObjectMembers with each key as it is between its quotes,
+// escapes and all, so that a reader looking for a few names compares bytes
+// (keyName) instead of unquoting every key.
+func membersRaw(b []byte, fn func(key, val []byte)) (ok bool) {
+	i := skipSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return false
+	}
+	i = skipSpace(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return true
+	}
+	for i < len(b) {
+		end := skipString(b, i)
+		if end-i < 2 {
+			return false
+		}
+		key := b[i+1 : end-1]
+		i = skipSpace(b, skipSpace(b, end)+1) // past the colon
+		if i >= len(b) {
+			return false // not valid JSON: a broken stored line
+		}
+		end = skipValue(b, i)
+		fn(key, b[i:end])
+		i = skipSpace(b, end)
+		if i >= len(b) || b[i] == '}' {
+			return true
+		}
+		i = skipSpace(b, i+1) // past the comma
+	}
+	return true
+}
+
+// keyName returns the name among names that the raw key (membersRaw's)
+// matches as encoding/json matches a struct field: exactly, else
+// case-insensitively; "" when none does.
+func keyName(raw []byte, names ...string) string {
+	for _, n := range names {
+		if string(raw) == n {
+			return n
+		}
+	}
+	ascii := true
+	for _, c := range raw {
+		if c >= 0x80 || c == '\\' {
+			ascii = false
+			break
+		}
+	}
+	if !ascii { // escapes, or letters that fold into ASCII ones (ſ, K)
+		return contextField(unquote(append(append([]byte{'"'}, raw...), '"')), names...)
+	}
+	for _, n := range names {
+		if len(n) == len(raw) && equalFoldASCII(raw, n) {
+			return n
+		}
+	}
+	return ""
+}
+
+func equalFoldASCII(b []byte, s string) bool {
+	for i := range b {
+		x, y := b[i], s[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
 // ArrayElements returns the elements of the JSON array b, as sent. b must
 // be valid JSON (json.Valid); ok is false when it is not an array.
 func ArrayElements(b []byte) (elems []json.RawMessage, ok bool) {
