@@ -3,6 +3,7 @@ package aggregate_test
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -129,4 +130,45 @@ func TestTrialChainFitsOnePass(t *testing.T) {
 		t.Errorf("second run: reruns %v, err %v; want none", again.Reruns, err)
 	}
 	check(t, w, "free_to_paid_conversion 2026-10-01..2026-10-12 value=100")
+}
+
+// TestEventInLaterDaysFile: ingest files each event under its
+// timestamp's UTC day, and the run promises its day builder the day's end
+// once the next UTC day's files begin, so the builder keeps later events
+// only of visitors whose sessions can reach them. An event of the day
+// found in a later day's file (a file written by hand, an old import)
+// breaks the promise: the run reads the window again keeping every event,
+// and the part equals that of the same events filed right.
+func TestEventInLaterDaysFile(t *testing.T) {
+	page := func(at string, id string) []byte {
+		return fmt.Appendf(nil, `{"type":"page","anonymousId":"v1","messageId":%q,"timestamp":%q,"properties":{"path":"/p"},"receivedAt":"2026-10-03T01:00:00Z"}`, id, at)
+	}
+	// One session from 23:55 to 00:10 of the day after.
+	start := page("2026-10-02T23:55:00Z", "m1")
+	after := page("2026-10-03T00:10:00Z", "m2")
+
+	right := newWorld(kpi.DefaultConfig())
+	right.raw.put("t", day("2026-10-02"), [][]byte{start})
+	right.raw.put("t", day("2026-10-03"), [][]byte{after})
+	wrong := newWorld(kpi.DefaultConfig())
+	// The session's start filed a day late, after its end: when the end
+	// is read, the visitor has no event of the day yet.
+	wrong.raw.put("t", day("2026-10-03"), [][]byte{after, start})
+	for _, w := range []*world{right, wrong} {
+		if _, err := w.agg.Run(context.Background(), "t", []kpi.Day{day("2026-10-02")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, ok1 := wrong.state.Stored[day("2026-10-02")]
+	want, ok2 := right.state.Stored[day("2026-10-02")]
+	if !ok1 || !ok2 {
+		t.Fatal("no part stored")
+	}
+	c := want.Counters
+	if c[kpi.CounterSessions] != 1 || c[kpi.CounterSessionPages] != 2 || c[kpi.CounterSessionSeconds] != 900 {
+		t.Fatalf("filed right: sessions %v pages %v seconds %v, want 1, 2 and 900", c[kpi.CounterSessions], c[kpi.CounterSessionPages], c[kpi.CounterSessionSeconds])
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("the part with an event filed a day late differs:\n got %v\nwant %v", got.Counters, want.Counters)
+	}
 }
