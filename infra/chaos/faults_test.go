@@ -54,7 +54,12 @@ type faultTransport struct {
 	// operation and body instead of the seeded rate.
 	rule func(op string, body []byte, firstAttempt bool) fault
 
-	mu       sync.Mutex
+	mu sync.Mutex
+	// burst is how many of the next calls fail whatever the rate (with a
+	// retryable 5xx), so that one request surely exhausts the SDK's
+	// attempts and is answered 5xx: the seeded draws alone depend on the
+	// order of concurrent calls.
+	burst    int
 	rnd      *rand.Rand
 	calls    map[string]int // requests per service
 	retries  map[string]int // requests the SDK sent again
@@ -110,6 +115,12 @@ func (f *faultTransport) pick(req *http.Request) fault {
 		}
 		if k = f.rule(op, body, !f.retry(req)); k == "" {
 			return ""
+		}
+	case f.burst > 0:
+		f.burst--
+		k = unavailable
+		if service == s3Service {
+			k = s3Internal
 		}
 	case f.rnd.Float64() < f.rate:
 		kinds := faultsOf[service]

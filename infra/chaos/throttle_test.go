@@ -36,6 +36,9 @@ func throttlingWith(t *testing.T, w workload, seed uint64, rate float64, retryer
 	began := time.Now()
 	faults := newFaultTransport(seed, rate)
 	c := newClient(stacktest.StartWith(t, stacktest.Options{Transport: faults, Retryer: retryer}))
+	faults.mu.Lock()
+	faults.burst = 12 // past any retryer's attempts: the first requests answer 5xx
+	faults.mu.Unlock()
 	faults.on.Store(true)
 	c.send(t, w, nil)
 	sent := time.Now()
