@@ -37,7 +37,7 @@ func responseDim(r Response, dim string) string {
 // honouring filters and a breakdown on the answers' own dimensions.
 func surveyKPI(in Input, typ string, f func([]Response) Result) Result {
 	var rs []Response
-	for _, dr := range Merge(in.Range()).Responses {
+	for _, dr := range Merge(in.CoverRange()).Responses {
 		r := dr.Response
 		if r.Type != typ {
 			continue
@@ -194,7 +194,7 @@ func low(cfg Config, r Response) bool {
 func evalFollowUps(in Input) Result {
 	var items []FollowUp
 	total := 0.0
-	for _, dr := range Merge(in.Range()).Responses {
+	for _, dr := range Merge(in.CoverRange()).Responses {
 		r := dr.Response
 		keep := low(in.Config, r)
 		for _, flt := range in.Filters {
