@@ -95,7 +95,10 @@ type Definition struct {
 	// Fields are the fields of parts the KPI reads (answers, tickets,
 	// accounts, orders); counters, sets and lists are always read.
 	Fields Fields
-	Eval   func(in Input) Result
+	// FieldsFor, when set, says which of Fields an evaluation reads (NPS
+	// without a filter or breakdown counts from counters, not answers).
+	FieldsFor func(in Input) Fields
+	Eval      func(in Input) Result
 }
 
 // readOrganic covers the range and the previous range of equal length.
@@ -130,7 +133,7 @@ func init() {
 	define(Definition{Segments: true, ID: "feature_adoption", Params: []string{"feature"}, Reads: readRange, Eval: evalFeatures})
 	define(Definition{ID: "product_adoption", Lookback: lookback(29), History: []string{SetSignups},
 		HistoryBefore: func(_, to Day) Day { return to.AddDays(-29) }, Reads: readLastDays(30), Eval: evalProductAdoption})
-	define(Definition{Segments: true, ID: "nps", Breakdowns: surveyDims, Filters: surveyDims, Reads: readRange, Fields: FieldResponses, Eval: evalNPS})
+	define(Definition{Segments: true, ID: "nps", Breakdowns: surveyDims, Filters: surveyDims, Reads: readRange, Fields: FieldResponses, FieldsFor: npsFields, Eval: evalNPS})
 	define(Definition{Segments: true, ID: "csat", Breakdowns: surveyDims, Filters: surveyDims, Reads: readRange, Fields: FieldResponses, Eval: evalCSAT})
 	define(Definition{Segments: true, ID: "ces", Breakdowns: surveyDims, Filters: surveyDims, Reads: readRange, Fields: FieldResponses, Eval: evalCES})
 	define(Definition{Segments: true, ID: "detractor_followups", Filters: surveyDims, Reads: readRange, Fields: FieldResponses, Eval: evalFollowUps})

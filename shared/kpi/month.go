@@ -273,3 +273,11 @@ func (p Part) Only(f Fields) Part {
 	}
 	return p
 }
+
+// FieldsOf is what the evaluation of d on in reads of Fields.
+func (d Definition) FieldsOf(in Input) Fields {
+	if d.FieldsFor != nil {
+		return d.FieldsFor(in)
+	}
+	return d.Fields
+}

@@ -301,6 +301,24 @@ func evalRetention(in Input) Result {
 		day   Day
 		users *roaring.Bitmap
 	}
+	// The active users of a period, unioned once: the periods of
+	// successive signup days overlap, and a year's triangle asks for each
+	// of them dozens of times.
+	unions := map[Span]*roaring.Bitmap{}
+	activeIn := func(sp Span) *roaring.Bitmap {
+		if b, ok := unions[sp]; ok {
+			return b
+		}
+		var sets []*roaring.Bitmap
+		for _, d := range Days(sp.From, sp.To) {
+			if b := byDay[d].Sets[SetActiveUsers]; b != nil {
+				sets = append(sets, b)
+			}
+		}
+		b := roaring.FastOr(sets...)
+		unions[sp] = b
+		return b
+	}
 	cohorts := map[Day][]member{}
 	for _, p := range in.Range() {
 		if s := p.Sets[SetSignups]; s != nil && !s.IsEmpty() {
@@ -323,13 +341,7 @@ func evalRetention(in Input) Result {
 					ended = false
 					break
 				}
-				var sets []*roaring.Bitmap
-				for _, d := range Days(from, to) {
-					if b := byDay[d].Sets[SetActiveUsers]; b != nil {
-						sets = append(sets, b)
-					}
-				}
-				active += float64(m.users.AndCardinality(roaring.FastOr(sets...)))
+				active += float64(m.users.AndCardinality(activeIn(Span{from, to})))
 			}
 			if !ended {
 				break
