@@ -163,6 +163,9 @@ func (m *memStore) MonthParts(_ context.Context, _ string, from, to kpi.Day, fie
 }
 
 func (m *memStore) MonthPartsOnly(_ context.Context, _ string, from, to kpi.Day, names []string) ([]kpi.Part, error) {
+	if names == nil {
+		names = []string{} // only the days merged
+	}
 	var out []kpi.Part
 	for _, sp := range m.monthSpan(from, to) {
 		p, err := decode(sp, names)
@@ -176,6 +179,9 @@ func (m *memStore) MonthPartsOnly(_ context.Context, _ string, from, to kpi.Day,
 }
 
 func (m *memStore) PartsOnly(_ context.Context, _ string, from, to kpi.Day, names []string) ([]kpi.Part, error) {
+	if names == nil {
+		names = []string{} // only which days have a part
+	}
 	lo, hi := m.span(from, to)
 	out := make([]kpi.Part, 0, max(0, hi-lo+1))
 	for i := lo; i <= hi; i++ {
@@ -192,8 +198,8 @@ func (m *memStore) PartsOnly(_ context.Context, _ string, from, to kpi.Day, name
 	return out, nil
 }
 
-// decode rebuilds a stored part, all of it or only the named counters and
-// sets (names not nil, as PartsOnly reads them).
+// decode rebuilds a stored part, all of it (names nil) or only the named
+// counters and sets, as PartsOnly reads them.
 func decode(sp storedPart, names []string) (kpi.Part, error) {
 	return decodeFields(sp, names, kpi.AllFields)
 }
