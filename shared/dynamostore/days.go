@@ -154,10 +154,14 @@ func decodeParts(items []map[string]types.AttributeValue) ([]kpi.Part, error) {
 }
 
 // PartsOnly returns the parts of from..to with only the named counters
-// and sets read: cheap reads of a long history.
+// and sets read: cheap reads of a long history; without names, only which
+// days have a part.
 func (st *Store) PartsOnly(ctx context.Context, tenantID string, from, to kpi.Day, names []string) ([]kpi.Part, error) {
 	proj := []string{"sk"}
-	attrNames := map[string]string{"#c": "counters", "#s": "sets"}
+	attrNames := map[string]string{}
+	if len(names) > 0 {
+		attrNames["#c"], attrNames["#s"] = "counters", "sets"
+	}
 	for i, name := range names {
 		attrNames[fmt.Sprintf("#n%d", i)] = name
 		proj = append(proj, fmt.Sprintf("#c.#n%d", i), fmt.Sprintf("#s.#n%d", i))
@@ -166,8 +170,10 @@ func (st *Store) PartsOnly(ctx context.Context, tenantID string, from, to kpi.Da
 		KeyConditionExpression:    aws.String("pk = :pk AND sk BETWEEN :a AND :b"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s("T#" + tenantID + "#DAY"), ":a": s(from.String()), ":b": s(to.String())},
 		ProjectionExpression:      aws.String(strings.Join(proj, ", ")),
-		ExpressionAttributeNames:  attrNames,
 		ConsistentRead:            aws.Bool(true),
+	}
+	if len(attrNames) > 0 {
+		in.ExpressionAttributeNames = attrNames
 	}
 	items, err := st.query(ctx, in)
 	if err != nil {

@@ -157,4 +157,8 @@ func TestDayPartsFields(t *testing.T) {
 			t.Errorf("DayParts(%b) differs (-got +want):\n%s", f, diff)
 		}
 	}
+	keys, err := st.PartsOnly(ctx, "acme", p.Day.AddDays(-3), p.Day, nil)
+	if err != nil || len(keys) != 1 || !keys[0].Day.Equal(p.Day) || len(keys[0].Sets)+len(keys[0].Counters) != 0 {
+		t.Fatalf("PartsOnly without names = %+v, %v, want the day alone", keys, err)
+	}
 }

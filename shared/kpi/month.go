@@ -38,6 +38,25 @@ import (
 // traits), and daily or weekly series. A Definition says what it reads
 // through Reads; one without Reads, or a query with trait filters, a
 // trait breakdown or a daily or weekly series, reads day parts only.
+//
+// What a year still costs about 12 times a month (BenchmarkQuery, P2):
+//
+//   - stickiness is the mean over the range's days of DAU(d) / MAU(d),
+//     MAU a rolling 30-day union: each day's ratio needs that day's
+//     window, so it reads every day part (a month part could carry the
+//     sum of its days' ratios, merged with the 29 days before the month);
+//   - renewal_rate, renewal_by_onboarding and roi_projection find, day by
+//     day, the customers due that day (a term after their latest start)
+//     in the day before's accounts, so they read every day's accounts;
+//   - retention_cohorts answers a triangle of signup cohorts × periods:
+//     a year of weekly cohorts has about 1,400 cells where 30 days have
+//     about 15, whatever the parts;
+//   - csat, ces, detractor_followups and the ticket KPIs are made of every
+//     answer or ticket of the range (medians, filters and breakdowns on
+//     their own fields, the newest low answers): month parts hold them
+//     whole, so a year decodes a year of them. NPS without a filter counts
+//     from counters; CSAT and CES could too from score histograms kept in
+//     the parts, and ticket times from duration lists by channel.
 
 // MonthOf is the first day of d's calendar month.
 func MonthOf(d Day) Day { return NewDay(d.Year(), d.Month(), 1) }
