@@ -38,12 +38,16 @@ type snapshot struct {
 	// Parts are the stored day parts, ordinals replaced by the identities
 	// they stand for (runs may number identities differently).
 	Parts map[string]canonicalPart
+	// Months are the stored month parts of the months the range touches,
+	// by their first day part's day, the same way.
+	Months map[string]canonicalPart
 	// rawLines counts the raw store's lines, repeats included.
 	rawLines int
 }
 
 // canonicalPart is a kpi.Part without ordinals and with lists sorted.
 type canonicalPart struct {
+	Days      int
 	Counters  map[string]float64
 	Sets      map[string][]string
 	Lists     map[string][]float64
@@ -123,6 +127,14 @@ func take(t *testing.T, c *client, from, to string) snapshot {
 	for _, p := range parts {
 		snap.Parts[p.Day.String()] = canonical(p, names)
 	}
+	months, err := dynamostore.New(db, st.Table, nil).MonthParts(ctx, st.Tenant, fromDay.AddDays(-1), toDay.AddDays(1), kpi.AllFields)
+	if err != nil {
+		t.Fatalf("read month parts: %v", err)
+	}
+	snap.Months = map[string]canonicalPart{}
+	for _, p := range months {
+		snap.Months[p.Day.String()] = canonical(p, names)
+	}
 	return snap
 }
 
@@ -176,7 +188,7 @@ func canonical(p kpi.Part, names map[uint32]string) canonicalPart {
 		}
 		return name(*o)
 	}
-	c := canonicalPart{Counters: p.Counters, Sets: map[string][]string{}, Lists: map[string][]float64{}}
+	c := canonicalPart{Days: p.Days, Counters: p.Counters, Sets: map[string][]string{}, Lists: map[string][]float64{}}
 	for k, b := range p.Sets {
 		var ids []string
 		for _, o := range b.ToArray() {
@@ -241,6 +253,12 @@ func compare(t *testing.T, got, want snapshot) {
 	}
 	if diff := gocmp.Diff(got.Parts, want.Parts, approx); diff != "" {
 		t.Errorf("stored day parts differ from the undisturbed run (-got +want):\n%s", diff)
+	}
+	if len(want.Months) == 0 {
+		t.Errorf("the undisturbed run stored no month part")
+	}
+	if diff := gocmp.Diff(got.Months, want.Months, approx); diff != "" {
+		t.Errorf("stored month parts differ from the undisturbed run (-got +want):\n%s", diff)
 	}
 	t.Logf("compared with the undisturbed run: %d distinct messageIds (%d raw lines here, %d there), %d KPI answers, %d day parts",
 		len(got.MessageIDs), got.rawLines, want.rawLines, len(got.KPIs)+1, len(got.Parts))

@@ -40,6 +40,10 @@ type State interface {
 	Subscribers(ctx context.Context, tenantID string) ([]string, error)
 	ClaimResponse(ctx context.Context, tenantID string, r kpi.Response, day kpi.Day) (counted bool, replaced kpi.Day, err error)
 	PutPart(ctx context.Context, tenantID string, p kpi.Part, computedAt time.Time) error
+	// Parts and PutMonthPart keep the month parts (kpi.BuildMonth) of the
+	// months a run touched equal to the merge of their day parts.
+	Parts(ctx context.Context, tenantID string, from, to kpi.Day) ([]kpi.Part, error)
+	PutMonthPart(ctx context.Context, tenantID string, p kpi.Part, computedAt time.Time) error
 	DirtyDays(ctx context.Context, tenantID string, from, to kpi.Day) ([]kpi.Dirty, error)
 	ClearDirty(ctx context.Context, tenantID string, d kpi.Dirty) error
 	// MarkPending, ResponsesReplaced and Tickets let a run mark the days
@@ -143,6 +147,12 @@ func (s *Service) run(ctx context.Context, tenantID string, cfg kpi.Config, days
 			delete(later, d)
 		}
 	}
+	// Month parts are merged again before any mark is cleared: a run
+	// killed before it has merged them leaves its dirty days marked, and
+	// the run that takes them up merges the months again.
+	if err := s.mergeMonths(ctx, tenantID, done); err != nil {
+		return rep, fmt.Errorf("aggregate %s: %w", tenantID, err)
+	}
 	if len(later) > 0 {
 		if err := s.State.MarkDirty(ctx, tenantID, sortedDays(keys(later)), s.Now()); err != nil {
 			return rep, fmt.Errorf("aggregate %s: %w", tenantID, err)
@@ -159,6 +169,33 @@ func (s *Service) run(ctx context.Context, tenantID string, cfg kpi.Config, days
 		}
 	}
 	return rep, nil
+}
+
+// mergeMonths rebuilds the month parts of the months of the days run,
+// and of the days before them: a nightly run killed between its day part
+// and its month merge (yesterday is not marked dirty) leaves that month
+// stale only until the next night, which runs the following day and so
+// merges the month of the day before it again.
+func (s *Service) mergeMonths(ctx context.Context, tenantID string, ran map[kpi.Day]bool) error {
+	months := map[kpi.Day]bool{}
+	for d := range ran {
+		months[kpi.MonthOf(d)] = true
+		months[kpi.MonthOf(d.AddDays(-1))] = true
+	}
+	for _, m := range sortedDays(keys(months)) {
+		parts, err := s.State.Parts(ctx, tenantID, m, kpi.MonthEnd(m))
+		if err != nil {
+			return fmt.Errorf("merge month %s: %w", m, err)
+		}
+		mp, ok := kpi.BuildMonth(parts)
+		if !ok {
+			continue
+		}
+		if err := s.State.PutMonthPart(ctx, tenantID, mp, s.Now()); err != nil {
+			return fmt.Errorf("merge month %s: %w", m, err)
+		}
+	}
+	return nil
 }
 
 // pending tracks the days a run marked dirty before a write that

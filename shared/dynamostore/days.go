@@ -110,6 +110,37 @@ func (st *Store) Parts(ctx context.Context, tenantID string, from, to kpi.Day) (
 	return decodeParts(items)
 }
 
+// DayParts returns the stored parts of from..to with only the JSON fields
+// asked for read (the accounts attribute holds accounts and orders).
+func (st *Store) DayParts(ctx context.Context, tenantID string, from, to kpi.Day, fields kpi.Fields) ([]kpi.Part, error) {
+	names := []string{"counters", "sets", "lists"}
+	if fields&kpi.FieldResponses != 0 {
+		names = append(names, "responses")
+	}
+	if fields&kpi.FieldTickets != 0 {
+		names = append(names, "tickets")
+	}
+	if fields&(kpi.FieldAccounts|kpi.FieldOrders) != 0 {
+		names = append(names, "accounts")
+	}
+	proj, attrNames := []string{"sk"}, map[string]string{}
+	for i, name := range names {
+		attrNames[fmt.Sprintf("#a%d", i)] = name
+		proj = append(proj, fmt.Sprintf("#a%d", i))
+	}
+	items, err := st.query(ctx, &dynamodb.QueryInput{
+		KeyConditionExpression:    aws.String("pk = :pk AND sk BETWEEN :a AND :b"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s("T#" + tenantID + "#DAY"), ":a": s(from.String()), ":b": s(to.String())},
+		ProjectionExpression:      aws.String(strings.Join(proj, ", ")),
+		ExpressionAttributeNames:  attrNames,
+		ConsistentRead:            aws.Bool(true),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("query parts: %w", err)
+	}
+	return decodeParts(items)
+}
+
 func decodeParts(items []map[string]types.AttributeValue) ([]kpi.Part, error) {
 	parts := make([]kpi.Part, 0, len(items))
 	for _, it := range items {
@@ -123,10 +154,14 @@ func decodeParts(items []map[string]types.AttributeValue) ([]kpi.Part, error) {
 }
 
 // PartsOnly returns the parts of from..to with only the named counters
-// and sets read: cheap reads of a long history.
+// and sets read: cheap reads of a long history; without names, only which
+// days have a part.
 func (st *Store) PartsOnly(ctx context.Context, tenantID string, from, to kpi.Day, names []string) ([]kpi.Part, error) {
 	proj := []string{"sk"}
-	attrNames := map[string]string{"#c": "counters", "#s": "sets"}
+	attrNames := map[string]string{}
+	if len(names) > 0 {
+		attrNames["#c"], attrNames["#s"] = "counters", "sets"
+	}
 	for i, name := range names {
 		attrNames[fmt.Sprintf("#n%d", i)] = name
 		proj = append(proj, fmt.Sprintf("#c.#n%d", i), fmt.Sprintf("#s.#n%d", i))
@@ -135,8 +170,10 @@ func (st *Store) PartsOnly(ctx context.Context, tenantID string, from, to kpi.Da
 		KeyConditionExpression:    aws.String("pk = :pk AND sk BETWEEN :a AND :b"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s("T#" + tenantID + "#DAY"), ":a": s(from.String()), ":b": s(to.String())},
 		ProjectionExpression:      aws.String(strings.Join(proj, ", ")),
-		ExpressionAttributeNames:  attrNames,
 		ConsistentRead:            aws.Bool(true),
+	}
+	if len(attrNames) > 0 {
+		in.ExpressionAttributeNames = attrNames
 	}
 	items, err := st.query(ctx, in)
 	if err != nil {

@@ -12,6 +12,7 @@
 //	T#<tenant>#ID          #counter           next ordinal
 //	T#<tenant>#RESP        <type>#<survey>#<respondent>  latest answer
 //	T#<tenant>#DAY         <YYYY-MM-DD>       a day's KPI part
+//	T#<tenant>#MONTH       <YYYY-MM>#<nn>     a month part, in one or more items (months.go)
 //	T#<tenant>#DIRTY       <YYYY-MM-DD>       a day with events newer than its part
 //	T#<tenant>#ERASURE     <time>#<subject>   a user's data erased on request
 package dynamostore

@@ -38,6 +38,10 @@ type Input struct {
 	// Parts are the aggregated days from From minus the definition's
 	// lookback to To, in day order.
 	Parts []Part
+	// Months are month parts (BuildMonth) of whole months that Cover
+	// reads in place of their days; nil when the query read day parts
+	// only.
+	Months []Part
 	// History sums the definition's History names over every day before
 	// HistoryBefore(From, To).
 	History   Merged
@@ -82,7 +86,25 @@ type Definition struct {
 	Segments bool
 	// CheckParams, when set, validates the KPI-specific parameters.
 	CheckParams func(map[string]string) error
-	Eval        func(in Input) Result
+	// Reads, when set, says the KPI can be evaluated with month parts:
+	// the spans it reads through Cover (month parts for whole months, day
+	// parts for the edges) and those it reads day by day (Between,
+	// customersAt). Without it, or when Plan says so, the query reads every
+	// day part from the lookback to the lookforward.
+	Reads func(in Input) (cover, days []Span)
+	// Fields are the fields of parts the KPI reads (answers, tickets,
+	// accounts, orders); counters, sets and lists are always read.
+	Fields Fields
+	// FieldsFor, when set, says which of Fields an evaluation reads (NPS
+	// without a filter or breakdown counts from counters, not answers).
+	FieldsFor func(in Input) Fields
+	Eval      func(in Input) Result
+}
+
+// readOrganic covers the range and the previous range of equal length.
+func readOrganic(in Input) (cover, days []Span) {
+	n := in.From.DaysUntil(in.To) + 1
+	return []Span{{in.From.AddDays(-n), in.From.AddDays(-1)}, {in.From, in.To}}, nil
 }
 
 func lookback(n int) func(int) int { return func(int) int { return n } }
@@ -97,47 +119,47 @@ func define(d Definition) {
 }
 
 func init() {
-	define(Definition{Segments: true, ID: "dau", Eval: evalDAU})
-	define(Definition{Segments: true, ID: "active_users", Eval: evalDAU})
-	define(Definition{Segments: true, ID: "wau", Lookback: lookback(6), Eval: rolling(7)})
-	define(Definition{Segments: true, ID: "mau", Lookback: lookback(29), Eval: rolling(30)})
+	define(Definition{Segments: true, ID: "dau", Reads: readRange, Eval: evalDAU})
+	define(Definition{Segments: true, ID: "active_users", Reads: readRange, Eval: evalDAU})
+	define(Definition{Segments: true, ID: "wau", Lookback: lookback(6), Reads: readLastDays(7), Eval: rolling(7)})
+	define(Definition{Segments: true, ID: "mau", Lookback: lookback(29), Reads: readLastDays(30), Eval: rolling(30)})
 	define(Definition{Segments: true, ID: "stickiness", Lookback: lookback(29), Eval: evalStickiness})
-	define(Definition{ID: "engagement_rate", History: []string{CounterKnownNew}, HistoryBefore: func(_, to Day) Day { return to.AddDays(1) }, Eval: evalEngagement})
-	define(Definition{ID: "sessions", Breakdowns: SessionDims, Filters: SessionDims, Eval: evalSessions})
-	define(Definition{ID: "pages_per_session", Breakdowns: SessionDims, Filters: SessionDims, Eval: evalPagesPerSession})
-	define(Definition{ID: "avg_session_duration", Breakdowns: SessionDims, Filters: SessionDims, Eval: evalSessionDuration})
-	define(Definition{Segments: true, ID: "conversion_rate", Breakdowns: []string{"channel", DimLandingPage}, Filters: []string{"channel", DimLandingPage}, Eval: evalConversion})
-	define(Definition{ID: "organic_clicks", Lookback: func(days int) int { return days }, Eval: evalOrganic})
-	define(Definition{Segments: true, ID: "feature_adoption", Params: []string{"feature"}, Eval: evalFeatures})
+	define(Definition{ID: "engagement_rate", History: []string{CounterKnownNew}, HistoryBefore: func(_, to Day) Day { return to.AddDays(1) }, Reads: readRange, Eval: evalEngagement})
+	define(Definition{ID: "sessions", Breakdowns: SessionDims, Filters: SessionDims, Reads: readRange, Eval: evalSessions})
+	define(Definition{ID: "pages_per_session", Breakdowns: SessionDims, Filters: SessionDims, Reads: readRange, Eval: evalPagesPerSession})
+	define(Definition{ID: "avg_session_duration", Breakdowns: SessionDims, Filters: SessionDims, Reads: readRange, Eval: evalSessionDuration})
+	define(Definition{Segments: true, ID: "conversion_rate", Breakdowns: []string{"channel", DimLandingPage}, Filters: []string{"channel", DimLandingPage}, Reads: readRange, Eval: evalConversion})
+	define(Definition{ID: "organic_clicks", Lookback: func(days int) int { return days }, Reads: readOrganic, Eval: evalOrganic})
+	define(Definition{Segments: true, ID: "feature_adoption", Params: []string{"feature"}, Reads: readRange, Eval: evalFeatures})
 	define(Definition{ID: "product_adoption", Lookback: lookback(29), History: []string{SetSignups},
-		HistoryBefore: func(_, to Day) Day { return to.AddDays(-29) }, Eval: evalProductAdoption})
-	define(Definition{Segments: true, ID: "nps", Breakdowns: surveyDims, Filters: surveyDims, Eval: evalNPS})
-	define(Definition{Segments: true, ID: "csat", Breakdowns: surveyDims, Filters: surveyDims, Eval: evalCSAT})
-	define(Definition{Segments: true, ID: "ces", Breakdowns: surveyDims, Filters: surveyDims, Eval: evalCES})
-	define(Definition{Segments: true, ID: "detractor_followups", Filters: surveyDims, Eval: evalFollowUps})
-	define(Definition{ID: "ticket_volume", Breakdowns: ticketDims, Filters: ticketDims, Eval: evalTicketVolume})
-	define(Definition{ID: "first_response_time", Breakdowns: ticketDims, Filters: ticketDims, Eval: evalFirstResponse})
-	define(Definition{ID: "resolution_time", Breakdowns: ticketDims, Filters: ticketDims, Eval: evalResolutionTime})
-	define(Definition{ID: "resolution_rate", Breakdowns: ticketDims, Filters: ticketDims, Eval: evalResolutionRate})
-	define(Definition{ID: "escalation_response_time", Breakdowns: ticketDims, Filters: ticketDims, Eval: evalEscalation})
-	define(Definition{ID: "repeat_contact_rate", Breakdowns: ticketDims, Filters: ticketDims, Eval: evalRepeatContact})
-	define(Definition{ID: "churn_rate", Lookback: lookback(1), Eval: evalChurn})
-	define(Definition{ID: "customer_retention_rate", Lookback: lookback(1), Eval: evalRetentionRate})
-	define(Definition{ID: "free_to_paid_conversion", Eval: evalFreeToPaid})
-	define(Definition{ID: "renewal_rate", Lookback: lookback(31), Lookforward: 30, Eval: evalRenewal})
-	define(Definition{ID: "avg_purchase_value", Eval: evalAvgPurchase})
-	define(Definition{ID: "repeat_purchase_rate", Eval: evalRepeatPurchase})
-	define(Definition{ID: "clv", Lookback: lookback(365), Eval: evalCLV})
-	define(Definition{ID: "flow_comparison", Params: []string{ParamChangeDate, ParamFlow}, CheckParams: checkChangeDate, Eval: evalFlowComparison})
-	define(Definition{ID: "guidance_impact", Params: []string{ParamChangeDate, ParamSavingMinutes, ParamHourlyWage, ParamAttribution}, CheckParams: checkImpact, Eval: evalGuidanceImpact})
-	define(Definition{ID: "health_score", Lookback: lookback(30 + healthLookback), Eval: evalHealth})
-	define(Definition{ID: "renewal_by_onboarding", Lookback: lookback(31), Lookforward: 30, Eval: evalRenewalByOnboarding})
-	define(Definition{ID: "roi_projection", Lookback: lookback(31), Lookforward: 30, Params: roiParams, CheckParams: checkROI, Eval: evalROI})
-	define(Definition{ID: "onboarding_completion_rate", Eval: evalOnboardingCompletion})
-	define(Definition{ID: "onboarding_funnel", Eval: evalFunnel})
-	define(Definition{ID: "time_to_first_value", Eval: evalTTFV})
-	define(Definition{ID: "dropoff_paths", Lookforward: 366, Eval: evalDropoff})
-	define(Definition{ID: "training_progress", Eval: evalTraining})
+		HistoryBefore: func(_, to Day) Day { return to.AddDays(-29) }, Reads: readLastDays(30), Eval: evalProductAdoption})
+	define(Definition{Segments: true, ID: "nps", Breakdowns: surveyDims, Filters: surveyDims, Reads: readRange, Fields: FieldResponses, FieldsFor: npsFields, Eval: evalNPS})
+	define(Definition{Segments: true, ID: "csat", Breakdowns: surveyDims, Filters: surveyDims, Reads: readRange, Fields: FieldResponses, Eval: evalCSAT})
+	define(Definition{Segments: true, ID: "ces", Breakdowns: surveyDims, Filters: surveyDims, Reads: readRange, Fields: FieldResponses, Eval: evalCES})
+	define(Definition{Segments: true, ID: "detractor_followups", Filters: surveyDims, Reads: readRange, Fields: FieldResponses, Eval: evalFollowUps})
+	define(Definition{ID: "ticket_volume", Breakdowns: ticketDims, Filters: ticketDims, Reads: readRange, Fields: FieldTickets, Eval: evalTicketVolume})
+	define(Definition{ID: "first_response_time", Breakdowns: ticketDims, Filters: ticketDims, Reads: readRange, Fields: FieldTickets, Eval: evalFirstResponse})
+	define(Definition{ID: "resolution_time", Breakdowns: ticketDims, Filters: ticketDims, Reads: readRange, Fields: FieldTickets, Eval: evalResolutionTime})
+	define(Definition{ID: "resolution_rate", Breakdowns: ticketDims, Filters: ticketDims, Reads: readRange, Fields: FieldTickets, Eval: evalResolutionRate})
+	define(Definition{ID: "escalation_response_time", Breakdowns: ticketDims, Filters: ticketDims, Reads: readRange, Fields: FieldTickets, Eval: evalEscalation})
+	define(Definition{ID: "repeat_contact_rate", Breakdowns: ticketDims, Filters: ticketDims, Reads: readRange, Fields: FieldTickets, Eval: evalRepeatContact})
+	define(Definition{ID: "churn_rate", Lookback: lookback(1), Reads: readChurn, Fields: FieldAccounts, Eval: evalChurn})
+	define(Definition{ID: "customer_retention_rate", Lookback: lookback(1), Reads: readRetentionRate, Fields: FieldAccounts, Eval: evalRetentionRate})
+	define(Definition{ID: "free_to_paid_conversion", Reads: readRange, Eval: evalFreeToPaid})
+	define(Definition{ID: "renewal_rate", Lookback: lookback(31), Lookforward: 30, Fields: FieldAccounts, Eval: evalRenewal})
+	define(Definition{ID: "avg_purchase_value", Reads: readRange, Fields: FieldOrders, Eval: evalAvgPurchase})
+	define(Definition{ID: "repeat_purchase_rate", Reads: readRange, Fields: FieldOrders, Eval: evalRepeatPurchase})
+	define(Definition{ID: "clv", Lookback: lookback(365), Fields: FieldAccounts | FieldOrders, Eval: evalCLV})
+	define(Definition{ID: "flow_comparison", Params: []string{ParamChangeDate, ParamFlow}, CheckParams: checkChangeDate, Reads: readChange, Eval: evalFlowComparison})
+	define(Definition{ID: "guidance_impact", Params: []string{ParamChangeDate, ParamSavingMinutes, ParamHourlyWage, ParamAttribution}, CheckParams: checkImpact, Reads: readChange, Eval: evalGuidanceImpact})
+	define(Definition{ID: "health_score", Lookback: lookback(30 + healthLookback), Fields: FieldAccounts | FieldResponses | FieldTickets, Eval: evalHealth})
+	define(Definition{ID: "renewal_by_onboarding", Lookback: lookback(31), Lookforward: 30, Fields: FieldAccounts, Eval: evalRenewalByOnboarding})
+	define(Definition{ID: "roi_projection", Lookback: lookback(31), Lookforward: 30, Fields: FieldAccounts, Params: roiParams, CheckParams: checkROI, Eval: evalROI})
+	define(Definition{ID: "onboarding_completion_rate", Reads: readRange, Eval: evalOnboardingCompletion})
+	define(Definition{ID: "onboarding_funnel", Reads: readRange, Eval: evalFunnel})
+	define(Definition{ID: "time_to_first_value", Reads: readRange, Eval: evalTTFV})
+	define(Definition{ID: "dropoff_paths", Lookforward: 366, Reads: readDropoff, Eval: evalDropoff})
+	define(Definition{ID: "training_progress", Reads: readRange, Eval: evalTraining})
 	define(Definition{Segments: true, ID: "retention_cohorts", Lookforward: 366, Params: []string{"interval"}, Eval: evalRetention})
 }
 
@@ -172,7 +194,7 @@ func ratio(num, den, scale float64) *float64 {
 }
 
 func evalDAU(in Input) Result {
-	m := Merge(in.Range())
+	m := Merge(in.CoverRange())
 	dau, newUsers := m.Counters[CounterDAU], m.Counters[CounterDAUNew]
 	days := float64(m.Days)
 	details := map[string]any{"new": ratio(newUsers, days, 1), "returning": ratio(dau-newUsers, days, 1), "days": m.Days}
@@ -224,7 +246,7 @@ func evalStickiness(in Input) Result {
 }
 
 func evalEngagement(in Input) Result {
-	m := Merge(in.Range())
+	m := Merge(in.CoverRange())
 	active := float64(m.Set(SetActiveUsers).GetCardinality())
 	known := in.History.Counters[CounterKnownNew]
 	return Result{Value: ratio(active, known, 100), Numerator: active, Denominator: known,
@@ -234,18 +256,14 @@ func evalEngagement(in Input) Result {
 // sessionView sums session counters over parts, for a dimension's value
 // or for all sessions.
 func sessionView(parts []Part, dim, value string) (sessions, pages, seconds float64) {
-	for _, p := range parts {
-		if dim == "" {
-			sessions += p.Counters[CounterSessions]
-			pages += p.Counters[CounterSessionPages]
-			seconds += p.Counters[CounterSessionSeconds]
-			continue
+	names := []string{CounterSessions, CounterSessionPages, CounterSessionSeconds}
+	if dim != "" {
+		for i, n := range names {
+			names[i] = sessionCounter(n, dim, value)
 		}
-		sessions += p.Counters[sessionCounter(CounterSessions, dim, value)]
-		pages += p.Counters[sessionCounter(CounterSessionPages, dim, value)]
-		seconds += p.Counters[sessionCounter(CounterSessionSeconds, dim, value)]
 	}
-	return
+	s := sumCounters(parts, names...)
+	return s[0], s[1], s[2]
 }
 
 // dimValues lists the values of a session dimension found in parts.
@@ -265,7 +283,7 @@ func dimValues(parts []Part, dim string) []string {
 // sessionKPI evaluates a session KPI, honouring one session-dimension
 // filter and a breakdown.
 func sessionKPI(in Input, f func(sessions, pages, seconds float64) Result) Result {
-	parts := in.Range()
+	parts := in.CoverRange()
 	dim, value := "", ""
 	if len(in.Filters) > 0 {
 		dim, value = in.Filters[0].Dim, in.Filters[0].Value
@@ -315,8 +333,8 @@ func evalSessionDuration(in Input) Result {
 
 func evalOrganic(in Input) Result {
 	days := in.From.DaysUntil(in.To) + 1
-	cur, _, _ := sessionView(in.Range(), DimSource, SourceOrganic)
-	prevParts := in.Between(in.From.AddDays(-days), in.From.AddDays(-1))
+	cur, _, _ := sessionView(in.CoverRange(), DimSource, SourceOrganic)
+	prevParts := in.Cover(in.From.AddDays(-days), in.From.AddDays(-1))
 	prev, _, _ := sessionView(prevParts, DimSource, SourceOrganic)
 	details := map[string]any{"previous": nil, "growth_pct": nil, "previous_from": in.From.AddDays(-days).String(), "previous_to": in.From.AddDays(-1).String()}
 	if len(prevParts) > 0 {
@@ -364,7 +382,7 @@ func conversionRow(visitors, converted *roaring.Bitmap, conversions *float64) Re
 }
 
 func evalConversion(in Input) Result {
-	parts := in.Range()
+	parts := in.CoverRange()
 	m := Merge(parts)
 	visitors, converted := m.Set(SetPageVisitors), m.Set(SetConvertedVisitors)
 	// Conversion events are counted per day, not per visitor: a segment
@@ -403,7 +421,7 @@ func evalConversion(in Input) Result {
 }
 
 func evalFeatures(in Input) Result {
-	m := Merge(in.Range())
+	m := Merge(in.CoverRange())
 	active := m.Set(SetActiveUsers)
 	n := float64(active.GetCardinality())
 	anyFeature := roaring.New()

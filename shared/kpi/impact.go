@@ -52,7 +52,7 @@ func flowFigures(in Input, from, to Day) map[string]any {
 	sub := in
 	sub.From, sub.To = from, to
 	funnel := evalFunnel(sub)
-	m := Merge(in.Between(from, to))
+	m := Merge(in.Cover(from, to))
 	return map[string]any{
 		"from": from.String(), "to": to.String(),
 		"signed_up":               m.Counters[CounterSignups],
@@ -83,7 +83,7 @@ func evalFlowComparison(in Input) Result {
 	if a != nil && b != nil {
 		details["completion_change_pp"] = *a - *b
 	}
-	m := Merge(in.Between(change, in.To))
+	m := Merge(in.Cover(change, in.To))
 	return Result{Value: a, Numerator: m.Counters[CounterOnboarded], Denominator: m.Counters[CounterSignups], Details: details}
 }
 
@@ -96,7 +96,7 @@ func evalGuidanceImpact(in Input) Result {
 		f, _ := strconv.ParseFloat(v, 64)
 		return f, true
 	}
-	plays := Merge(in.Range()).Counters[CounterGuidePlays]
+	plays := Merge(in.CoverRange()).Counters[CounterGuidePlays]
 	saving, ok1 := num(ParamSavingMinutes, math.NaN())
 	wage, ok2 := num(ParamHourlyWage, math.NaN())
 	attribution, _ := num(ParamAttribution, defaultAttribution)
@@ -111,7 +111,7 @@ func evalGuidanceImpact(in Input) Result {
 	// × completions after × hourly wage.
 	details["time_saved_value"] = nil
 	if change, ok := changeDay(in); ok {
-		before, after := Merge(in.Between(in.From, change.AddDays(-1))), Merge(in.Between(change, in.To))
+		before, after := Merge(in.Cover(in.From, change.AddDays(-1))), Merge(in.Cover(change, in.To))
 		mb, ma := Median(before.Lists[ListOnboardingHours]), Median(after.Lists[ListOnboardingHours])
 		if mb != nil && ma != nil {
 			saved := (*mb - *ma) * after.Counters[CounterOnboarded] * wage

@@ -176,7 +176,7 @@ func mean(values []float64) *float64 {
 }
 
 func evalOnboardingCompletion(in Input) Result {
-	m := Merge(in.Range())
+	m := Merge(in.CoverRange())
 	done, size := m.Counters[CounterOnboarded], m.Counters[CounterSignups]
 	return Result{Value: ratio(done, size, 100), Numerator: done, Denominator: size,
 		Details: map[string]any{"signed_up": size, "completed": done, "window_days": in.Config.OnboardingWindowDays}}
@@ -195,7 +195,7 @@ type FunnelStep struct {
 }
 
 func evalFunnel(in Input) Result {
-	m := Merge(in.Range())
+	m := Merge(in.CoverRange())
 	size := m.Counters[CounterSignups]
 	steps := len(in.Config.OnboardingSteps)
 	for k := range m.Counters {
@@ -236,7 +236,7 @@ func evalFunnel(in Input) Result {
 }
 
 func evalTTFV(in Input) Result {
-	m := Merge(in.Range())
+	m := Merge(in.CoverRange())
 	hours := m.Lists[ListTTFVHours]
 	size, reached := m.Counters[CounterSignups], m.Counters[CounterTTFVReached]
 	details := map[string]any{"median_hours": Median(hours), "p90_hours": P90(hours), "mean_hours": mean(hours),
@@ -301,6 +301,24 @@ func evalRetention(in Input) Result {
 		day   Day
 		users *roaring.Bitmap
 	}
+	// The active users of a period, unioned once: the periods of
+	// successive signup days overlap, and a year's triangle asks for each
+	// of them dozens of times.
+	unions := map[Span]*roaring.Bitmap{}
+	activeIn := func(sp Span) *roaring.Bitmap {
+		if b, ok := unions[sp]; ok {
+			return b
+		}
+		var sets []*roaring.Bitmap
+		for _, d := range Days(sp.From, sp.To) {
+			if b := byDay[d].Sets[SetActiveUsers]; b != nil {
+				sets = append(sets, b)
+			}
+		}
+		b := roaring.FastOr(sets...)
+		unions[sp] = b
+		return b
+	}
 	cohorts := map[Day][]member{}
 	for _, p := range in.Range() {
 		if s := p.Sets[SetSignups]; s != nil && !s.IsEmpty() {
@@ -323,13 +341,7 @@ func evalRetention(in Input) Result {
 					ended = false
 					break
 				}
-				var sets []*roaring.Bitmap
-				for _, d := range Days(from, to) {
-					if b := byDay[d].Sets[SetActiveUsers]; b != nil {
-						sets = append(sets, b)
-					}
-				}
-				active += float64(m.users.AndCardinality(roaring.FastOr(sets...)))
+				active += float64(m.users.AndCardinality(activeIn(Span{from, to})))
 			}
 			if !ended {
 				break
@@ -374,11 +386,11 @@ func evalRetention(in Input) Result {
 }
 
 func evalDropoff(in Input) Result {
-	cohort := Merge(in.Range())
+	cohort := Merge(in.CoverRange())
 	size := cohort.Counters[CounterSignups]
 	// Where users went after a step may be on any day up to the end of
 	// their onboarding window after the range.
-	after := Merge(in.Between(in.From, in.To.AddDays(in.Config.OnboardingWindowDays+1)))
+	after := Merge(in.Cover(in.From, in.To.AddDays(in.Config.OnboardingWindowDays+1)))
 	type next struct {
 		Path  string  `json:"path"`
 		Count float64 `json:"count"`
@@ -435,7 +447,7 @@ func trainingPart(p *Part, started []Started) {
 }
 
 func evalTraining(in Input) Result {
-	m := Merge(in.Range())
+	m := Merge(in.CoverRange())
 	var rows []Row
 	var started, completed float64
 	var hours []float64

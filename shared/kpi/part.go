@@ -56,7 +56,10 @@ const OtherValue = "(other)"
 // Part is one day's mergeable aggregate: counters that add up and sets of
 // identity ordinals that union. A range is evaluated from its days' parts.
 type Part struct {
-	Day      Day
+	Day Day
+	// Days is, for a month part (BuildMonth), how many day parts it
+	// merges; 0 for a day part. A month part's Day is its first day part's.
+	Days     int
 	Counters map[string]float64
 	Sets     map[string]*roaring.Bitmap
 	// Lists keep every value where a KPI needs exact medians and
@@ -289,17 +292,23 @@ type DayResponse struct {
 	Part *Part
 }
 
-// Merge adds parts together.
+// Merge adds parts together. Counters are summed month by month: the
+// day parts of a calendar month first (from zero, in day order), then
+// those sums, a month part standing for its month; so a range sums to the
+// same float64 whether its whole months come as month parts or as days.
 func Merge(parts []Part) Merged {
-	m := Merged{Days: len(parts), Counters: map[string]float64{}, Lists: map[string][]float64{},
+	m := Merged{Counters: map[string]float64{}, Lists: map[string][]float64{},
 		sets: &lazySets{parts: map[string][]*roaring.Bitmap{}, merged: map[string]*roaring.Bitmap{}}}
+	var block blocks
 	for i := range parts {
 		p := &parts[i]
+		m.Days += p.days()
 		for _, r := range p.Responses {
 			m.Responses = append(m.Responses, DayResponse{Response: r, Part: p})
 		}
+		block.next(*p, m.Counters)
 		for k, v := range p.Counters {
-			m.Counters[k] += v
+			block.sum[k] += v
 		}
 		for k, l := range p.Lists {
 			m.Lists[k] = append(m.Lists[k], l...)
@@ -308,7 +317,56 @@ func Merge(parts []Part) Merged {
 			m.sets.parts[k] = append(m.sets.parts[k], b)
 		}
 	}
+	block.flush(m.Counters)
 	return m
+}
+
+// blocks sums counters month block by month block (see Merge).
+type blocks struct {
+	sum   map[string]float64
+	month Day
+	whole bool // the block is a month part
+}
+
+// next starts a new block for p unless p continues the current one,
+// adding the finished block to total.
+func (b *blocks) next(p Part, total map[string]float64) {
+	if b.sum != nil && !b.whole && !p.IsMonth() && MonthOf(p.Day).Equal(b.month) {
+		return
+	}
+	b.flush(total)
+	b.sum, b.month, b.whole = map[string]float64{}, MonthOf(p.Day), p.IsMonth()
+}
+
+func (b *blocks) flush(total map[string]float64) {
+	for k, v := range b.sum {
+		total[k] += v
+	}
+	b.sum = nil
+}
+
+// sumCounters sums the named counters over parts as Merge does.
+func sumCounters(parts []Part, names ...string) []float64 {
+	out := make([]float64, len(names))
+	block := make([]float64, len(names))
+	var month Day
+	open, whole := false, false
+	for _, p := range parts {
+		if !open || whole || p.IsMonth() || !MonthOf(p.Day).Equal(month) {
+			for i := range out {
+				out[i] += block[i]
+				block[i] = 0
+			}
+			open, whole, month = true, p.IsMonth(), MonthOf(p.Day)
+		}
+		for i, n := range names {
+			block[i] += p.Counters[n]
+		}
+	}
+	for i := range out {
+		out[i] += block[i]
+	}
+	return out
 }
 
 // Set returns a merged set, empty when no part had it.

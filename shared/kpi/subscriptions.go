@@ -266,7 +266,7 @@ func churn(in Input, from, to Day) (start map[uint32]AccountState, lost []Accoun
 	if !ok {
 		return nil, nil, false
 	}
-	cancelled := Merge(in.Between(from, to)).Set(SetCancelled)
+	cancelled := Merge(in.Cover(from, to)).Set(SetCancelled)
 	for _, ord := range slices.Sorted(maps.Keys(start)) {
 		if cancelled.Contains(ord) {
 			lost = append(lost, start[ord])
@@ -315,7 +315,7 @@ func evalRetentionRate(in Input) Result {
 }
 
 func evalFreeToPaid(in Input) Result {
-	m := Merge(in.Range())
+	m := Merge(in.CoverRange())
 	t, c := m.Counters[CounterTrials], m.Counters[CounterTrialsPaid]
 	return Result{Value: ratio(c, t, 100), Numerator: c, Denominator: t,
 		Details: map[string]any{"trials": t, "converted": c, "median_days_to_convert": Median(m.Lists[ListTrialDaysToPay]), "window_days": in.Config.TrialConversionDays}}
@@ -393,12 +393,12 @@ func ordersIn(parts []Part) (orders, revenue float64, perAccount map[uint32]int)
 }
 
 func evalAvgPurchase(in Input) Result {
-	n, rev, _ := ordersIn(in.Range())
+	n, rev, _ := ordersIn(in.CoverRange())
 	return Result{Value: ratio(rev, n, 1), Numerator: rev, Denominator: n, Details: map[string]any{"orders": n, "revenue": rev}}
 }
 
 func evalRepeatPurchase(in Input) Result {
-	_, _, per := ordersIn(in.Range())
+	_, _, per := ordersIn(in.CoverRange())
 	repeat := 0.0
 	for _, c := range per {
 		if c >= 2 {

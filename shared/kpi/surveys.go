@@ -37,7 +37,7 @@ func responseDim(r Response, dim string) string {
 // honouring filters and a breakdown on the answers' own dimensions.
 func surveyKPI(in Input, typ string, f func([]Response) Result) Result {
 	var rs []Response
-	for _, dr := range Merge(in.Range()).Responses {
+	for _, dr := range Merge(in.CoverRange()).Responses {
 		r := dr.Response
 		if r.Type != typ {
 			continue
@@ -87,6 +87,10 @@ func npsOf(rs []Response) Result {
 			d++
 		}
 	}
+	return npsCounts(p, pa, d)
+}
+
+func npsCounts(p, pa, d float64) Result {
 	n := p + pa + d
 	details := map[string]any{
 		"promoters": p, "passives": pa, "detractors": d, "responses": n,
@@ -95,7 +99,24 @@ func npsOf(rs []Response) Result {
 	return Result{Value: ratio(p-d, n, 100), Numerator: p - d, Denominator: n, Details: details}
 }
 
-func evalNPS(in Input) Result { return surveyKPI(in, "nps", npsOf) }
+// evalNPS counts the answers of the range; without a filter or a
+// breakdown it counts from the parts' NPS counters, which BuildPart takes
+// from the same answers, so a year reads no answer at all.
+func evalNPS(in Input) Result {
+	if len(in.Filters) > 0 || in.Breakdown != "" {
+		return surveyKPI(in, "nps", npsOf)
+	}
+	m := Merge(in.CoverRange())
+	return npsCounts(m.Counters[CounterNPSPromoters], m.Counters[CounterNPSPassives], m.Counters[CounterNPSDetractors])
+}
+
+// npsFields: evalNPS reads answers only to filter or break them down.
+func npsFields(in Input) Fields {
+	if len(in.Filters) > 0 || in.Breakdown != "" {
+		return FieldResponses
+	}
+	return 0
+}
 
 // onScale reports whether a score is a whole number within min..max.
 func onScale(score float64, min, max int) bool {
@@ -194,7 +215,7 @@ func low(cfg Config, r Response) bool {
 func evalFollowUps(in Input) Result {
 	var items []FollowUp
 	total := 0.0
-	for _, dr := range Merge(in.Range()).Responses {
+	for _, dr := range Merge(in.CoverRange()).Responses {
 		r := dr.Response
 		keep := low(in.Config, r)
 		for _, flt := range in.Filters {

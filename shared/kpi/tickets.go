@@ -81,7 +81,7 @@ func ticketValues(t Ticket, dim string) []string {
 // rows).
 func ticketKPI(in Input, f func([]Ticket) Result) Result {
 	var ts []Ticket
-	for _, p := range in.Range() {
+	for _, p := range in.CoverRange() {
 		for _, t := range p.Tickets {
 			keep := true
 			for _, flt := range in.Filters {

@@ -232,11 +232,16 @@ func segmentParts(parts []Part, filters []Filter) []Part {
 				q.Sets[k] = b
 			}
 		}
+		var groups [3]float64 // the NPS counters of the segment's answers
 		for _, r := range p.Responses {
 			if seg.Contains(r.Ordinal) {
 				q.Responses = append(q.Responses, r)
+				if r.Type == "nps" {
+					groups[NPSGroup(r.Score)]++
+				}
 			}
 		}
+		q.Counters[CounterNPSPromoters], q.Counters[CounterNPSPassives], q.Counters[CounterNPSDetractors] = groups[Promoter], groups[Passive], groups[Detractor]
 		q.Counters[CounterDAU] = float64(q.Sets[SetActiveUsers].GetCardinality())
 		if b := q.Sets[SetNewUsers]; b != nil {
 			q.Counters[CounterDAUNew] = float64(b.GetCardinality())

@@ -1119,8 +1119,21 @@ func (s *partStore) Parts(_ context.Context, _ string, from, to kpi.Day) ([]kpi.
 	return out, nil
 }
 
+func (s *partStore) DayParts(ctx context.Context, tenantID string, from, to kpi.Day, _ kpi.Fields) ([]kpi.Part, error) {
+	return s.Parts(ctx, tenantID, from, to)
+}
+
 func (s *partStore) PartsOnly(ctx context.Context, tenantID string, from, to kpi.Day, _ []string) ([]kpi.Part, error) {
 	return s.Parts(ctx, tenantID, from, to)
+}
+
+// MonthParts and MonthPartsOnly: no month merged, so queries read days.
+func (s *partStore) MonthParts(context.Context, string, kpi.Day, kpi.Day, kpi.Fields) ([]kpi.Part, error) {
+	return nil, nil
+}
+
+func (s *partStore) MonthPartsOnly(context.Context, string, kpi.Day, kpi.Day, []string) ([]kpi.Part, error) {
+	return nil, nil
 }
 
 func (s *partStore) DirtyDays(context.Context, string, kpi.Day, kpi.Day) ([]kpi.Dirty, error) {

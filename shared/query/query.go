@@ -1,5 +1,8 @@
-// Package query answers KPI questions from the stored daily parts: a range
-// costs one read per day, never a scan of raw events.
+// Package query answers KPI questions from the stored parts, never a scan
+// of raw events: a range reads the month parts of its whole months and day
+// parts for its edges (see kpi.BuildMonth and kpi.Definition.Plan), so a
+// year costs about 12 month parts and a few dozen day parts; KPIs that
+// need day-level values read one part per day.
 package query
 
 import (
@@ -26,8 +29,15 @@ const MaxRangeDays = 3*366 + 1
 // Store reads what the nightly run wrote.
 type Store interface {
 	Config(ctx context.Context, tenantID string) (kpi.Config, error)
-	Parts(ctx context.Context, tenantID string, from, to kpi.Day) ([]kpi.Part, error)
+	// DayParts returns the day parts of from..to in day order, with the
+	// fields asked for.
+	DayParts(ctx context.Context, tenantID string, from, to kpi.Day, fields kpi.Fields) ([]kpi.Part, error)
 	PartsOnly(ctx context.Context, tenantID string, from, to kpi.Day, names []string) ([]kpi.Part, error)
+	// MonthParts returns the month parts of the months from..to touch,
+	// in month order, with the fields asked for; MonthPartsOnly, with only the named counters and
+	// sets (none: only the days they merge).
+	MonthParts(ctx context.Context, tenantID string, from, to kpi.Day, fields kpi.Fields) ([]kpi.Part, error)
+	MonthPartsOnly(ctx context.Context, tenantID string, from, to kpi.Day, names []string) ([]kpi.Part, error)
 	DirtyDays(ctx context.Context, tenantID string, from, to kpi.Day) ([]kpi.Dirty, error)
 }
 
@@ -38,6 +48,11 @@ type Service struct {
 	Log   *slog.Logger
 	// OpenAPI is the API description served at /v1/openapi.json.
 	OpenAPI []byte
+	// DayParts makes every query read day parts only, never month parts,
+	// with all their fields: for a store whose months are not merged yet
+	// (parts written before month parts existed), and as the reference
+	// month parts and Definition.Fields are tested against.
+	DayParts bool
 }
 
 // Answer is one KPI over a range, api.md's query shape.
@@ -223,7 +238,7 @@ func (s *Service) KPI(ctx context.Context, tenantID string, q Request) (Answer, 
 	if !ok {
 		return Answer{}, apierr.New(apierr.NotImplemented, "KPI %q is defined but not computed yet", q.KPI)
 	}
-	d, err := s.load(ctx, tenantID, q.From, q.To, []kpi.Definition{def})
+	d, err := s.load(ctx, tenantID, q.From, q.To, []kpi.Definition{def}, q)
 	if err != nil {
 		return Answer{}, err
 	}
@@ -232,60 +247,320 @@ func (s *Service) KPI(ctx context.Context, tenantID string, q Request) (Answer, 
 
 // data is what the KPIs of a range are computed from.
 type data struct {
-	cfg      kpi.Config
-	parts    []kpi.Part // from the longest lookback to the longest lookforward
-	history  []kpi.Part // every day before to, with only the history names
-	complete bool
+	cfg kpi.Config
+	// parts are the day parts read, in day order: every day from the
+	// longest lookback to the longest lookforward for KPIs evaluated day
+	// by day, the edges and day spans of the others.
+	parts []kpi.Part
+	// months are the month parts read for the KPIs of monthly.
+	months  []kpi.Part
+	monthly map[string]bool
+	// history holds, for KPIs with History evaluated day by day, every day
+	// part up to `to` with only the history names; histMonths and
+	// histDays, for the others, the month parts before the month of the
+	// latest HistoryBefore and the day parts of the months of the
+	// HistoryBefore days, with only those names.
+	history, histMonths, histDays []kpi.Part
+	complete                      bool
+}
+
+// request is what the plan of a definition depends on.
+func (q Request) input(def kpi.Definition, cfg kpi.Config, from, to kpi.Day) kpi.Input {
+	return kpi.Input{From: from, To: to, Breakdown: q.Breakdown, Filters: q.Filters, Params: q.params(def), Config: cfg}
+}
+
+// params are the KPI's parameters, with the interval for KPIs that read
+// it themselves; interval is the series' interval, empty for those.
+func (q Request) params(def kpi.Definition) map[string]string {
+	if !slices.Contains(def.Params, "interval") {
+		return q.Params
+	}
+	p := maps.Clone(q.Params)
+	if p == nil {
+		p = map[string]string{}
+	}
+	p["interval"] = q.Interval
+	return p
+}
+
+func (q Request) interval(def kpi.Definition) string {
+	if slices.Contains(def.Params, "interval") {
+		return ""
+	}
+	return q.Interval
+}
+
+// spans collects day spans, merged into disjoint ones in day order.
+type spans []kpi.Span
+
+func (sp *spans) add(from, to kpi.Day) {
+	if !from.After(to) {
+		*sp = append(*sp, kpi.Span{From: from, To: to})
+	}
+}
+
+func (sp spans) merged() []kpi.Span {
+	s := slices.Clone(sp)
+	slices.SortFunc(s, func(a, b kpi.Span) int { return strings.Compare(a.From.String(), b.From.String()) })
+	var out []kpi.Span
+	for _, x := range s {
+		if n := len(out); n > 0 && !x.From.After(out[n-1].To.AddDays(1)) {
+			if x.To.After(out[n-1].To) {
+				out[n-1].To = x.To
+			}
+			continue
+		}
+		out = append(out, x)
+	}
+	return out
+}
+
+func (sp spans) contains(from, to kpi.Day) bool {
+	for _, x := range sp.merged() {
+		if !from.Before(x.From) && !to.After(x.To) {
+			return true
+		}
+	}
+	return false
 }
 
 // load reads, once, the parts that the definitions need for from..to.
-func (s *Service) load(ctx context.Context, tenantID string, from, to kpi.Day, defs []kpi.Definition) (data, error) {
+// Each definition is planned (kpi.Definition.Plan) for the range and for
+// each period of a monthly series: the month parts of the whole months
+// its cover spans hold are read, and day parts for the rest of them and
+// for its day spans; a definition that cannot be planned reads every day
+// part of its lookback to its lookforward, as before month parts. A
+// whole month without a month part is read day by day.
+func (s *Service) load(ctx context.Context, tenantID string, from, to kpi.Day, defs []kpi.Definition, q Request) (data, error) {
 	cfg, err := s.Store.Config(ctx, tenantID)
 	if err != nil {
 		return data{}, err
 	}
-	first, last := from, to
-	var names []string
+	d := data{cfg: cfg, monthly: map[string]bool{}}
+	var days spans
+	var cover []kpi.Span
+	var dayNames, monthNames []string
+	var befores []kpi.Day // HistoryBefore days of the monthly definitions
+	var fields kpi.Fields
 	for _, def := range defs {
-		if f := from.AddDays(-def.Lookback(from.DaysUntil(to) + 1)); f.Before(first) {
-			first = f
+		first := from.AddDays(-def.Lookback(from.DaysUntil(to) + 1))
+		last := to.AddDays(def.Lookforward)
+		clip := func(x kpi.Span) (kpi.Span, bool) {
+			if x.From.Before(first) {
+				x.From = first
+			}
+			if x.To.After(last) {
+				x.To = last
+			}
+			return x, !x.From.After(x.To)
 		}
-		if l := to.AddDays(def.Lookforward); l.After(last) {
-			last = l
+		interval := q.interval(def)
+		evals := []kpi.Span{{From: from, To: to}}
+		if interval == "month" {
+			for _, p := range Periods(from, to, interval) {
+				evals = append(evals, kpi.Span{From: p.From, To: p.To})
+			}
 		}
-		names = append(names, def.History...)
+		var defCover, defDays []kpi.Span
+		ok := !s.DayParts
+		for _, e := range evals {
+			fields |= def.FieldsOf(q.input(def, cfg, e.From, e.To))
+			if !ok {
+				break
+			}
+			c, dd, planned := def.Plan(q.input(def, cfg, e.From, e.To), interval)
+			ok = planned
+			defCover, defDays = append(defCover, c...), append(defDays, dd...)
+		}
+		if !ok {
+			days.add(first, last)
+			dayNames = append(dayNames, def.History...)
+			continue
+		}
+		d.monthly[def.ID] = true
+		for _, x := range defCover {
+			if x, in := clip(x); in {
+				cover = append(cover, x)
+			}
+		}
+		for _, x := range defDays {
+			if x, in := clip(x); in {
+				days.add(x.From, x.To)
+			}
+		}
+		if len(def.History) > 0 {
+			monthNames = append(monthNames, def.History...)
+			for _, e := range evals {
+				befores = append(befores, def.HistoryBefore(e.From, e.To))
+			}
+		}
 	}
-	d := data{cfg: cfg}
-	if d.parts, d.complete, err = s.parts(ctx, tenantID, from, to, first, last); err != nil {
+	// Month parts of the whole months of the cover spans; their edges,
+	// and whole months without a month part, day by day.
+	want := map[kpi.Day]bool{}
+	for _, x := range cover {
+		whole := kpi.WholeMonths(x.From, x.To)
+		for _, m := range whole {
+			want[m] = true
+		}
+		if len(whole) == 0 {
+			days.add(x.From, x.To)
+			continue
+		}
+		days.add(x.From, whole[0].AddDays(-1))
+		days.add(kpi.MonthEnd(whole[len(whole)-1]).AddDays(1), x.To)
+	}
+	if len(want) > 0 {
+		ms := slices.SortedFunc(maps.Keys(want), func(a, b kpi.Day) int { return strings.Compare(a.String(), b.String()) })
+		read, err := s.Store.MonthParts(ctx, tenantID, ms[0], ms[len(ms)-1], fields)
+		if err != nil {
+			return data{}, fmt.Errorf("query %s: %w", tenantID, err)
+		}
+		have := map[kpi.Day]bool{}
+		for _, mp := range read {
+			if m := kpi.MonthOf(mp.Day); want[m] {
+				d.months = append(d.months, mp)
+				have[m] = true
+			}
+		}
+		for _, m := range ms {
+			if !have[m] {
+				days.add(m, kpi.MonthEnd(m))
+			}
+		}
+	}
+	if s.DayParts {
+		fields = kpi.AllFields
+	}
+	for _, x := range days.merged() {
+		ps, err := s.Store.DayParts(ctx, tenantID, x.From, x.To, fields)
+		if err != nil {
+			return data{}, fmt.Errorf("query %s: %w", tenantID, err)
+		}
+		d.parts = append(d.parts, ps...)
+	}
+	if d.complete, err = s.complete(ctx, tenantID, cfg, from, to, days, d); err != nil {
 		return data{}, err
 	}
-	if len(names) > 0 {
-		slices.Sort(names)
-		if d.history, err = s.Store.PartsOnly(ctx, tenantID, kpi.NewDay(2000, 1, 1), to, slices.Compact(names)); err != nil {
+	if len(dayNames) > 0 {
+		slices.Sort(dayNames)
+		if d.history, err = s.Store.PartsOnly(ctx, tenantID, kpi.NewDay(2000, 1, 1), to, slices.Compact(dayNames)); err != nil {
 			return data{}, err
+		}
+	}
+	if len(monthNames) > 0 {
+		slices.Sort(monthNames)
+		monthNames = slices.Compact(monthNames)
+		latest := slices.MaxFunc(befores, func(a, b kpi.Day) int { return strings.Compare(a.String(), b.String()) })
+		if m := kpi.MonthOf(latest); m.After(kpi.NewDay(2000, 1, 1)) {
+			if d.histMonths, err = s.Store.MonthPartsOnly(ctx, tenantID, kpi.NewDay(2000, 1, 1), m.AddDays(-1), monthNames); err != nil {
+				return data{}, err
+			}
+		}
+		var hd spans
+		for _, b := range befores {
+			hd.add(kpi.MonthOf(b), b.AddDays(-1))
+		}
+		for _, x := range hd.merged() {
+			ps, err := s.Store.PartsOnly(ctx, tenantID, x.From, x.To, monthNames)
+			if err != nil {
+				return data{}, err
+			}
+			d.histDays = append(d.histDays, ps...)
 		}
 	}
 	return d, nil
 }
 
+// complete reports whether every day of from..to is aggregated and up to
+// date: the days of whole months with a month part are counted from it
+// (a run that put day parts leaves them dirty until it has merged their
+// months), the other days from their day parts.
+func (s *Service) complete(ctx context.Context, tenantID string, cfg kpi.Config, from, to kpi.Day, read spans, d data) (bool, error) {
+	counted := 0
+	whole := kpi.WholeMonths(from, to)
+	months := map[kpi.Day]int{}
+	if len(whole) > 0 {
+		ms, err := s.Store.MonthPartsOnly(ctx, tenantID, whole[0], whole[len(whole)-1], nil)
+		if err != nil {
+			return false, fmt.Errorf("query %s: %w", tenantID, err)
+		}
+		for _, mp := range ms {
+			months[kpi.MonthOf(mp.Day)] = mp.Days
+		}
+	}
+	for m := kpi.MonthOf(from); !m.After(to); m = kpi.NextMonth(m) {
+		a, b := m, kpi.MonthEnd(m)
+		if n, ok := months[m]; ok && !a.Before(from) && !b.After(to) {
+			counted += n
+			continue
+		}
+		if a.Before(from) {
+			a = from
+		}
+		if b.After(to) {
+			b = to
+		}
+		if read.contains(a, b) {
+			for _, p := range d.parts {
+				if !p.Day.Before(a) && !p.Day.After(b) {
+					counted++
+				}
+			}
+			continue
+		}
+		ps, err := s.Store.PartsOnly(ctx, tenantID, a, b, nil)
+		if err != nil {
+			return false, fmt.Errorf("query %s: %w", tenantID, err)
+		}
+		counted += len(ps)
+	}
+	if counted != from.DaysUntil(to)+1 {
+		return false, nil
+	}
+	dirty, err := s.Store.DirtyDays(ctx, tenantID, from.AddDays(-1), to.AddDays(1))
+	if err != nil {
+		return false, err
+	}
+	for _, dd := range dirty {
+		for _, ld := range kpi.LocalDays(dd.Day, cfg.Location()) {
+			if !ld.Before(from) && !ld.After(to) {
+				return false, nil
+			}
+		}
+	}
+	return true, nil
+}
+
 // answer evaluates a KPI on loaded data.
 func (d data) answer(def kpi.Definition, q Request) Answer {
-	if slices.Contains(def.Params, "interval") {
-		// The KPI reads the interval itself (cohort periods): no series.
-		q.Params = maps.Clone(q.Params)
-		if q.Params == nil {
-			q.Params = map[string]string{}
-		}
-		q.Params["interval"], q.Interval = q.Interval, ""
-	}
+	interval := q.interval(def)
+	monthly := d.monthly[def.ID]
 	eval := func(from, to kpi.Day) kpi.Result {
-		in := kpi.Input{From: from, To: to, Parts: d.parts, Breakdown: q.Breakdown, Filters: q.Filters, Params: q.Params, Config: d.cfg}
+		in := q.input(def, d.cfg, from, to)
+		in.Parts = d.parts
+		if monthly {
+			in.Months = d.months
+		}
 		if len(def.History) > 0 {
 			before := def.HistoryBefore(from, to)
 			var hs []kpi.Part
-			for _, h := range d.history {
-				if h.Day.Before(before) {
-					hs = append(hs, h)
+			if monthly {
+				for _, h := range d.histMonths {
+					if kpi.MonthOf(h.Day).Before(kpi.MonthOf(before)) {
+						hs = append(hs, h)
+					}
+				}
+				for _, h := range d.histDays {
+					if !h.Day.Before(kpi.MonthOf(before)) && h.Day.Before(before) {
+						hs = append(hs, h)
+					}
+				}
+			} else {
+				for _, h := range d.history {
+					if h.Day.Before(before) {
+						hs = append(hs, h)
+					}
 				}
 			}
 			in.History = kpi.Merge(hs)
@@ -295,9 +570,9 @@ func (d data) answer(def kpi.Definition, q Request) Answer {
 	r := eval(q.From, q.To)
 	a := Answer{KPI: q.KPI, From: q.From.String(), To: q.To.String(), Value: r.Value, Numerator: r.Numerator,
 		Denominator: r.Denominator, Details: r.Details, Breakdown: r.Breakdown, Complete: d.complete}
-	if q.Interval != "" {
+	if interval != "" {
 		a.Series = []Point{}
-		for _, p := range Periods(q.From, q.To, q.Interval) {
+		for _, p := range Periods(q.From, q.To, interval) {
 			pr := eval(p.From, p.To)
 			a.Series = append(a.Series, Point{Period: p.From.String(), Value: pr.Value, Numerator: pr.Numerator,
 				Denominator: pr.Denominator, Details: pr.Details})
@@ -335,7 +610,7 @@ func (s *Service) All(ctx context.Context, tenantID string, q Request) (Overview
 			o.Pending = append(o.Pending, id)
 		}
 	}
-	d, err := s.load(ctx, tenantID, q.From, q.To, defs)
+	d, err := s.load(ctx, tenantID, q.From, q.To, defs, Request{From: q.From, To: q.To})
 	if err != nil {
 		return Overview{}, err
 	}
@@ -345,40 +620,6 @@ func (s *Service) All(ctx context.Context, tenantID string, q Request) (Overview
 		o.KPIs = append(o.KPIs, Headline{KPI: def.ID, Value: a.Value, Numerator: a.Numerator, Denominator: a.Denominator})
 	}
 	return o, nil
-}
-
-// parts reads the parts from first to `to`, and whether every day of
-// from..to is aggregated and up to date.
-func (s *Service) parts(ctx context.Context, tenantID string, from, to, first, last kpi.Day) ([]kpi.Part, bool, error) {
-	parts, err := s.Store.Parts(ctx, tenantID, first, last)
-	if err != nil {
-		return nil, false, fmt.Errorf("query %s: %w", tenantID, err)
-	}
-	inRange := 0
-	for _, p := range parts {
-		if !p.Day.Before(from) && !p.Day.After(to) {
-			inRange++
-		}
-	}
-	complete := inRange == from.DaysUntil(to)+1
-	if complete {
-		cfg, err := s.Store.Config(ctx, tenantID)
-		if err != nil {
-			return nil, false, err
-		}
-		dirty, err := s.Store.DirtyDays(ctx, tenantID, from.AddDays(-1), to.AddDays(1))
-		if err != nil {
-			return nil, false, err
-		}
-		for _, d := range dirty {
-			for _, ld := range kpi.LocalDays(d.Day, cfg.Location()) {
-				if !ld.Before(from) && !ld.After(to) {
-					complete = false
-				}
-			}
-		}
-	}
-	return parts, complete, nil
 }
 
 // Period is a span of a series.

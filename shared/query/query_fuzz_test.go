@@ -33,7 +33,16 @@ func (emptyStore) Config(context.Context, string) (kpi.Config, error) {
 func (emptyStore) Parts(context.Context, string, kpi.Day, kpi.Day) ([]kpi.Part, error) {
 	return nil, nil
 }
+func (emptyStore) DayParts(context.Context, string, kpi.Day, kpi.Day, kpi.Fields) ([]kpi.Part, error) {
+	return nil, nil
+}
 func (emptyStore) PartsOnly(context.Context, string, kpi.Day, kpi.Day, []string) ([]kpi.Part, error) {
+	return nil, nil
+}
+func (emptyStore) MonthParts(context.Context, string, kpi.Day, kpi.Day, kpi.Fields) ([]kpi.Part, error) {
+	return nil, nil
+}
+func (emptyStore) MonthPartsOnly(context.Context, string, kpi.Day, kpi.Day, []string) ([]kpi.Part, error) {
 	return nil, nil
 }
 func (emptyStore) DirtyDays(context.Context, string, kpi.Day, kpi.Day) ([]kpi.Dirty, error) {

@@ -40,8 +40,8 @@ func state(t *testing.T, db *dynamodb.Client, table string) map[string]any {
 			continue
 		case strings.HasPrefix(sk, "HOOK#"):
 			m = map[string]any{"sealed": "webhook settings"} // sealed with a random nonce
-		case strings.HasSuffix(pk, "#DAY"):
-			continue // below, decoded
+		case strings.HasSuffix(pk, "#DAY"), strings.HasSuffix(pk, "#MONTH"):
+			continue // below, decoded (a month part's items carry the time it was written)
 		case strings.HasSuffix(pk, "#DIRTY"):
 			m = map[string]any{"dirty": true}
 		case strings.HasSuffix(pk, "#ID"):
@@ -68,6 +68,13 @@ func state(t *testing.T, db *dynamodb.Client, table string) map[string]any {
 	}
 	for _, p := range parts {
 		out["part "+p.Day.String()] = normalPart(t, p, ids)
+	}
+	months, err := dynamostore.New(db, table, nil).MonthParts(context.Background(), tenantID, kpi.NewDay(2000, 1, 1), kpi.NewDay(2100, 1, 1), kpi.AllFields)
+	if err != nil {
+		t.Fatalf("read month parts: %v", err)
+	}
+	for _, p := range months {
+		out[fmt.Sprintf("month part %s of %d days", p.Day, p.Days)] = normalPart(t, p, ids)
 	}
 	return out
 }

@@ -37,6 +37,8 @@ type State struct {
 	// times. Tests read and set them directly, between runs.
 	Stored map[kpi.Day]kpi.Part
 	Marks  map[kpi.Day]int64
+	// Months are the month parts written, by the first day of the month.
+	Months map[kpi.Day]kpi.Part
 	tix    map[string]ticketState
 	subs   map[string]bool
 }
@@ -48,7 +50,7 @@ type ticketState struct {
 
 // New returns the empty state of one tenant.
 func New(tenant string, cfg kpi.Config) *State {
-	return &State{tenant: tenant, cfg: cfg, idents: map[string]kpi.Identity{}, resps: map[string]resp{}, Stored: map[kpi.Day]kpi.Part{}, Marks: map[kpi.Day]int64{}, tix: map[string]ticketState{}, subs: map[string]bool{}}
+	return &State{tenant: tenant, cfg: cfg, idents: map[string]kpi.Identity{}, resps: map[string]resp{}, Stored: map[kpi.Day]kpi.Part{}, Months: map[kpi.Day]kpi.Part{}, Marks: map[kpi.Day]int64{}, tix: map[string]ticketState{}, subs: map[string]bool{}}
 }
 
 func (m *State) Tenants(context.Context) ([]string, error) { return []string{m.tenant}, nil }
@@ -123,6 +125,42 @@ func (m *State) PutPart(_ context.Context, _ string, p kpi.Part, _ time.Time) er
 	defer m.mu.Unlock()
 	m.Stored[p.Day] = p
 	return nil
+}
+
+// PutMonthPart stores a month part, replacing the month's earlier one.
+func (m *State) PutMonthPart(_ context.Context, _ string, p kpi.Part, _ time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.Months[kpi.MonthOf(p.Day)] = p
+	return nil
+}
+
+// MonthParts returns the month parts of the months from..to touch.
+func (m *State) MonthParts(_ context.Context, _ string, from, to kpi.Day, fields kpi.Fields) ([]kpi.Part, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []kpi.Part
+	for mo := kpi.MonthOf(from); !mo.After(to); mo = kpi.NextMonth(mo) {
+		if p, ok := m.Months[mo]; ok {
+			out = append(out, p.Only(fields))
+		}
+	}
+	return out, nil
+}
+
+// MonthPartsOnly is MonthParts without the fields: the counters and
+// sets are in memory already, all of them.
+func (m *State) MonthPartsOnly(ctx context.Context, t string, from, to kpi.Day, _ []string) ([]kpi.Part, error) {
+	return m.MonthParts(ctx, t, from, to, 0)
+}
+
+// DayParts is Parts with only the fields asked for.
+func (m *State) DayParts(ctx context.Context, t string, from, to kpi.Day, fields kpi.Fields) ([]kpi.Part, error) {
+	parts, err := m.Parts(ctx, t, from, to)
+	for i := range parts {
+		parts[i] = parts[i].Only(fields)
+	}
+	return parts, err
 }
 
 func (m *State) Parts(_ context.Context, _ string, from, to kpi.Day) ([]kpi.Part, error) {

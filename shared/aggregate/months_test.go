@@ -1,0 +1,98 @@
+package aggregate_test
+
+import (
+	"context"
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/uptakehq/uptake/shared/kpi"
+)
+
+// checkMonths fails unless every month with day parts has a month part
+// equal to the merge of its stored day parts, and no other month has one.
+func checkMonths(t *testing.T, w *world) {
+	t.Helper()
+	byMonth := map[kpi.Day][]kpi.Part{}
+	for d, p := range w.state.Stored {
+		byMonth[kpi.MonthOf(d)] = append(byMonth[kpi.MonthOf(d)], p)
+	}
+	if got, want := slices.Collect(maps.Keys(w.state.Months)), slices.Collect(maps.Keys(byMonth)); len(got) != len(want) {
+		t.Fatalf("month parts of %v, want one for each month of day parts %v", got, want)
+	}
+	for m, days := range byMonth {
+		want, _ := kpi.BuildMonth(days)
+		got, ok := w.state.Months[m]
+		if !ok {
+			t.Errorf("no month part for %s", m)
+			continue
+		}
+		if got.Days != want.Days || !got.Day.Equal(want.Day) {
+			t.Errorf("month %s: part of %d days from %s, want %d from %s", m, got.Days, got.Day, want.Days, want.Day)
+		}
+		if diff := cmp.Diff(got.Counters, want.Counters); diff != "" {
+			t.Errorf("month %s counters (-got +want):\n%s", m, diff)
+		}
+		if diff := cmp.Diff(got.Lists, want.Lists); diff != "" {
+			t.Errorf("month %s lists (-got +want):\n%s", m, diff)
+		}
+		if len(got.Sets) != len(want.Sets) {
+			t.Errorf("month %s: %d sets, want %d", m, len(got.Sets), len(want.Sets))
+		}
+		for k, b := range want.Sets {
+			if g := got.Sets[k]; g == nil || !g.Equals(b) {
+				t.Errorf("month %s set %s = %v, want %v", m, k, g, b)
+			}
+		}
+	}
+}
+
+// TestMonthPartsFollowDays: a run merges the months of the days it ran,
+// and a later run of one day (late events that also move a user's first
+// active day) merges them again, so month parts always equal their days.
+func TestMonthPartsFollowDays(t *testing.T) {
+	w := newWorld(kpi.DefaultConfig())
+	var lines [][]byte
+	for _, d := range []string{"2026-09-29", "2026-09-30", "2026-10-01", "2026-10-02"} {
+		for _, u := range []string{"u1", "u2"} {
+			lines = append(lines, []byte(`{"type":"page","messageId":"`+d+u+`","userId":"`+u+`","anonymousId":"a`+u+`","timestamp":"`+d+`T12:00:00Z","context":{"referrer":"https://www.google.com/"}}`))
+		}
+	}
+	w.send(t, 0, lines)
+	ctx := context.Background()
+	if _, err := w.agg.Run(ctx, "t", kpi.Days(day("2026-09-29"), day("2026-10-02"))); err != nil {
+		t.Fatal(err)
+	}
+	checkMonths(t, w)
+	if n := w.state.Months[day("2026-10-01")].Counters[kpi.CounterDAU]; n != 4 {
+		t.Errorf("October's month part counts %v active user-days, want 4", n)
+	}
+	// Late events on 09-28 for a new user u3 and for u1 on October 2:
+	// running 09-28 alone re-merges September; running October 2 again
+	// re-merges October.
+	w.send(t, 1, [][]byte{
+		[]byte(`{"type":"track","event":"E","messageId":"late1","userId":"u3","timestamp":"2026-09-28T09:00:00Z"}`),
+		[]byte(`{"type":"track","event":"E","messageId":"late2","userId":"u3","timestamp":"2026-10-02T09:00:00Z"}`),
+	})
+	if _, err := w.agg.Run(ctx, "t", []kpi.Day{day("2026-09-28")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.agg.Run(ctx, "t", []kpi.Day{day("2026-10-02")}); err != nil {
+		t.Fatal(err)
+	}
+	checkMonths(t, w)
+	if got := w.state.Months[day("2026-09-01")]; got.Days != 3 || !got.Day.Equal(day("2026-09-28")) {
+		t.Errorf("September's month part merges %d days from %s, want 3 from 2026-09-28", got.Days, got.Day)
+	}
+	if n := w.state.Months[day("2026-10-01")].Counters[kpi.CounterDAU]; n != 5 {
+		t.Errorf("October's month part counts %v active user-days after the late event, want 5", n)
+	}
+	for k := range w.state.Marks {
+		if strings.HasPrefix(k.String(), "2026-09") || strings.HasPrefix(k.String(), "2026-10") {
+			t.Errorf("dirty mark left on %s", k)
+		}
+	}
+}

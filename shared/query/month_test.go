@@ -1,0 +1,300 @@
+package query_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"testing"
+
+	gocmp "github.com/google/go-cmp/cmp"
+
+	"github.com/uptakehq/uptake/shared/kpi"
+	"github.com/uptakehq/uptake/shared/query"
+)
+
+// exactDays is how many days of generated parts TestMonthPartsExact
+// queries: a year with its lookbacks and some.
+const exactDays = 400
+
+// TestMonthPartsExact answers every computed KPI twice over the same
+// generated parts (the benchmark's: users, visitors, sessions, features,
+// cohorts, traits, NPS, CSAT and CES answers, tickets, accounts, trials,
+// orders): once from a store with the month parts the nightly run merges,
+// once from the same store without them, where every query reads day
+// parts. Ranges fall within a month, across month boundaries, on whole
+// months, on a year and on the first days of the history (lookbacks cut
+// short); each KPI is asked plainly, with a monthly and a weekly series,
+// and with each of its breakdowns and filters, trait ones included. The
+// answers must be equal to the last bit: value, numerator, denominator,
+// details, breakdown, series and complete.
+func TestMonthPartsExact(t *testing.T) {
+	st, _, err := genStore(exactDays)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	monthly := &query.Service{Store: st, Log: log}
+	ref, err := newRefStore(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	daily := &query.Service{Store: ref, Log: log, DayParts: true}
+	last := st.first.AddDays(exactDays - 1)
+	r := rand.New(rand.NewPCG(7, 11))
+	ranges := exactRanges(r, st.first, last)
+	ctx := context.Background()
+	asked, withMonths := 0, 0
+	for _, id := range kpi.Computed() {
+		def, _ := kpi.Lookup(id)
+		t.Run(id, func(t *testing.T) {
+			for i, rg := range ranges {
+				if def.Reads == nil && i%2 != 0 {
+					continue // read day by day either way: a few ranges suffice
+				}
+				for _, q := range variants(r, def, rg, i) {
+					st.monthly.Store(0)
+					got, err := monthly.KPI(ctx, benchTenant, q)
+					if err != nil {
+						t.Fatalf("%s %+v: %v", id, q, err)
+					}
+					if st.monthly.Load() > 0 {
+						withMonths++
+					}
+					want, err := daily.KPI(ctx, benchTenant, q)
+					if err != nil {
+						t.Fatalf("%s %+v: %v", id, q, err)
+					}
+					asked++
+					if diff := answerDiff(t, got, want); diff != "" {
+						t.Errorf("%s from %s to %s interval=%q breakdown=%q filters=%v params=%v: month parts answer differently (-months +days):\n%s",
+							id, q.From, q.To, q.Interval, q.Breakdown, q.Filters, q.Params, diff)
+					}
+				}
+			}
+		})
+	}
+	t.Logf("%d queries compared, %d of them read month parts", asked, withMonths)
+	if withMonths < asked/3 {
+		t.Errorf("only %d of %d queries read month parts", withMonths, asked)
+	}
+}
+
+// answerDiff compares two answers through their JSON, which writes every
+// float64 exactly.
+func answerDiff(t *testing.T, got, want query.Answer) string {
+	t.Helper()
+	g, err1 := json.Marshal(got)
+	w, err2 := json.Marshal(want)
+	if err1 != nil || err2 != nil {
+		t.Fatalf("encode answers: %v %v", err1, err2)
+	}
+	if string(g) == string(w) {
+		return ""
+	}
+	var gv, wv any
+	_ = json.Unmarshal(g, &gv)
+	_ = json.Unmarshal(w, &wv)
+	if d := gocmp.Diff(gv, wv); d != "" {
+		return d
+	}
+	return fmt.Sprintf("%s\n%s", g, w)
+}
+
+// exactRanges are the ranges asked: within a month, across one or more
+// month boundaries, whole months, years, and from the history's start.
+func exactRanges(r *rand.Rand, first, last kpi.Day) []query.Period {
+	span := first.DaysUntil(last)
+	day := func(lo int) kpi.Day { return first.AddDays(lo + r.IntN(span-lo+1)) }
+	var out []query.Period
+	// Within a month.
+	d := day(40)
+	m := kpi.MonthOf(d)
+	out = append(out, query.Period{From: m.AddDays(2), To: m.AddDays(20)})
+	// Across a boundary, and across several.
+	d = day(60)
+	out = append(out, query.Period{From: kpi.MonthOf(d).AddDays(-9), To: kpi.MonthOf(d).AddDays(12)})
+	d = day(120)
+	out = append(out, query.Period{From: d.AddDays(-95), To: d})
+	// Whole months: one, and three.
+	m = kpi.MonthOf(day(40))
+	out = append(out, query.Period{From: m, To: kpi.MonthEnd(m)})
+	// A year ending mid-month.
+	d = last.AddDays(-1 - r.IntN(27))
+	out = append(out, query.Period{From: d.AddDays(-364), To: d})
+	// From the history's start: lookbacks and the day before cut short.
+	out = append(out, query.Period{From: first, To: kpi.MonthEnd(kpi.NextMonth(first))})
+	return out
+}
+
+// variants are the queries of a KPI over the i-th range: plain, and two of
+// its variants in turn (a monthly series, a weekly one, each breakdown and
+// filter, trait ones for KPIs of user sets), so that over the ranges each
+// variant is asked on some.
+func variants(r *rand.Rand, def kpi.Definition, rg query.Period, i int) []query.Request {
+	base := query.Request{KPI: def.ID, From: rg.From, To: rg.To, Params: params(def, rg)}
+	var all []func(q *query.Request)
+	all = append(all, func(q *query.Request) { q.Interval = "month" }, func(q *query.Request) { q.Interval = "week" })
+	values := map[string][]string{
+		kpi.DimSource: {kpi.SourceOrganic, kpi.SourcePaid}, kpi.DimDevice: {"mobile"}, kpi.DimContentType: {"blog"},
+		kpi.DimLandingPage: {"/pricing", "/blog/post-07"}, "channel": {"organic", "email", "chat", "in_app"},
+		kpi.DimSurvey: {"csat-1", "ces-2", "nps-q"}, kpi.DimTouchpoint: {"support"}, kpi.DimTag: {"billing", "escalated"},
+		kpi.DimPriority: {"urgent"},
+	}
+	for _, dim := range def.Breakdowns {
+		all = append(all, func(q *query.Request) { q.Breakdown = dim })
+	}
+	for _, dim := range def.Filters {
+		if vs := values[dim]; len(vs) > 0 {
+			v := vs[r.IntN(len(vs))]
+			all = append(all, func(q *query.Request) { q.Filters = []kpi.Filter{{Dim: dim, Value: v}}; q.Interval = "month" })
+		}
+	}
+	if def.Segments {
+		all = append(all, func(q *query.Request) { q.Breakdown = "plan" },
+			func(q *query.Request) { q.Filters = []kpi.Filter{{Dim: "region", Value: "eu"}}; q.Interval = "month" })
+	}
+	out := []query.Request{base}
+	for j := range 2 {
+		q := base
+		q.Params = params(def, rg)
+		all[(2*i+j)%len(all)](&q)
+		out = append(out, q)
+	}
+	return out
+}
+
+// params are a KPI's own parameters, with a change date inside the range.
+func params(def kpi.Definition, rg query.Period) map[string]string {
+	p := map[string]string{}
+	for _, name := range def.Params {
+		switch name {
+		case "feature":
+			p[name] = "retention"
+		case kpi.ParamChangeDate:
+			p[name] = rg.From.AddDays(rg.From.DaysUntil(rg.To)/2 + 1).String()
+		case kpi.ParamSavingMinutes, kpi.ParamHourlyWage:
+			p[name] = "12.5"
+		case kpi.ParamNewCustomers:
+			p[name] = "1000"
+		case kpi.ParamCompletionTarget:
+			p[name] = "85"
+		case kpi.ParamContractValue:
+			p[name] = "5000"
+		}
+	}
+	return p
+}
+
+// refStore is the reference of the month parts: the same day parts,
+// decoded once with all their fields, and no month part.
+type refStore struct {
+	cfg   kpi.Config
+	parts []kpi.Part
+	dirty []kpi.Dirty
+}
+
+func newRefStore(st *memStore) (*refStore, error) {
+	parts, err := st.Parts(context.Background(), benchTenant, st.first, st.first.AddDays(len(st.parts)))
+	return &refStore{cfg: st.cfg, parts: parts, dirty: st.dirty}, err
+}
+
+func (s *refStore) Config(context.Context, string) (kpi.Config, error) { return s.cfg, nil }
+
+func (s *refStore) DayParts(_ context.Context, _ string, from, to kpi.Day, _ kpi.Fields) ([]kpi.Part, error) {
+	var out []kpi.Part
+	for _, p := range s.parts {
+		if !p.Day.Before(from) && !p.Day.After(to) {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+func (s *refStore) PartsOnly(ctx context.Context, t string, from, to kpi.Day, _ []string) ([]kpi.Part, error) {
+	return s.DayParts(ctx, t, from, to, kpi.AllFields)
+}
+
+func (s *refStore) MonthParts(context.Context, string, kpi.Day, kpi.Day, kpi.Fields) ([]kpi.Part, error) {
+	return nil, nil
+}
+
+func (s *refStore) MonthPartsOnly(context.Context, string, kpi.Day, kpi.Day, []string) ([]kpi.Part, error) {
+	return nil, nil
+}
+
+func (s *refStore) DirtyDays(_ context.Context, _ string, from, to kpi.Day) ([]kpi.Dirty, error) {
+	var out []kpi.Dirty
+	for _, d := range s.dirty {
+		if !d.Day.Before(from) && !d.Day.After(to) {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+// TestMonthPartsComplete: with month parts, complete still says whether
+// every day of the range is aggregated and clean. A dirty day makes the
+// ranges that hold it incomplete; so does a day never aggregated, whose
+// month part merges the other days (as the nightly run merges it), and the
+// answers still equal those of day parts.
+func TestMonthPartsComplete(t *testing.T) {
+	st, _, err := genStore(75)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	sep := kpi.NewDay(2026, 9, 1)
+	whole := query.Request{KPI: "dau", From: sep, To: kpi.MonthEnd(sep)}
+	oct := query.Request{KPI: "dau", From: kpi.NewDay(2026, 10, 1), To: benchLast}
+	check := func(name string, q query.Request, want bool) {
+		t.Helper()
+		ref, err := newRefStore(st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := (&query.Service{Store: st, Log: log}).KPI(ctx, benchTenant, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		refAnswer, err := (&query.Service{Store: ref, Log: log, DayParts: true}).KPI(ctx, benchTenant, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Complete != want {
+			t.Errorf("%s: %s..%s complete = %v, want %v", name, q.From, q.To, got.Complete, want)
+		}
+		if diff := answerDiff(t, got, refAnswer); diff != "" {
+			t.Errorf("%s: %s..%s differs from day parts (-months +days):\n%s", name, q.From, q.To, diff)
+		}
+	}
+	st.monthly.Store(0)
+	check("clean", whole, true)
+	if st.monthly.Load() == 0 {
+		t.Fatal("a whole month read no month part")
+	}
+	check("clean", oct, true)
+	st.dirty = []kpi.Dirty{{Day: sep.AddDays(11), At: 1}}
+	check("a dirty day", whole, false)
+	check("a dirty day in another month", oct, true)
+	st.dirty = nil
+	// September 12 never aggregated: its month part merges 29 days.
+	st.missing = map[kpi.Day]bool{sep.AddDays(11): true}
+	parts, err := st.Parts(ctx, benchTenant, sep, kpi.MonthEnd(sep))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mp, _ := kpi.BuildMonth(parts)
+	if mp.Days != 29 {
+		t.Fatalf("September's month part merges %d days, want 29", mp.Days)
+	}
+	if st.months[sep], err = store(mp); err != nil {
+		t.Fatal(err)
+	}
+	check("a day not aggregated", whole, false)
+	check("a day not aggregated", query.Request{KPI: "sessions", From: sep.AddDays(-20), To: kpi.MonthEnd(sep), Interval: "month"}, false)
+	check("a day not aggregated in another month", oct, true)
+}
