@@ -1,6 +1,8 @@
 // Command benchparse turns the output of BenchmarkQuery (go test -bench)
-// into P2's result: for every KPI, the 365-day query's time against the
-// 30-day one measured in the same run (goal: at most 3×).
+// into P2's in-process result (bench/results/P2-inprocess.json): for every
+// KPI, the 365-day query's time against the 30-day one measured in the
+// same run (goal: at most 3×), on an in-memory store. bench/cmd/p2
+// measures the same queries through the handler on DynamoDB Local.
 //
 //	go test -run '^$' -bench BenchmarkQuery -benchtime 5x ./shared/query/ | go run ./bench/cmd/benchparse
 package main
@@ -55,7 +57,7 @@ func run(in io.Reader, echo io.Writer) error {
 	}
 	r := result.Result{
 		ID:      "P2",
-		Title:   "KPI query latency, 30-day and 365-day ranges, every KPI",
+		Title:   "KPI query latency in process (memory store), 30-day and 365-day ranges, every KPI",
 		Command: "go test -run '^$' -bench BenchmarkQuery -benchtime 5x ./shared/query/ | go run ./bench/cmd/benchparse",
 	}
 	met := 0
@@ -71,7 +73,7 @@ func run(in io.Reader, echo io.Writer) error {
 		if a == 0 || b == 0 {
 			continue
 		}
-		f := result.Lower(id+": 365-day query", b/1e6, "ms", "the 30-day query", a/1e6, "≤ 3× the 30-day range", 3)
+		f := result.Lower(id+": 365-day query in process", b/1e6, "ms", "the 30-day query", a/1e6, "≤ 3× the 30-day range", 3)
 		if f.Met {
 			met++
 		} else {
@@ -81,8 +83,7 @@ func run(in io.Reader, echo io.Writer) error {
 	}
 	r.Notes = append(r.Notes,
 		fmt.Sprintf("%d of %d KPIs answer a 365-day range within 3× of a 30-day one; over: %s.", met, len(r.Figures), strings.Join(worst, ", ")),
-		"Mean time per query through query.Service.KPI on an in-memory store holding two years of realistic day parts, decoded on every read as from DynamoDB; the network round trips of DynamoDB Local and the DuckDB peer scanning raw events are not in this run.",
-		"A query reads one part per day of its range (O(days)), so a 365-day range costs about 12× a 30-day one, more where a KPI also reads a lookback. This session made every query 3-15× faster (sets unioned only when a KPI reads them; parts' sets read as zero-copy views), which lowers both ranges, not their ratio. Meeting 3× needs pre-merged month parts that the nightly run maintains, so a year costs 12 month parts and a few days; that changes what a part holds per KPI (daily series, survey answers with their day's segments) and is the next design step.",
-		"Not in this run: the same queries through DynamoDB Local (the network and item size add a constant per part), and DuckDB scanning the raw events for the same answers (the 100× goal at 10 M events a day).")
-	return result.Write(r, "")
+		"Mean time per query through query.Service.KPI on an in-memory store holding two years of realistic day parts (bench/parts), decoded on every read as from DynamoDB: every KPI, without DynamoDB (the DynamoDB Local and DuckDB results of P2 are bench/cmd/p2's).",
+		"A query reads one part per day of its range (O(days)), so a 365-day range costs about 12× a 30-day one, more where a KPI also reads a lookback; KPIs that read a long lookback or their whole history at both ranges stay within 3×. Meeting 3× needs pre-merged month parts that the nightly run maintains, so a year costs 12 month parts and a few days (on another branch).")
+	return result.Write(r, "inprocess")
 }

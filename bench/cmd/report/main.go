@@ -90,6 +90,12 @@ func run(w io.Writer) error {
 				}
 				fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", name, num(f.Value, f.Unit), baseline(f), ratio(f), f.Goal, yes(f.Met))
 			}
+			for _, t := range r.Tables {
+				fmt.Fprintf(w, "\n%s\n\n| %s |\n|%s\n", t.Title, strings.Join(t.Header, " | "), strings.Repeat("---|", len(t.Header)))
+				for _, row := range t.Rows {
+					fmt.Fprintf(w, "| %s |\n", strings.Join(row, " | "))
+				}
+			}
 			if len(r.Notes) > 0 {
 				fmt.Fprintln(w)
 				for _, n := range r.Notes {
