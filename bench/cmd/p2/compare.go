@@ -12,6 +12,7 @@ import (
 
 	"github.com/uptakehq/uptake/bench/result"
 	"github.com/uptakehq/uptake/shared/kpi"
+	"github.com/uptakehq/uptake/shared/query"
 	"github.com/uptakehq/uptake/shared/stack"
 )
 
@@ -68,10 +69,11 @@ func compare(ctx context.Context, app *stack.Stack, calls *counter, o options, d
 	if duck.Day != o.day.String() {
 		return fmt.Errorf("DuckDB answered %s, not %s", duck.Day, o.day)
 	}
-	stored, rep, took, err := aggregateRun(ctx, o)
+	st, rep, took, err := aggregateRun(ctx, o)
 	if err != nil {
 		return err
 	}
+	stored := st.Stored
 	days := slices.SortedFunc(func(yield func(kpi.Day) bool) {
 		for d := range stored {
 			if !yield(d) {
@@ -90,12 +92,24 @@ func compare(ctx context.Context, app *stack.Stack, calls *counter, o options, d
 		sizes = append(sizes, fmt.Sprintf("%s %.0f KB", d, float64(stored[d].Size())/1000))
 	}
 	fmt.Fprintf(os.Stderr, "p2: nightly run over %s in %s; parts (as Part.Size estimates them): %s\n", o.data, took.Round(time.Second), strings.Join(sizes, ", "))
+	// Where the part does not fit a DynamoDB item, the same handler (same
+	// authenticator and key) answers from the nightly run's state in
+	// memory, and a one-day query on DynamoDB Local of a generated part
+	// stands for the read.
+	handle, backend, refused := app.Query.Handle, "DynamoDB Local", ""
 	if err := app.Store.PutPart(ctx, nightlyTenant.ID, part, o.day.AddDays(2).Start(time.UTC)); err != nil {
-		return fmt.Errorf("put part of %s: %w", o.day, err)
-	}
-	if err := seedMonths(ctx, app, nightlyTenant.ID, o.day, o.day); err != nil {
+		refused = err.Error()
+		handle, backend = (&query.Service{Store: st, Auth: app.Query.Auth, Log: app.Log}).Handle, "the nightly run's state in memory"
+		fmt.Fprintf(os.Stderr, "p2: DynamoDB refuses the part (%v): Uptake's query answers from the run's state in memory\n", err)
+	} else if err := seedMonths(ctx, app, nightlyTenant.ID, o.day, o.day); err != nil {
 		return err
 	}
+	last := o.last
+	oneDay, _, _, err := timed(ctx, app.Query.Handle, calls, request("dau", last, last, string(historyTenant.ReadKey)), o.warmup, o.rounds)
+	if err != nil {
+		return err
+	}
+	read := percentile(oneDay, 0.5)
 
 	ids := slices.Sorted(func(yield func(string) bool) {
 		for id := range duck.KPIs {
@@ -108,7 +122,7 @@ func compare(ctx context.Context, app *stack.Stack, calls *counter, o options, d
 	var diffs, agreed []string
 	for _, id := range ids {
 		ev := request(id, o.day, o.day, string(nightlyTenant.ReadKey))
-		ds, n, a, err := timed(ctx, app, calls, ev, o.warmup, o.rounds)
+		ds, n, a, err := timed(ctx, handle, calls, ev, o.warmup, o.rounds)
 		if err != nil {
 			return err
 		}
@@ -131,13 +145,20 @@ func compare(ctx context.Context, app *stack.Stack, calls *counter, o options, d
 	r := result.Result{ID: "P2", Title: "KPI query latency against DuckDB scanning the raw events for the same answer", Command: o.command}
 	t := result.Table{Title: fmt.Sprintf("Answers of %s and times (ms): Uptake's query over %d rounds after %d warm-up; DuckDB's scan, median of %d", o.day, o.rounds, o.warmup, len(duck.KPIs[ids[0]].Seconds)),
 		Header: []string{"KPI", "answer (both)", "Uptake p50", "Uptake p99", "DuckDB scan", "DuckDB / Uptake p50"}}
+	if refused != "" {
+		t.Header = append(t.Header, "DuckDB / (Uptake p50 + a one-day query on DynamoDB Local)")
+	}
 	for _, id := range ids {
 		d := duck.KPIs[id]
-		f := result.Faster(fmt.Sprintf("%s of %s, 1 M events a day: Uptake's query p50 (handler, DynamoDB Local)", id, o.day), ms(up[id].p50), "ms",
+		f := result.Faster(fmt.Sprintf("%s of %s, 1 M events a day: Uptake's query p50 (handler on %s)", id, o.day, backend), ms(up[id].p50), "ms",
 			fmt.Sprintf("DuckDB scanning the raw files (%s lines)", group(duck.Lines)), ms(d.median()), "≥ 100× faster (goal at 10 M)", 100)
 		f.Note = fmt.Sprintf("p99 %s ms", num(ms(up[id].p99)))
 		r.Figures = append(r.Figures, f)
-		t.Rows = append(t.Rows, []string{id, show(d.Value), num(ms(up[id].p50)), num(ms(up[id].p99)), num(ms(d.median())), fmt.Sprintf("%.0f×", f.Ratio)})
+		row := []string{id, show(d.Value), num(ms(up[id].p50)), num(ms(up[id].p99)), num(ms(d.median())), fmt.Sprintf("%.0f×", f.Ratio)}
+		if refused != "" {
+			row = append(row, fmt.Sprintf("%.0f×", ms(d.median())/(ms(up[id].p50)+ms(read))))
+		}
+		t.Rows = append(t.Rows, row)
 	}
 	r.Tables = append(r.Tables, t)
 	if o.duckdb10m != "" {
@@ -176,10 +197,13 @@ func compare(ctx context.Context, app *stack.Stack, calls *counter, o options, d
 		fmt.Sprintf("Limits: the range is the one day the files hold whole (a day's events arrive over three days). A 30-day range at 10 M events a day is 300 M events, which cannot be scanned on this machine within the benchmark's time: DuckDB's scan of one day is a lower bound of its 30-day scan, whose time grows with the events scanned (about 32 days of files), while Uptake's 30-day query reads 30 parts (the latency result above: dau %s ms p50 at 30 days on DynamoDB Local). So the ratio for a 30-day range is at least about 30/3 = 10× this one-day ratio, less what Uptake's 30-day query adds.",
 			num(ms(lat["dau"][30].p50))),
 	)
+	if refused != "" {
+		r.Notes = append(r.Notes, fmt.Sprintf("DynamoDB refused the nightly run's part of %s (%s): a day of 1 M events does not fit one item, even with its breakdowns dropped, so the deployed nightly run could not store it either (a design limit to lift, as month parts are stored over several items on the month-parts branch). Uptake's side is therefore the same handler (query.Service.Handle, the same authenticator and read key) over the run's state in memory: the query's decoding, merging and answer without the read. For the read, a one-day query on DynamoDB Local of a generated part (history tenant, dau) took %s ms p50; the last column adds it.", o.day, refused, num(ms(read))))
+	}
 	if o.duckdb10m == "" {
-		r.Notes = append(r.Notes, "10 M events a day: not in this run (P1_10M=1 bench/p1.sh generates bench/data/p1-10000000-20261014; bench/p2.sh then scans it with DuckDB too). The 100× goal is stated at 10 M; at 1 M DuckDB's scans are about 10× shorter, so these ratios are lower bounds of the 10 M ones as long as Uptake's part stays bounded (DynamoDB's 400 KB item, trimmed by PutPart).")
+		r.Notes = append(r.Notes, "10 M events a day: not in this run (bench/p1.sh generates bench/data/p1-10000000-20261014; bench/p2.sh then scans it with DuckDB too). The 100× goal is stated at 10 M; DuckDB's scan grows with the events (about 10× from 1 M to 10 M), Uptake's query reads one part a day whatever the events.")
 	} else {
-		r.Notes = append(r.Notes, "10 M events a day: DuckDB scanned the 10 M files; Uptake's side is its query of the 1 M day's part, because the nightly run cannot aggregate a 10 M day on this machine (P1: its memory grows with the day). A 10 M day's part is larger, but bounded by DynamoDB's 400 KB item (PutPart trims what does not fit), and read by one call.")
+		r.Notes = append(r.Notes, "10 M events a day: DuckDB scanned the 10 M files; Uptake's side is its query of the 1 M day, not measured at 10 M: bench/p2.sh does not run the nightly at 10 M (P1 does, for minutes), and a 10 M day's part is larger still. Its answers are therefore not checked against Uptake's.")
 	}
 	return result.Write(r, "duckdb")
 }
