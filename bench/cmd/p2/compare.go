@@ -144,19 +144,23 @@ func compare(ctx context.Context, app *stack.Stack, calls *counter, o options, d
 	}
 	r := result.Result{ID: "P2", Title: "KPI query latency against DuckDB scanning the raw events for the same answer", Command: o.command}
 	t := result.Table{Title: fmt.Sprintf("Answers of %s and times (ms): Uptake's query over %d rounds after %d warm-up; DuckDB's scan, median of %d", o.day, o.rounds, o.warmup, len(duck.KPIs[ids[0]].Seconds)),
-		Header: []string{"KPI", "answer (both)", "Uptake p50", "Uptake p99", "DuckDB scan", "DuckDB / Uptake p50"}}
+		Header: []string{"KPI", "answer (both)", "Uptake p50 (" + backend + ")", "Uptake p99", "DuckDB scan", "DuckDB / Uptake p50"}}
 	if refused != "" {
 		t.Header = append(t.Header, "DuckDB / (Uptake p50 + a one-day query on DynamoDB Local)")
 	}
 	for _, id := range ids {
 		d := duck.KPIs[id]
-		f := result.Faster(fmt.Sprintf("%s of %s, 1 M events a day: Uptake's query p50 (handler on %s)", id, o.day, backend), ms(up[id].p50), "ms",
+		name, value := fmt.Sprintf("%s of %s, 1 M events a day: Uptake's query p50 (handler on %s)", id, o.day, backend), ms(up[id].p50)
+		if refused != "" {
+			name, value = fmt.Sprintf("%s of %s, 1 M events a day: Uptake's query p50 (handler on %s) plus a one-day read on DynamoDB Local", id, o.day, backend), ms(up[id].p50)+ms(read)
+		}
+		f := result.Faster(name, value, "ms",
 			fmt.Sprintf("DuckDB scanning the raw files (%s lines)", group(duck.Lines)), ms(d.median()), "≥ 100× faster (goal at 10 M)", 100)
 		f.Note = fmt.Sprintf("p99 %s ms", num(ms(up[id].p99)))
 		r.Figures = append(r.Figures, f)
-		row := []string{id, show(d.Value), num(ms(up[id].p50)), num(ms(up[id].p99)), num(ms(d.median())), fmt.Sprintf("%.0f×", f.Ratio)}
+		row := []string{id, show(d.Value), num(ms(up[id].p50)), num(ms(up[id].p99)), num(ms(d.median())), fmt.Sprintf("%.0f×", ms(d.median())/ms(up[id].p50))}
 		if refused != "" {
-			row = append(row, fmt.Sprintf("%.0f×", ms(d.median())/(ms(up[id].p50)+ms(read))))
+			row = append(row, fmt.Sprintf("%.0f×", f.Ratio))
 		}
 		t.Rows = append(t.Rows, row)
 	}
@@ -191,11 +195,10 @@ func compare(ctx context.Context, app *stack.Stack, calls *counter, o options, d
 	r.Notes = append(r.Notes,
 		fmt.Sprintf("Both sides gave the same answers (value, numerator and denominator) for %s: %s. bench/cmd/p2 refuses to write this result otherwise.", o.day, strings.Join(agreed, ", ")),
 		fmt.Sprintf("%d of %d figures reach 100×.", met, total),
-		fmt.Sprintf("Data: P1's files (bench/cmd/gendata -events %d -days 3 -start %s -seed %d: %d gzip NDJSON objects, %s lines for %s and a day each side). Uptake: the part is the real nightly run's (aggregate.Service.Run of %s over the files, %s, its state in memory seeded as bench/cmd/nightly does; %s; days run again: %v), written into DynamoDB Local through dynamostore's PutPart as the nightly run writes it; the query is GET /v1/kpis/{id}?from=%s&to=%s through query.Service.Handle as in the latency result (DynamoDB calls of one query: %d). DuckDB (duckdb-go v2, %d threads, bench/duckdb/query): one SQL statement a KPI over read_json of the same files with only the columns it needs, nothing loaded beforehand, with P1's rules (a repeated messageId once, sessions cut by 30 minutes of inactivity per visitor across midnight, bots out, the latest survey answer per respondent within the day).",
-			o.events, o.start, o.seed, duck.Files, group(duck.Lines), o.day, o.day, before, took.Round(time.Second), rep.Reruns, o.day, o.day, up[ids[0]].calls, duck.Threads),
+		fmt.Sprintf("Data: P1's files (bench/cmd/gendata -events %d -days 3 -start %s -seed %d: %d gzip NDJSON objects, %s lines for %s and a day each side). Uptake: the part is the real nightly run's (aggregate.Service.Run of %s over the files, %s, its state in memory seeded as bench/cmd/nightly does; %s; days run again: %v), offered to DynamoDB Local through dynamostore's PutPart as the nightly run writes it; the query is GET /v1/kpis/{id}?from=%s&to=%s through query.Service.Handle on %s. DuckDB (duckdb-go v2, %d threads, bench/duckdb/query): one SQL statement a KPI over read_json of the same files with only the columns it needs, nothing loaded beforehand, with P1's rules (a repeated messageId once, sessions cut by 30 minutes of inactivity per visitor across midnight, bots out, the latest survey answer per respondent within the day).",
+			o.events, o.start, o.seed, duck.Files, group(duck.Lines), o.day, o.day, before, took.Round(time.Second), rep.Reruns, o.day, o.day, backend, duck.Threads),
 		fmt.Sprintf("Parts of the nightly run at 1 M events a day, as kpi.Part.Size estimates them: %s. DynamoDB's item limit is 400 KB; PutPart drops breakdowns to fit and refuses a part still over it (the day's part of a 1 M-event day is mostly its core sets: active users, page visitors, sessions' visitors).", strings.Join(sizes, ", ")),
-		fmt.Sprintf("Limits: the range is the one day the files hold whole (a day's events arrive over three days). A 30-day range at 10 M events a day is 300 M events, which cannot be scanned on this machine within the benchmark's time: DuckDB's scan of one day is a lower bound of its 30-day scan, whose time grows with the events scanned (about 32 days of files), while Uptake's 30-day query reads 30 parts (the latency result above: dau %s ms p50 at 30 days on DynamoDB Local). So the ratio for a 30-day range is at least about 30/3 = 10× this one-day ratio, less what Uptake's 30-day query adds.",
-			num(ms(lat["dau"][30].p50))),
+		limits(o, duck, lat),
 	)
 	if refused != "" {
 		r.Notes = append(r.Notes, fmt.Sprintf("DynamoDB refused the nightly run's part of %s (%s): a day of 1 M events does not fit one item, even with its breakdowns dropped, so the deployed nightly run could not store it either (a design limit to lift, as month parts are stored over several items on the month-parts branch). Uptake's side is therefore the same handler (query.Service.Handle, the same authenticator and read key) over the run's state in memory: the query's decoding, merging and answer without the read. For the read, a one-day query on DynamoDB Local of a generated part (history tenant, dau) took %s ms p50; the last column adds it.", o.day, refused, num(ms(read))))
@@ -234,4 +237,18 @@ func group(n int) string {
 		b.WriteRune(c)
 	}
 	return b.String()
+}
+
+// limits says what the one-day comparison does not show, with the 30-day
+// lower bound extrapolated from dau's scan when both figures exist.
+func limits(o options, duck scan, lat map[string]map[int]latency) string {
+	n := "Limits: the range is the one day the files hold whole (a day's events arrive over three days). A 30-day range at 10 M events a day is 300 M events, which cannot be scanned on this machine within the benchmark's time: DuckDB's scan of one day is a lower bound of its 30-day scan, whose time grows with the events it scans (32 days of files against 3), while Uptake's 30-day query reads 30 parts."
+	d, ok := duck.KPIs["dau"]
+	l, ok30 := lat["dau"][30]
+	if !ok || !ok30 || l.p50 == 0 {
+		return n
+	}
+	scan30 := ms(d.median()) * 32 / 3
+	return n + fmt.Sprintf(" Extrapolated, not measured: DuckDB's dau over 30 days at 1 M events a day would scan for at least %s s (its one-day scan × 32/3), against %s ms p50 for Uptake's 30-day dau query on DynamoDB Local (the latency result): at least %.0f×.",
+		num(scan30/1000), num(ms(l.p50)), scan30/ms(l.p50))
 }
