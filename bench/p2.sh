@@ -19,8 +19,9 @@
 #   P2_DUCKDB10M_KPIS           10 M events a day (dau,nps: a scan of 30 M
 #                               lines takes about half a minute)
 #
-# About 6 minutes here (2 shared cores): BenchmarkQuery 1, DuckDB 1-2,
-# seeding DynamoDB Local 0.5, its queries 2, the nightly run at 1 M 1.5.
+# About 5 minutes here (2 cores shared with other benchmarks; 13 under
+# heavy load): BenchmarkQuery 1, DuckDB at 1 M 0.7 (at 10 M about 1 more),
+# seeding DynamoDB Local 0.6, its queries 1.3, the nightly run at 1 M 1.
 #
 # Data: P1's files at 1 M events a day (bench/data/p1-1000000-<seed>,
 # generated here if P1 has not run); DuckDB also scans the 10 M files if

@@ -450,8 +450,10 @@ func num(v float64) string {
 		return strconv.FormatFloat(v, 'f', 0, 64)
 	case v >= 10:
 		return strconv.FormatFloat(v, 'f', 1, 64)
+	case v >= 1:
+		return strconv.FormatFloat(v, 'f', 2, 64)
 	}
-	return strconv.FormatFloat(v, 'f', 2, 64)
+	return strconv.FormatFloat(v, 'g', 2, 64)
 }
 
 // benchLine matches "BenchmarkQuery/<kpi>/days=<n>-<procs>  <N>  <ns> ns/op ...".
