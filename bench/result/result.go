@@ -39,9 +39,18 @@ type Result struct {
 	Title   string   `json:"title"`
 	Command string   `json:"command"` // what reproduces it
 	Figures []Figure `json:"figures"`
+	// Tables are details under the figures (per-KPI latencies, …).
+	Tables []Table `json:"tables,omitempty"`
 	// Notes: what was profiled, what remains and why.
 	Notes      []string  `json:"notes,omitempty"`
 	MeasuredAt time.Time `json:"measured_at"`
+}
+
+// Table is a table of details, rendered as Markdown under the figures.
+type Table struct {
+	Title  string     `json:"title"`
+	Header []string   `json:"header"`
+	Rows   [][]string `json:"rows"`
 }
 
 // Dir is the results folder: $UPTAKE_BENCH_RESULTS, else bench/results
@@ -107,5 +116,17 @@ func Lower(name string, value float64, unit, baseline string, baselineValue floa
 		f.Ratio = value / baselineValue
 	}
 	f.Met = baselineValue > 0 && f.Ratio <= maxRatio
+	return f
+}
+
+// Faster returns a figure where value is a time that must be minRatio
+// times shorter than baseline's at least: ratio is baselineValue/value
+// (how many times faster), met when it is at least minRatio.
+func Faster(name string, value float64, unit, baseline string, baselineValue float64, goal string, minRatio float64) Figure {
+	f := Figure{Name: name, Value: value, Unit: unit, Baseline: baseline, BaselineValue: baselineValue, Better: "lower", Goal: goal}
+	if value > 0 {
+		f.Ratio = baselineValue / value
+	}
+	f.Met = value > 0 && f.Ratio >= minRatio
 	return f
 }

@@ -171,6 +171,18 @@ func (s *Service) run(ctx context.Context, tenantID string, cfg kpi.Config, days
 	return rep, nil
 }
 
+// MergeMonths merges the month parts of the months days fall in (and of
+// the days before them) from the stored day parts, as a run does after
+// its days: for day parts written otherwise (benchmarks seeding a store,
+// a store upgraded from a version without month parts).
+func (s *Service) MergeMonths(ctx context.Context, tenantID string, days []kpi.Day) error {
+	ran := make(map[kpi.Day]bool, len(days))
+	for _, d := range days {
+		ran[d] = true
+	}
+	return s.mergeMonths(ctx, tenantID, ran)
+}
+
 // mergeMonths rebuilds the month parts of the months of the days run,
 // and of the days before them: a nightly run killed between its day part
 // and its month merge (yesterday is not marked dirty) leaves that month

@@ -11,6 +11,7 @@ import (
 
 	gocmp "github.com/google/go-cmp/cmp"
 
+	"github.com/uptakehq/uptake/bench/parts"
 	"github.com/uptakehq/uptake/shared/kpi"
 	"github.com/uptakehq/uptake/shared/query"
 )
@@ -31,7 +32,7 @@ const exactDays = 400
 // answers must be equal to the last bit: value, numerator, denominator,
 // details, breakdown, series and complete.
 func TestMonthPartsExact(t *testing.T) {
-	st, _, err := genStore(exactDays)
+	st, _, err := genStore(parts.New(benchLast, exactDays, parts.Seed))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,7 +242,7 @@ func (s *refStore) DirtyDays(_ context.Context, _ string, from, to kpi.Day) ([]k
 // month part merges the other days (as the nightly run merges it), and the
 // answers still equal those of day parts.
 func TestMonthPartsComplete(t *testing.T) {
-	st, _, err := genStore(75)
+	st, _, err := genStore(parts.New(benchLast, 75, parts.Seed))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,31 +16,25 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime/debug"
 	"runtime/metrics"
 	"runtime/pprof"
-	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/uptakehq/uptake/bench/gen"
 	"github.com/uptakehq/uptake/bench/measure"
+	"github.com/uptakehq/uptake/bench/nightly"
 	"github.com/uptakehq/uptake/shared/aggregate"
 	"github.com/uptakehq/uptake/shared/aggregate/memstate"
 	"github.com/uptakehq/uptake/shared/kpi"
-	"github.com/uptakehq/uptake/shared/rawstore"
 )
 
 func main() {
@@ -80,7 +74,7 @@ func run(data, dayFlag string, events int, start string, seed uint64, tenant, cp
 		return err
 	}
 	ctx := context.Background()
-	raw := dirRaw{root: data}
+	raw := nightly.Dir{Root: data}
 	n := 0
 	for _, d := range kpi.Days(day.AddDays(-1), day.AddDays(1)) {
 		keys, err := raw.Keys(ctx, aggregate.RawKind, tenant, d)
@@ -88,7 +82,7 @@ func run(data, dayFlag string, events int, start string, seed uint64, tenant, cp
 			return err
 		}
 		for _, k := range keys {
-			c, err := countLines(filepath.Join(data, k))
+			c, err := nightly.CountLines(filepath.Join(data, k))
 			if err != nil {
 				return err
 			}
@@ -98,7 +92,7 @@ func run(data, dayFlag string, events int, start string, seed uint64, tenant, cp
 	if n == 0 {
 		return fmt.Errorf("no raw files of %s under %s", day, data)
 	}
-	st, err := seedState(ctx, tenant, gen.NewPopulation(seed, events, first))
+	st, err := nightly.State(ctx, tenant, gen.NewPopulation(seed, events, first))
 	if err != nil {
 		return err
 	}
@@ -242,86 +236,4 @@ func figures(p kpi.Part, st *memstate.State, day kpi.Day) map[string]float64 {
 		f["step_"+strconv.Itoa(k+1)] = float64(st.Reached(kpi.StepMilestone(k+1), day))
 	}
 	return f
-}
-
-// seedState is the tenant's state before the generated days: every user
-// and visitor known, users signed up, seen and active on their creation
-// day.
-func seedState(ctx context.Context, tenant string, pop *gen.Population) (*memstate.State, error) {
-	st := memstate.New(tenant, kpi.DefaultConfig())
-	ids := make([]string, 0, 2*len(pop.Users)+len(pop.Visitors))
-	for _, u := range pop.Users {
-		ids = append(ids, u.ID, u.Anon)
-	}
-	for _, v := range pop.Visitors {
-		ids = append(ids, v.Anon)
-	}
-	if _, err := st.Identities(ctx, tenant, ids); err != nil {
-		return nil, err
-	}
-	for _, u := range pop.Users {
-		d := kpi.DayOf(u.CreatedAt, time.UTC)
-		for _, m := range []kpi.Milestone{kpi.FirstActive, kpi.FirstSeen, kpi.SignedUp} {
-			if _, _, err := st.SetFirst(ctx, tenant, u.ID, m, kpi.First{At: u.CreatedAt, Day: d}); err != nil {
-				return nil, err
-			}
-		}
-	}
-	return st, nil
-}
-
-// dirRaw reads raw files from a local folder laid out as the bucket.
-type dirRaw struct{ root string }
-
-func (d dirRaw) Keys(_ context.Context, kind, tenantID string, day kpi.Day) ([]string, error) {
-	prefix := kind + "/tenant=" + tenantID + "/dt=" + day.String()
-	ents, err := os.ReadDir(filepath.Join(d.root, prefix))
-	if os.IsNotExist(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var keys []string
-	for _, e := range ents {
-		if !e.IsDir() {
-			keys = append(keys, prefix+"/"+e.Name())
-		}
-	}
-	slices.Sort(keys)
-	return keys, nil
-}
-
-// Lines reads a file as rawstore.Store.Lines reads an object.
-func (d dirRaw) Lines(_ context.Context, key string, fn func([]byte) error) error {
-	f, err := os.Open(filepath.Join(d.root, key))
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return rawstore.ReadLines(key, bufio.NewReaderSize(f, 1<<20), strings.HasSuffix(key, ".gz"), fn)
-}
-
-func countLines(path string) (int, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(bufio.NewReaderSize(f, 1<<20))
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	buf := make([]byte, 1<<20)
-	for {
-		k, err := zr.Read(buf)
-		n += bytes.Count(buf[:k], []byte{'\n'})
-		if err == io.EOF {
-			return n, nil
-		}
-		if err != nil {
-			return n, err
-		}
-	}
 }

@@ -57,7 +57,12 @@ func run(w io.Writer) error {
 		if err := json.Unmarshal(b, &r); err != nil {
 			return fmt.Errorf("%s: %w", f, err)
 		}
-		byID[r.ID] = append(byID[r.ID], r)
+		// A goal's main result (<ID>.json) first, then its others by name.
+		if filepath.Base(f) == r.ID+".json" {
+			byID[r.ID] = append([]result.Result{r}, byID[r.ID]...)
+		} else {
+			byID[r.ID] = append(byID[r.ID], r)
+		}
 	}
 	fmt.Fprintf(w, "# Benchmarks\n\n")
 	fmt.Fprintf(w, "Written by `make bench` (`go run ./bench/cmd/report` over `bench/results/`); do not edit by hand.\n")
@@ -89,6 +94,12 @@ func run(w io.Writer) error {
 					name += " (" + f.Note + ")"
 				}
 				fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", name, num(f.Value, f.Unit), baseline(f), ratio(f), f.Goal, yes(f.Met))
+			}
+			for _, t := range r.Tables {
+				fmt.Fprintf(w, "\n%s\n\n| %s |\n|%s\n", t.Title, strings.Join(t.Header, " | "), strings.Repeat("---|", len(t.Header)))
+				for _, row := range t.Rows {
+					fmt.Fprintf(w, "| %s |\n", strings.Join(row, " | "))
+				}
 			}
 			if len(r.Notes) > 0 {
 				fmt.Fprintln(w)
