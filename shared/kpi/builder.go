@@ -483,6 +483,10 @@ func (b *DayBuilder) Facts() Facts {
 	f := b.f
 	b.sessions(&f)
 	b.nextSteps(&f)
+	// The points and their indexes are done with: let them go before the
+	// sets below are copied into sorted slices (the day's peak of memory).
+	b.pts, b.ids, b.names, b.vhead, b.uhead, b.before, b.lastIn = pointStore{}, nil, nil, nil, nil, nil, nil
+	b.counted, b.sources, b.devices, b.pages, b.labels, b.marks = nil, nil, nil, nil, nil, nil
 	for _, byValue := range f.FirstSession {
 		for _, vs := range byValue {
 			slices.Sort(vs)
@@ -491,7 +495,7 @@ func (b *DayBuilder) Facts() Facts {
 	for name, users := range b.features {
 		f.Features[name] = sortedKeys(users)
 	}
-	f.KnownUsers = sortedKeys(b.known)
+	f.KnownUsers, b.known = sortedKeys(b.known), nil
 	ticketIDs := make([]string, 0, len(b.tickets))
 	for id := range b.tickets {
 		ticketIDs = append(ticketIDs, id)
@@ -500,14 +504,13 @@ func (b *DayBuilder) Facts() Facts {
 	for _, id := range ticketIDs {
 		f.Tickets = append(f.Tickets, b.tickets[id])
 	}
-	f.ActiveUsers = sortedKeys(b.active)
-	f.PageVisitors = sortedKeys(b.pageVis)
-	f.ConvertedVisitors = sortedKeys(b.converted)
+	f.ActiveUsers, b.active = sortedKeys(b.active), nil
+	f.PageVisitors, b.pageVis = sortedKeys(b.pageVis), nil
+	f.ConvertedVisitors, b.converted = sortedKeys(b.converted), nil
 	for _, r := range b.responses {
 		f.Responses = append(f.Responses, r)
 	}
 	slices.SortFunc(f.Responses, func(a, b Response) int { return strings.Compare(a.Key(), b.Key()) })
-	b.pts = pointStore{}
 	return f
 }
 
