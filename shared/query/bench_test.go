@@ -392,8 +392,3 @@ func genStore(h *parts.History) (*memStore, int, error) {
 	m.reads.Store(0)
 	return m, size, nil
 }
-
-// dayOnly is the same store without its month parts: queries read days.
-func (m *memStore) dayOnly() *memStore {
-	return &memStore{first: m.first, parts: m.parts, cfg: m.cfg}
-}

@@ -135,7 +135,7 @@ func compare(ctx context.Context, app *stack.Stack, calls *counter, o options, d
 		}
 	}
 	if len(diffs) > 0 {
-		return fmt.Errorf("Uptake and DuckDB disagree on %s; P2-duckdb.json not written:\n%s", o.day, strings.Join(diffs, "\n"))
+		return fmt.Errorf("the answers of Uptake and DuckDB disagree on %s; P2-duckdb.json not written:\n%s", o.day, strings.Join(diffs, "\n"))
 	}
 
 	before := "the day alone (the tenant's first night)"
