@@ -166,8 +166,8 @@ func (st *Store) batchWrite(ctx context.Context, reqs []types.WriteRequest) erro
 }
 
 // batchGet reads keys 100 at a time, retrying unprocessed keys; projection,
-// when not empty, names the attributes to read.
-func (st *Store) batchGet(ctx context.Context, keys []map[string]types.AttributeValue, projection string) ([]map[string]types.AttributeValue, error) {
+// when not empty, names the attributes to read (names: its placeholders).
+func (st *Store) batchGet(ctx context.Context, keys []map[string]types.AttributeValue, projection string, names map[string]string) ([]map[string]types.AttributeValue, error) {
 	var items []map[string]types.AttributeValue
 	for len(keys) > 0 {
 		chunk := keys[:min(100, len(keys))]
@@ -184,6 +184,9 @@ func (st *Store) batchGet(ctx context.Context, keys []map[string]types.Attribute
 			ka := types.KeysAndAttributes{Keys: chunk, ConsistentRead: aws.Bool(true)}
 			if projection != "" {
 				ka.ProjectionExpression = aws.String(projection)
+				if len(names) > 0 {
+					ka.ExpressionAttributeNames = names
+				}
 			}
 			out, err := st.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{st.table: ka}})
 			if err != nil {

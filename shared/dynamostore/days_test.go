@@ -1,0 +1,229 @@
+package dynamostore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/RoaringBitmap/roaring/v2"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/uptakehq/uptake/infra/localstack"
+	"github.com/uptakehq/uptake/infra/localstack/localstacktest"
+	"github.com/uptakehq/uptake/shared/dynamostore"
+	"github.com/uptakehq/uptake/shared/kpi"
+)
+
+// dayPart is a day part of values no Trim drops; big makes it pass 1 MB
+// (3,000 answers with comments, sets of 500,000 ordinals, tickets).
+func dayPart(d kpi.Day, seed uint64, big bool) kpi.Part {
+	r := rand.New(rand.NewPCG(seed, 11))
+	p := kpi.NewPart(d)
+	p.Counters["dau"] = float64(seed)
+	p.Counters["session_seconds"] = 1234.5678 * float64(seed+1)
+	size, answers, tickets := 20, 3, 2
+	if big {
+		size, answers, tickets = 500_000, 3_000, 500
+	}
+	for _, name := range []string{kpi.SetActiveUsers, kpi.FirstSessionSet(kpi.DimSource, "organic")} {
+		b := roaring.New()
+		for range size {
+			b.Add(r.Uint32N(5_000_000))
+		}
+		p.Sets[name] = b
+	}
+	p.Lists[kpi.ListTTFVHours] = []float64{r.Float64() * 100, 1e-9, float64(seed)}
+	for k := range answers {
+		p.Responses = append(p.Responses, kpi.Response{Type: "nps", SurveyID: "q", Respondent: fmt.Sprintf("u%d-%d", seed, k),
+			MessageID: fmt.Sprint(r.Int()), Time: d.Start(time.UTC), Score: float64(r.IntN(11)),
+			Comment: "a comment that takes some room, as customers' comments do " + fmt.Sprint(r.Int())})
+	}
+	for k := range tickets {
+		p.Tickets = append(p.Tickets, kpi.Ticket{ID: fmt.Sprintf("t%d-%d", seed, k), Status: "open", Created: d.Start(time.UTC), Updated: d.Start(time.UTC)})
+	}
+	p.Orders = []kpi.OrderRecord{{Ordinal: uint32(seed), Revenue: 10.25}}
+	p.Accounts = []kpi.AccountState{{Ordinal: 9, ID: "acme", ACV: 5000, Since: d.Start(time.UTC)}}
+	return p
+}
+
+// dayTable is a new table and its raw client.
+func dayTable(t *testing.T) (*dynamodb.Client, string) {
+	t.Helper()
+	db := localstack.NewDynamoDBClient(localstacktest.DynamoDBEndpoint(t))
+	table := localstacktest.UniqueName("days")
+	if err := dynamostore.CreateTable(context.Background(), db, table); err != nil {
+		t.Fatal(err)
+	}
+	return db, table
+}
+
+// dayItems lists the sort keys of the items stored for day d.
+func dayItems(t *testing.T, db *dynamodb.Client, table string, d kpi.Day) []string {
+	t.Helper()
+	out, err := db.Query(context.Background(), &dynamodb.QueryInput{
+		TableName:                 aws.String(table),
+		KeyConditionExpression:    aws.String("pk = :pk AND begins_with(sk, :d)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: "T#acme#DAY"}, ":d": &types.AttributeValueMemberS{Value: d.String()}},
+		ProjectionExpression:      aws.String("sk"),
+		ConsistentRead:            aws.Bool(true),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sks []string
+	for _, it := range out.Items {
+		sks = append(sks, it["sk"].(*types.AttributeValueMemberS).Value)
+	}
+	return sks
+}
+
+// readDay reads day d back every way a reader does, checking they agree:
+// the part (nil when absent).
+func readDay(t *testing.T, st *dynamostore.Store, d kpi.Day) *kpi.Part {
+	t.Helper()
+	ctx := context.Background()
+	parts, err := st.Parts(ctx, "acme", d.AddDays(-1), d.AddDays(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p *kpi.Part
+	for i := range parts {
+		if parts[i].Day.Equal(d) {
+			p = &parts[i]
+		}
+	}
+	has, err := st.HasParts(ctx, "acme", []kpi.Day{d.AddDays(-1), d, d.AddDays(1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := st.PartsOnly(ctx, "acme", d, d, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if has[d] != (p != nil) || len(keys) == 1 != (p != nil) || len(keys) > 1 {
+		t.Fatalf("day %s: Parts has it %v, HasParts %v, PartsOnly %d parts", d, p != nil, has[d], len(keys))
+	}
+	if p == nil {
+		return nil
+	}
+	for _, f := range []kpi.Fields{0, kpi.FieldResponses, kpi.FieldTickets, kpi.FieldAccounts | kpi.FieldOrders, kpi.AllFields} {
+		got, err := st.DayParts(ctx, "acme", d, d, f)
+		if err != nil || len(got) != 1 {
+			t.Fatalf("DayParts(%b) = %d parts, %v", f, len(got), err)
+		}
+		if diff := cmp.Diff(partJSON(t, got[0]), partJSON(t, p.Only(f))); diff != "" {
+			t.Fatalf("DayParts(%b) differs from Parts (-got +want):\n%s", f, diff)
+		}
+	}
+	only, err := st.PartsOnly(ctx, "acme", d, d, []string{"dau", kpi.SetActiveUsers})
+	if err != nil || len(only) != 1 {
+		t.Fatalf("PartsOnly = %d parts, %v", len(only), err)
+	}
+	o := only[0]
+	if len(o.Counters) != 1 || o.Counters["dau"] != p.Counters["dau"] || len(o.Sets) != 1 || !o.Sets[kpi.SetActiveUsers].Equals(p.Sets[kpi.SetActiveUsers]) ||
+		len(o.Lists)+len(o.Responses)+len(o.Tickets)+len(o.Orders)+len(o.Accounts) != 0 {
+		t.Fatalf("PartsOnly(dau, active users) = %d counters, %d sets, %d lists, %d answers", len(o.Counters), len(o.Sets), len(o.Lists), len(o.Responses))
+	}
+	return p
+}
+
+// TestBigDayParts: a day part over 1 MB is packed over several items and
+// round-trips exactly through every reader; a part that fits keeps its
+// one item; rewrites between the two leave no item behind.
+func TestBigDayParts(t *testing.T) {
+	ctx := context.Background()
+	db, table := dayTable(t)
+	st := dynamostore.New(db, table, nil)
+	d := day("2026-10-07")
+	small, big := dayPart(d, 1, false), dayPart(d, 2, true)
+	if big.Size() < 1_000_000 {
+		t.Fatalf("the big day part is %d bytes, want over 1 MB", big.Size())
+	}
+	// The neighbours: a small day before, a big one after (a query's last
+	// day packed too).
+	for _, p := range []kpi.Part{dayPart(d.AddDays(-1), 3, false), dayPart(d.AddDays(1), 4, true)} {
+		if err := st.PutPart(ctx, "acme", p, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, want := range []kpi.Part{small, big, small, big, dayPart(d, 5, true)} {
+		if err := st.PutPart(ctx, "acme", want, time.Now()); err != nil {
+			t.Fatalf("write %d: %v", i, err)
+		}
+		items := dayItems(t, db, table, d)
+		if want.Size() < 300_000 && (len(items) != 1 || items[0] != d.String()) {
+			t.Fatalf("write %d: a part that fits is stored as %v, want one item %s", i, items, d)
+		}
+		if want.Size() > 1_000_000 && len(items) < 4 {
+			t.Fatalf("write %d: a %d-byte part is stored as %v, want it packed", i, want.Size(), items)
+		}
+		got := readDay(t, st, d)
+		if got == nil {
+			t.Fatalf("write %d: the day reads as absent", i)
+		}
+		if diff := cmp.Diff(partJSON(t, *got), partJSON(t, want)); diff != "" {
+			t.Fatalf("write %d: day part read back differs (-got +want):\n%s", i, diff)
+		}
+	}
+	for _, nb := range []kpi.Part{dayPart(d.AddDays(-1), 3, false), dayPart(d.AddDays(1), 4, true)} {
+		got := readDay(t, st, nb.Day)
+		if got == nil || partJSON(t, *got) != partJSON(t, nb) {
+			t.Fatalf("neighbour %s read back differs", nb.Day)
+		}
+	}
+	parts, err := st.Parts(ctx, "acme", d.AddDays(-1), d.AddDays(1))
+	if err != nil || len(parts) != 3 {
+		t.Fatalf("Parts of the 3 days = %d parts, %v", len(parts), err)
+	}
+}
+
+// TestBigDayPartKilled: a write of a day killed after any number of its
+// item writes leaves the day reading as its earlier part or as absent,
+// never as a mix; the next write completes it.
+func TestBigDayPartKilled(t *testing.T) {
+	ctx := context.Background()
+	d := day("2026-10-07")
+	for _, tc := range []struct {
+		name     string
+		old, new kpi.Part
+	}{
+		{"big over big", dayPart(d, 1, true), dayPart(d, 2, true)},
+		{"big over small", dayPart(d, 1, false), dayPart(d, 2, true)},
+		{"small over big", dayPart(d, 1, true), dayPart(d, 2, false)},
+	} {
+		for writes := 0; ; writes++ {
+			db, table := dayTable(t)
+			st := dynamostore.New(db, table, nil)
+			if err := st.PutPart(ctx, "acme", tc.old, time.Now()); err != nil {
+				t.Fatal(err)
+			}
+			err := dynamostore.New(&dying{Client: db, left: writes}, table, nil).PutPart(ctx, "acme", tc.new, time.Now())
+			if err != nil && !errors.Is(err, errKilled) {
+				t.Fatalf("%s, killed after %d writes: %v", tc.name, writes, err)
+			}
+			got := readDay(t, st, d)
+			if got != nil && partJSON(t, *got) != partJSON(t, tc.old) && partJSON(t, *got) != partJSON(t, tc.new) {
+				t.Fatalf("%s, killed after %d writes: the day reads as a part neither written", tc.name, writes)
+			}
+			if err := st.PutPart(ctx, "acme", tc.new, time.Now()); err != nil {
+				t.Fatal(err)
+			}
+			if got := readDay(t, st, d); got == nil || partJSON(t, *got) != partJSON(t, tc.new) {
+				t.Fatalf("%s, killed after %d writes and written again: the day does not read as its part", tc.name, writes)
+			}
+			if n := len(dayItems(t, db, table, d)); tc.new.Size() < 300_000 && n != 1 {
+				t.Fatalf("%s: %d items left, want 1", tc.name, n)
+			}
+			if err == nil {
+				break
+			}
+		}
+	}
+}
+
