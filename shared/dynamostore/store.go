@@ -11,7 +11,8 @@
 //	T#<tenant>#ID          <identity>         ordinal and first active day
 //	T#<tenant>#ID          #counter           next ordinal
 //	T#<tenant>#RESP        <type>#<survey>#<respondent>  latest answer
-//	T#<tenant>#DAY         <YYYY-MM-DD>       a day's KPI part
+//	T#<tenant>#DAY         <YYYY-MM-DD>       a day's KPI part, or the head of one packed in several items
+//	T#<tenant>#DAY         <YYYY-MM-DD>#<nn>  a packed day part's further items (days.go)
 //	T#<tenant>#MONTH       <YYYY-MM>#<nn>     a month part, in one or more items (months.go)
 //	T#<tenant>#DIRTY       <YYYY-MM-DD>       a day with events newer than its part
 //	T#<tenant>#ERASURE     <time>#<subject>   a user's data erased on request
