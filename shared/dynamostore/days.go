@@ -48,13 +48,17 @@ func (st *Store) PutPart(ctx context.Context, tenantID string, p kpi.Part, compu
 		return fmt.Errorf("part %s: %w", p.Day, err)
 	}
 	items := []map[string]types.AttributeValue{item}
-	if size > maxItemBytes {
+	limit, itemBytes := maxItemBytes, packItemBytes
+	if st.packDaysOver > 0 {
+		limit, itemBytes = st.packDaysOver, max(2048, st.packDaysOver)
+	}
+	if size > limit {
 		// Rarer still: what cannot be dropped does not fit in one item.
 		vals, err := packValues(p)
 		if err != nil {
 			return fmt.Errorf("part %s: %w", p.Day, err)
 		}
-		items = pack(vals)
+		items = pack(vals, itemBytes)
 		rnd := make([]byte, 4)
 		if _, err := rand.Read(rnd); err != nil {
 			return fmt.Errorf("part %s: %w", p.Day, err)
@@ -71,6 +75,14 @@ func (st *Store) PutPart(ctx context.Context, tenantID string, p kpi.Part, compu
 		return fmt.Errorf("put part %s: %w", p.Day, err)
 	}
 	return nil
+}
+
+// PackDaysOver makes st pack the day parts over bytes (into items of
+// about bytes, 2 KB or more), not only those over the item limit: for
+// tests, to run small days through the packed layout. It returns st.
+func (st *Store) PackDaysOver(bytes int) *Store {
+	st.packDaysOver = bytes
+	return st
 }
 
 // partItem is p as one item (without its key), and the item's size as

@@ -39,7 +39,7 @@ func (st *Store) PutMonthPart(ctx context.Context, tenantID string, p kpi.Part, 
 	if err != nil {
 		return fmt.Errorf("month part %s: %w", p.Day, err)
 	}
-	items := pack(vals)
+	items := pack(vals, packItemBytes)
 	m := kpi.MonthOf(p.Day)
 	version := n(strconv.FormatInt(computedAt.UnixNano(), 10))
 	count := n(strconv.Itoa(len(items)))

@@ -100,9 +100,9 @@ func decodeList(raw []byte) ([]float64, bool) {
 	return l, true
 }
 
-// pack packs values into items of at most packItemBytes, splitting a
-// value that does not fit into pieces.
-func pack(vals []packedValue) []map[string]types.AttributeValue {
+// pack packs values into items of at most itemBytes (2 KB or more),
+// splitting a value that does not fit into pieces.
+func pack(vals []packedValue, itemBytes int) []map[string]types.AttributeValue {
 	var items []map[string]types.AttributeValue
 	var cur map[string]types.AttributeValue
 	used := 0
@@ -123,7 +123,7 @@ func pack(vals []packedValue) []map[string]types.AttributeValue {
 	for _, v := range vals {
 		if v.isNum {
 			size := len(v.name) + 24
-			if used+size > packItemBytes {
+			if used+size > itemBytes {
 				open()
 			}
 			put(v.kind, v.name, n(strconv.FormatFloat(v.num, 'g', -1, 64)))
@@ -132,11 +132,12 @@ func pack(vals []packedValue) []map[string]types.AttributeValue {
 		}
 		raw := v.raw
 		for piece := 0; piece == 0 || len(raw) > 0; piece++ {
-			room := packItemBytes - used - len(v.name) - 16
+			room := itemBytes - used - len(v.name) - 16
 			if room < 1024 && used > 0 {
 				open()
-				room = packItemBytes - len(v.name) - 16
+				room = itemBytes - len(v.name) - 16
 			}
+			room = max(room, 1024)
 			chunk := raw[:min(len(raw), room)]
 			raw = raw[len(chunk):]
 			if piece == 0 {

@@ -47,6 +47,9 @@ type Store struct {
 	db    api
 	table string
 	box   *secretbox.Box
+	// packDaysOver, when not 0, replaces maxItemBytes as the size over
+	// which a day part is packed (PackDaysOver).
+	packDaysOver int
 }
 
 // New returns a store on table; box seals the secrets it keeps (webhook
