@@ -32,7 +32,7 @@ func (st *Store) Identities(ctx context.Context, tenantID string, ids []string) 
 	for _, id := range ids {
 		keys = append(keys, key(identityPK(tenantID), identitySK(id)))
 	}
-	items, err := st.batchGet(ctx, keys, "")
+	items, err := st.batchGet(ctx, keys, "", nil)
 	if err != nil {
 		return nil, fmt.Errorf("read identities: %w", err)
 	}

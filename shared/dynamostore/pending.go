@@ -103,7 +103,7 @@ func (st *Store) items(ctx context.Context, pk string, sks []string) (map[string
 			keys = append(keys, key(pk, sk))
 		}
 	}
-	items, err := st.batchGet(ctx, keys, "")
+	items, err := st.batchGet(ctx, keys, "", nil)
 	if err != nil {
 		return nil, err
 	}

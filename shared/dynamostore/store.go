@@ -11,7 +11,8 @@
 //	T#<tenant>#ID          <identity>         ordinal and first active day
 //	T#<tenant>#ID          #counter           next ordinal
 //	T#<tenant>#RESP        <type>#<survey>#<respondent>  latest answer
-//	T#<tenant>#DAY         <YYYY-MM-DD>       a day's KPI part
+//	T#<tenant>#DAY         <YYYY-MM-DD>       a day's KPI part, or the head of one packed in several items
+//	T#<tenant>#DAY         <YYYY-MM-DD>#<nn>  a packed day part's further items (days.go)
 //	T#<tenant>#MONTH       <YYYY-MM>#<nn>     a month part, in one or more items (months.go)
 //	T#<tenant>#DIRTY       <YYYY-MM-DD>       a day with events newer than its part
 //	T#<tenant>#ERASURE     <time>#<subject>   a user's data erased on request
@@ -46,6 +47,9 @@ type Store struct {
 	db    api
 	table string
 	box   *secretbox.Box
+	// packDaysOver, when not 0, replaces maxItemBytes as the size over
+	// which a day part is packed (PackDaysOver).
+	packDaysOver int
 }
 
 // New returns a store on table; box seals the secrets it keeps (webhook
@@ -166,8 +170,8 @@ func (st *Store) batchWrite(ctx context.Context, reqs []types.WriteRequest) erro
 }
 
 // batchGet reads keys 100 at a time, retrying unprocessed keys; projection,
-// when not empty, names the attributes to read.
-func (st *Store) batchGet(ctx context.Context, keys []map[string]types.AttributeValue, projection string) ([]map[string]types.AttributeValue, error) {
+// when not empty, names the attributes to read (names: its placeholders).
+func (st *Store) batchGet(ctx context.Context, keys []map[string]types.AttributeValue, projection string, names map[string]string) ([]map[string]types.AttributeValue, error) {
 	var items []map[string]types.AttributeValue
 	for len(keys) > 0 {
 		chunk := keys[:min(100, len(keys))]
@@ -184,6 +188,9 @@ func (st *Store) batchGet(ctx context.Context, keys []map[string]types.Attribute
 			ka := types.KeysAndAttributes{Keys: chunk, ConsistentRead: aws.Bool(true)}
 			if projection != "" {
 				ka.ProjectionExpression = aws.String(projection)
+				if len(names) > 0 {
+					ka.ExpressionAttributeNames = names
+				}
 			}
 			out, err := st.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{st.table: ka}})
 			if err != nil {

@@ -107,7 +107,7 @@ func (st *Store) TicketsCreated(ctx context.Context, tenantID string, day kpi.Da
 	for _, it := range items {
 		keys = append(keys, key(ticketPK(tenantID), strings.TrimPrefix(str(it, "sk"), day.String()+"#")))
 	}
-	states, err := st.batchGet(ctx, keys, "")
+	states, err := st.batchGet(ctx, keys, "", nil)
 	if err != nil {
 		return nil, fmt.Errorf("read tickets of %s: %w", day, err)
 	}

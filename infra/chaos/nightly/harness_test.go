@@ -62,6 +62,9 @@ type stack struct {
 	clock  *clock
 	ds     *devstack.Stack
 	url    string
+	// packDays makes the aggregation store the day parts over 2 KB packed
+	// over several items, as only parts over the item limit are.
+	packDays bool
 }
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -168,7 +171,11 @@ func (s *stack) aggregator(db dynamoAPI, raw aggregate.RawReader) *aggregate.Ser
 	if raw == nil {
 		raw = rawstore.New(localstack.NewS3Client(s.env.s3), s.bucket)
 	}
-	return &aggregate.Service{Raw: raw, State: dynamostore.New(db, s.table, nil), Now: s.clock.Now, Log: quiet}
+	st := dynamostore.New(db, s.table, nil)
+	if s.packDays {
+		st.PackDaysOver(2048)
+	}
+	return &aggregate.Service{Raw: raw, State: st, Now: s.clock.Now, Log: quiet}
 }
 
 // get answers GET path with the read key.

@@ -45,7 +45,8 @@ func TestNightlyChaos(t *testing.T) {
 	t.Logf("workload: %d bulk + %d late messages (late days %v), %d users, %d tickets, %d survey answers; reference and base ready in %v",
 		len(w.bulk), len(w.late), len(w.lateDays), w.users, w.tickets, w.answers, time.Since(start).Round(time.Millisecond))
 
-	t.Run("killed", func(t *testing.T) { t.Parallel(); killed(t, e, base, want) })
+	t.Run("killed", func(t *testing.T) { t.Parallel(); killed(t, e, base, want, false) })
+	t.Run("killed, days packed", func(t *testing.T) { t.Parallel(); killed(t, e, base, want, true) })
 	t.Run("concurrent", func(t *testing.T) { t.Parallel(); concurrent(t, e, ingested, base, want) })
 	t.Run("late during run", func(t *testing.T) { t.Parallel(); lateDuringRun(t, e, w, want) })
 }
@@ -55,10 +56,13 @@ func TestNightlyChaos(t *testing.T) {
 // written, identities' first days, survey answer and ticket claims, the
 // indexes written after them, dirty marks), then lets the next nightly
 // run: the state and every KPI must be those of the undisturbed run.
-func killed(t *testing.T, e *env, base *stack, want snapshot) {
+// With packDays, the runs store every day part packed over several items
+// (the base's are one item each), as a part over the item limit is.
+func killed(t *testing.T, e *env, base *stack, want snapshot, packDays bool) {
 	start := time.Now()
 	// Unkilled, the late run must already give the reference.
 	ctl := newStack(t, e, base)
+	ctl.packDays = packDays
 	count := newFaultDB(e.db, -1, func() {})
 	reps, err := ctl.aggregator(count, nil).Nightly(context.Background())
 	if err != nil {
@@ -72,6 +76,7 @@ func killed(t *testing.T, e *env, base *stack, want snapshot) {
 	killed := 0
 	for _, p := range points {
 		s := newStack(t, e, base)
+		s.packDays = packDays
 		ctx, cancel := context.WithCancel(context.Background())
 		f := newFaultDB(e.db, p.n, cancel)
 		_, err := s.aggregator(f, nil).Nightly(ctx)
