@@ -23,17 +23,7 @@ bench/duckdb/deps.sh
 $GO build -o "$ART/nightly" ./bench/cmd/nightly
 (cd bench/duckdb && CGO_ENABLED=1 $GO build -o "../../$ART/duckdb" .)
 
-# data EVENTS: the folder of the three days at EVENTS events a day.
-data() {
-  local dir="bench/data/p1-$1-$SEED"
-  if [ ! -f "$dir/done" ]; then
-    rm -rf "$dir" "$dir.tmp"
-    $GO run ./bench/cmd/gendata -out "$dir.tmp" -events "$1" -days 3 -start "$START" -seed "$SEED" >&2
-    touch "$dir.tmp/done"
-    mv "$dir.tmp" "$dir"
-  fi
-  echo "$dir"
-}
+. bench/data.sh
 
 D1=$(data 1000000)
 "$ART/duckdb" -data "$D1" -day "$DAY" -o "$ART/duckdb-1m.json"

@@ -36,17 +36,7 @@ DAY=2026-10-02
 ART=bench/results/p2
 mkdir -p "$ART" bench/data
 
-# data EVENTS: P1's folder of the three days at EVENTS events a day.
-data() {
-  local dir="bench/data/p1-$1-$SEED"
-  if [ ! -f "$dir/done" ]; then
-    rm -rf "$dir" "$dir.tmp"
-    $GO run ./bench/cmd/gendata -out "$dir.tmp" -events "$1" -days 3 -start "$START" -seed "$SEED" >&2
-    touch "$dir.tmp/done"
-    mv "$dir.tmp" "$dir"
-  fi
-  echo "$dir"
-}
+. bench/data.sh
 
 echo "P2: BenchmarkQuery, every KPI in process" >&2
 $GO test -run '^$' -bench 'BenchmarkQuery' -benchtime "${P2_BENCHTIME:-5x}" ./shared/query/ | tee "$ART/inprocess.txt" | $GO run ./bench/cmd/benchparse >/dev/null

@@ -80,13 +80,10 @@ func (d *LineDecoder) Decode(line []byte, r *Record) error {
 
 // recordField returns the Record field that key names: exactly, else
 // case-insensitively, as encoding/json matches them; "" for none.
-func recordField(key []byte) string {
-	switch string(key) {
-	case "type", "messageId", "userId", "anonymousId", "event", "name", "groupId", "timestamp", "receivedAt", "properties", "traits", "context":
-		return string(key)
-	}
-	return keyName(key, "type", "messageId", "userId", "anonymousId", "event", "name", "groupId", "timestamp", "receivedAt", "properties", "traits", "context")
-}
+func recordField(key []byte) string { return keyName(key, recordNames...) }
+
+// recordNames are the members a Record has.
+var recordNames = []string{"type", "messageId", "userId", "anonymousId", "event", "name", "groupId", "timestamp", "receivedAt", "properties", "traits", "context"}
 
 // raw is a json.RawMessage member's value, as json.Unmarshal sets it
 // (null included).

@@ -47,35 +47,12 @@ func (fs fields) set(key string, val json.RawMessage) fields {
 // with its key unquoted and its value as sent. b must be valid JSON
 // (json.Valid); ok is false when it is not an object.
 func ObjectMembers(b []byte, fn func(key string, val json.RawMessage)) (ok bool) {
-	i := skipSpace(b, 0)
-	if i >= len(b) || b[i] != '{' {
-		return false
-	}
-	i = skipSpace(b, i+1)
-	if i < len(b) && b[i] == '}' {
-		return true
-	}
-	for i < len(b) {
-		end := skipString(b, i)
-		key := unquote(b[i:end])
-		i = skipSpace(b, skipSpace(b, end)+1) // past the colon
-		if i >= len(b) {
-			return false // not valid JSON: a broken stored line
-		}
-		end = skipValue(b, i)
-		fn(key, b[i:end])
-		i = skipSpace(b, end)
-		if i >= len(b) || b[i] == '}' {
-			return true
-		}
-		i = skipSpace(b, i+1) // past the comma
-	}
-	return true
+	return membersRaw(b, func(key, val []byte) { fn(unquote(key), val) })
 }
 
-// membersRaw is ObjectMembers with each key as it is between its quotes,
-// escapes and all, so that a reader looking for a few names compares bytes
-// (keyName) instead of unquoting every key.
+// membersRaw is ObjectMembers with each key as sent, quotes, escapes and
+// all, so that a reader looking for a few names compares bytes (keyName)
+// instead of unquoting every key.
 func membersRaw(b []byte, fn func(key, val []byte)) (ok bool) {
 	i := skipSpace(b, 0)
 	if i >= len(b) || b[i] != '{' {
@@ -90,7 +67,7 @@ func membersRaw(b []byte, fn func(key, val []byte)) (ok bool) {
 		if end-i < 2 {
 			return false
 		}
-		key := b[i+1 : end-1]
+		key := b[i:end]
 		i = skipSpace(b, skipSpace(b, end)+1) // past the colon
 		if i >= len(b) {
 			return false // not valid JSON: a broken stored line
@@ -106,10 +83,11 @@ func membersRaw(b []byte, fn func(key, val []byte)) (ok bool) {
 	return true
 }
 
-// keyName returns the name among names that the raw key (membersRaw's)
-// matches as encoding/json matches a struct field: exactly, else
+// keyName returns the name among names that a key as sent (membersRaw's,
+// quoted) matches as encoding/json matches a struct field: exactly, else
 // case-insensitively; "" when none does.
-func keyName(raw []byte, names ...string) string {
+func keyName(quoted []byte, names ...string) string {
+	raw := quoted[1 : len(quoted)-1]
 	for _, n := range names {
 		if string(raw) == n {
 			return n
@@ -123,7 +101,7 @@ func keyName(raw []byte, names ...string) string {
 		}
 	}
 	if !ascii { // escapes, or letters that fold into ASCII ones (ſ, K)
-		return contextField(unquote(append(append([]byte{'"'}, raw...), '"')), names...)
+		return contextField(unquote(quoted), names...)
 	}
 	for _, n := range names {
 		if len(n) == len(raw) && equalFoldASCII(raw, n) {
