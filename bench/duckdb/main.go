@@ -29,14 +29,14 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	_ "github.com/duckdb/duckdb-go/v2"
+
+	"github.com/uptakehq/uptake/bench/duckdb/window"
 )
 
 func main() {
@@ -71,24 +71,9 @@ type Measure struct {
 const botPattern = `(?i)bot|crawl|spider|slurp|headless|lighthouse|pingdom|phantomjs|python-requests|curl/|wget/|facebookexternalhit`
 
 func run(data, dayFlag, tenant string, threads int, out string) error {
-	if data == "" || dayFlag == "" {
-		return fmt.Errorf("want -data and -day")
-	}
-	day, err := time.Parse(time.DateOnly, dayFlag)
+	files, day, err := window.Files(data, tenant, dayFlag)
 	if err != nil {
-		return fmt.Errorf("-day: %w", err)
-	}
-	var files []string
-	for _, d := range []time.Time{day.AddDate(0, 0, -1), day, day.AddDate(0, 0, 1)} {
-		fs, err := filepath.Glob(filepath.Join(data, "raw", "tenant="+tenant, "dt="+d.Format(time.DateOnly), "*.ndjson.gz"))
-		if err != nil {
-			return err
-		}
-		slices.Sort(fs)
-		files = append(files, fs...)
-	}
-	if len(files) == 0 {
-		return fmt.Errorf("no raw files of %s under %s", dayFlag, data)
+		return err
 	}
 	base := rssKB("VmRSS")
 	ctx := context.Background()

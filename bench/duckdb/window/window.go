@@ -1,0 +1,36 @@
+// Package window lists the raw files both DuckDB programs read for a day:
+// the day and one day each side, as Uptake's nightly run reads them.
+package window
+
+import (
+	"fmt"
+	"path/filepath"
+	"slices"
+	"time"
+)
+
+// Files returns the gzip NDJSON files of the tenant under data (the folder
+// bench/cmd/gendata wrote) for the UTC days around dayFlag (YYYY-MM-DD),
+// each day's in name order, and the day.
+func Files(data, tenant, dayFlag string) ([]string, time.Time, error) {
+	if data == "" || dayFlag == "" {
+		return nil, time.Time{}, fmt.Errorf("want -data and -day")
+	}
+	day, err := time.Parse(time.DateOnly, dayFlag)
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("-day: %w", err)
+	}
+	var files []string
+	for _, d := range []time.Time{day.AddDate(0, 0, -1), day, day.AddDate(0, 0, 1)} {
+		fs, err := filepath.Glob(filepath.Join(data, "raw", "tenant="+tenant, "dt="+d.Format(time.DateOnly), "*.ndjson.gz"))
+		if err != nil {
+			return nil, time.Time{}, err
+		}
+		slices.Sort(fs)
+		files = append(files, fs...)
+	}
+	if len(files) == 0 {
+		return nil, time.Time{}, fmt.Errorf("no raw files of %s under %s", dayFlag, data)
+	}
+	return files, day, nil
+}
