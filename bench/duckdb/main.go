@@ -36,7 +36,7 @@ import (
 
 	_ "github.com/duckdb/duckdb-go/v2"
 
-	"github.com/uptakehq/uptake/bench/duckdb/window"
+	"github.com/uptakehq/uptake/bench/duckdb/duck"
 )
 
 func main() {
@@ -71,28 +71,19 @@ type Measure struct {
 const botPattern = `(?i)bot|crawl|spider|slurp|headless|lighthouse|pingdom|phantomjs|python-requests|curl/|wget/|facebookexternalhit`
 
 func run(data, dayFlag, tenant string, threads int, out string) error {
-	files, day, err := window.Files(data, tenant, dayFlag)
+	files, day, err := duck.Files(data, tenant, dayFlag)
 	if err != nil {
 		return err
 	}
 	base := rssKB("VmRSS")
 	ctx := context.Background()
 	t0, c0 := time.Now(), cpuSeconds()
-	db, err := sql.Open("duckdb", "")
+	db, conn, err := duck.Open(ctx, threads)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		return err
-	}
 	defer conn.Close()
-	if threads > 0 {
-		if _, err := conn.ExecContext(ctx, "SET threads = "+strconv.Itoa(threads)); err != nil {
-			return err
-		}
-	}
 	figs, n, err := compute(ctx, conn, files, day)
 	if err != nil {
 		return err

@@ -25,19 +25,17 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	_ "github.com/duckdb/duckdb-go/v2"
 
-	"github.com/uptakehq/uptake/bench/duckdb/window"
+	"github.com/uptakehq/uptake/bench/duckdb/duck"
 )
 
 func main() {
@@ -80,26 +78,17 @@ type Answer struct {
 const botPattern = `(?i)bot|crawl|spider|slurp|headless|lighthouse|pingdom|phantomjs|python-requests|curl/|wget/|facebookexternalhit`
 
 func run(data, dayFlag, tenant string, kpis []string, rounds, threads int, out string) error {
-	files, day, err := window.Files(data, tenant, dayFlag)
+	files, day, err := duck.Files(data, tenant, dayFlag)
 	if err != nil {
 		return err
 	}
 	ctx := context.Background()
-	db, err := sql.Open("duckdb", "")
+	db, conn, err := duck.Open(ctx, threads)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		return err
-	}
 	defer conn.Close()
-	if threads > 0 {
-		if _, err := conn.ExecContext(ctx, "SET threads = "+strconv.Itoa(threads)); err != nil {
-			return err
-		}
-	}
 	s := Scan{Engine: "duckdb", Day: dayFlag, Files: len(files), KPIs: map[string]Answer{}}
 	if err := conn.QueryRowContext(ctx, "SELECT current_setting('threads')").Scan(&s.Threads); err != nil {
 		return err

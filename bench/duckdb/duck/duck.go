@@ -1,11 +1,15 @@
-// Package window lists the raw files both DuckDB programs read for a day:
-// the day and one day each side, as Uptake's nightly run reads them.
-package window
+// Package duck is what both DuckDB programs share: the raw files of a
+// day's window (the day and one day each side, as Uptake's nightly run
+// reads them) and a DuckDB connection.
+package duck
 
 import (
+	"context"
+	"database/sql"
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"time"
 )
 
@@ -33,4 +37,26 @@ func Files(data, tenant, dayFlag string) ([]string, time.Time, error) {
 		return nil, time.Time{}, fmt.Errorf("no raw files of %s under %s", dayFlag, data)
 	}
 	return files, day, nil
+}
+
+// Open opens an in-memory DuckDB and one connection to it, with threads
+// threads when threads > 0. Close the connection, then the database.
+func Open(ctx context.Context, threads int) (*sql.DB, *sql.Conn, error) {
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		return nil, nil, err
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	if threads > 0 {
+		if _, err := conn.ExecContext(ctx, "SET threads = "+strconv.Itoa(threads)); err != nil {
+			conn.Close()
+			db.Close()
+			return nil, nil, err
+		}
+	}
+	return db, conn, nil
 }
