@@ -13,9 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GO=${GO:-go}
-SEED=${P1_SEED:-20261014}
-START=2026-10-01
-DAY=2026-10-02
+. bench/data.sh
 ART=bench/results/p1
 mkdir -p "$ART" bench/data
 
@@ -23,7 +21,6 @@ bench/duckdb/deps.sh
 $GO build -o "$ART/nightly" ./bench/cmd/nightly
 (cd bench/duckdb && CGO_ENABLED=1 $GO build -o "../../$ART/duckdb" .)
 
-. bench/data.sh
 
 D1=$(data 1000000)
 "$ART/duckdb" -data "$D1" -day "$DAY" -o "$ART/duckdb-1m.json"

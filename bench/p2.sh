@@ -30,13 +30,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GO=${GO:-go}
-SEED=${P1_SEED:-20261014}
-START=2026-10-01
-DAY=2026-10-02
+. bench/data.sh
 ART=bench/results/p2
 mkdir -p "$ART" bench/data
 
-. bench/data.sh
 
 echo "P2: BenchmarkQuery, every KPI in process" >&2
 $GO test -run '^$' -bench 'BenchmarkQuery' -benchtime "${P2_BENCHTIME:-5x}" ./shared/query/ | tee "$ART/inprocess.txt" | $GO run ./bench/cmd/benchparse >/dev/null

@@ -25,7 +25,6 @@ package main
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -91,15 +90,7 @@ func run(data, dayFlag, tenant string, threads int, out string) error {
 	elapsed, cpu := time.Since(t0), cpuSeconds()-c0
 	m := Measure{Engine: "duckdb", Day: dayFlag, Events: n, Seconds: elapsed.Seconds(), CPUSeconds: cpu, EventsPerS: float64(n) / elapsed.Seconds(),
 		PeakRSSMB: float64(rssKB("VmHWM")) / 1024, BaseRSSMB: float64(base) / 1024, Figures: figs}
-	b, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
-		return err
-	}
-	if out == "" {
-		_, err = os.Stdout.Write(append(b, '\n'))
-		return err
-	}
-	return os.WriteFile(out, append(b, '\n'), 0o644)
+	return duck.WriteJSON(m, out)
 }
 
 func compute(ctx context.Context, conn *sql.Conn, files []string, day time.Time) (map[string]float64, int, error) {

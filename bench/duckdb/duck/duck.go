@@ -6,7 +6,9 @@ package duck
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -59,4 +61,18 @@ func Open(ctx context.Context, threads int) (*sql.DB, *sql.Conn, error) {
 		}
 	}
 	return db, conn, nil
+}
+
+// WriteJSON writes v as indented JSON to the file out, or to standard
+// output when out is "".
+func WriteJSON(v any, out string) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	if out == "" {
+		_, err = os.Stdout.Write(append(b, '\n'))
+		return err
+	}
+	return os.WriteFile(out, append(b, '\n'), 0o644)
 }

@@ -25,7 +25,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -125,15 +124,7 @@ func run(data, dayFlag, tenant string, kpis []string, rounds, threads int, out s
 		}
 		s.KPIs[id] = a
 	}
-	b, err := json.MarshalIndent(s, "", "  ")
-	if err != nil {
-		return err
-	}
-	if out == "" {
-		_, err = os.Stdout.Write(append(b, '\n'))
-		return err
-	}
-	return os.WriteFile(out, append(b, '\n'), 0o644)
+	return duck.WriteJSON(s, out)
 }
 
 // scale turns a KPI's numerator over denominator into its value.
