@@ -47,17 +47,18 @@ func main() {
 		tenant   = flag.String("tenant", "t", "tenant id")
 		cpuProf  = flag.String("cpuprofile", "", "write a CPU profile of the run here")
 		memProf  = flag.String("memprofile", "", "write an allocation profile of the run here")
+		heapProf = flag.String("heapprofile", "", "write a heap profile here at the run's peak of live heap")
 		out      = flag.String("o", "", "write the JSON here instead of stdout")
 		logLevel = flag.String("log", "error", "log level")
 	)
 	flag.Parse()
-	if err := run(*data, *dayFlag, *events, *start, *seed, *tenant, *cpuProf, *memProf, *out, *logLevel); err != nil {
+	if err := run(*data, *dayFlag, *events, *start, *seed, *tenant, *cpuProf, *memProf, *heapProf, *out, *logLevel); err != nil {
 		fmt.Fprintln(os.Stderr, "nightly:", err)
 		os.Exit(1)
 	}
 }
 
-func run(data, dayFlag string, events int, start string, seed uint64, tenant, cpuProf, memProf, out, logLevel string) error {
+func run(data, dayFlag string, events int, start string, seed uint64, tenant, cpuProf, memProf, heapProf, out, logLevel string) error {
 	if data == "" || dayFlag == "" {
 		return fmt.Errorf("want -data and -day")
 	}
@@ -131,13 +132,21 @@ func run(data, dayFlag string, events int, start string, seed uint64, tenant, cp
 	stop := make(chan struct{})
 	peakLive := make(chan uint64)
 	go func() { // the live heap after each collection, kept at its peak
-		peak := baseLive
+		peak, profiled := baseLive, baseLive
 		tick := time.NewTicker(5 * time.Millisecond)
 		defer tick.Stop()
 		for {
 			select {
 			case <-tick.C:
 				peak = max(peak, liveHeap())
+				// A heap profile at each new peak 2% above the last one
+				// profiled: what the peak is made of.
+				if heapProf != "" && peak > profiled+profiled/50 {
+					profiled = peak
+					if err := writeHeapProfile(heapProf); err != nil {
+						fmt.Fprintln(os.Stderr, "nightly: heap profile:", err)
+					}
+				}
 			case <-stop:
 				peakLive <- max(peak, liveHeap())
 				return
@@ -197,6 +206,19 @@ func goMemory() uint64 {
 	sample := []metrics.Sample{{Name: "/memory/classes/total:bytes"}}
 	metrics.Read(sample)
 	return sample[0].Value.Uint64()
+}
+
+// writeHeapProfile writes the heap profile as of the last collection.
+func writeHeapProfile(name string) error {
+	f, err := os.Create(name)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // liveHeap is the heap's live objects as the last collection found them.

@@ -9,6 +9,7 @@ package memstate
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"reflect"
 	"slices"
@@ -30,9 +31,11 @@ type State struct {
 	mu     sync.Mutex
 	tenant string
 	cfg    kpi.Config
-	idents map[string]kpi.Identity
-	next   uint32
-	resps  map[string]resp
+	idents map[string][]byte // encoded (identity.go)
+	// signups are the ids signed up on each day (Cohort's index).
+	signups map[kpi.Day]map[string]bool
+	next    uint32
+	resps   map[string]resp
 	// Stored are the day parts written; Marks the dirty days with their
 	// times. Tests read and set them directly, between runs.
 	Stored map[kpi.Day]kpi.Part
@@ -50,7 +53,7 @@ type ticketState struct {
 
 // New returns the empty state of one tenant.
 func New(tenant string, cfg kpi.Config) *State {
-	return &State{tenant: tenant, cfg: cfg, idents: map[string]kpi.Identity{}, resps: map[string]resp{}, Stored: map[kpi.Day]kpi.Part{}, Months: map[kpi.Day]kpi.Part{}, Marks: map[kpi.Day]int64{}, tix: map[string]ticketState{}, subs: map[string]bool{}}
+	return &State{tenant: tenant, cfg: cfg, idents: map[string][]byte{}, signups: map[kpi.Day]map[string]bool{}, resps: map[string]resp{}, Stored: map[kpi.Day]kpi.Part{}, Months: map[kpi.Day]kpi.Part{}, Marks: map[kpi.Day]int64{}, tix: map[string]ticketState{}, subs: map[string]bool{}}
 }
 
 func (m *State) Tenants(context.Context) ([]string, error) { return []string{m.tenant}, nil }
@@ -60,48 +63,79 @@ func (m *State) Config(context.Context, string) (kpi.Config, error) { return m.c
 func (m *State) Identities(_ context.Context, _ string, ids []string) (map[string]kpi.Identity, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := map[string]kpi.Identity{}
+	out := make(map[string]kpi.Identity, len(ids))
 	for _, id := range ids {
-		ident, ok := m.idents[id]
+		ident, ok, err := m.get(id)
+		if err != nil {
+			return nil, err
+		}
 		if !ok {
-			ident = kpi.Identity{Ordinal: m.next}
+			ident = kpi.Identity{Ordinal: m.next, Firsts: map[kpi.Milestone]kpi.First{}}
 			m.next++
-			m.idents[id] = ident
+			if err := m.put(id, ident); err != nil {
+				return nil, err
+			}
 		}
 		out[id] = ident
 	}
 	return out, nil
 }
 
+// get decodes the identity of id; false if it has none.
+func (m *State) get(id string) (kpi.Identity, bool, error) {
+	b, ok := m.idents[id]
+	if !ok {
+		return kpi.Identity{}, false, nil
+	}
+	ident, err := decodeIdentity(b)
+	if err != nil {
+		return kpi.Identity{}, false, fmt.Errorf("memstate %q: %w", id, err)
+	}
+	return ident, true, nil
+}
+
+// put stores the identity of id, and indexes its signup day.
+func (m *State) put(id string, ident kpi.Identity) error {
+	b, err := encodeIdentity(ident)
+	if err != nil {
+		return fmt.Errorf("memstate %q: %w", id, err)
+	}
+	m.idents[id] = b
+	return nil
+}
+
 func (m *State) SetFirst(_ context.Context, _ string, id string, ms kpi.Milestone, f kpi.First) (kpi.First, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	ident := m.idents[id]
+	ident, _, err := m.get(id)
+	if err != nil {
+		return kpi.First{}, false, err
+	}
 	have := ident.First(ms)
 	if !have.IsZero() && !have.At.After(f.At) {
 		return kpi.First{}, false, nil
 	}
-	firsts := maps.Clone(ident.Firsts)
-	if firsts == nil {
-		firsts = map[kpi.Milestone]kpi.First{}
+	if ident.Firsts == nil {
+		ident.Firsts = map[kpi.Milestone]kpi.First{}
 	}
-	firsts[ms] = f
-	ident.Firsts = firsts
-	m.idents[id] = ident
+	ident.Firsts[ms] = f
+	if err := m.put(id, ident); err != nil {
+		return kpi.First{}, false, err
+	}
+	if ms == kpi.SignedUp {
+		delete(m.signups[have.Day], id)
+		if m.signups[f.Day] == nil {
+			m.signups[f.Day] = map[string]bool{}
+		}
+		m.signups[f.Day][id] = true
+	}
 	return have, true, nil
 }
 
 func (m *State) Cohort(_ context.Context, _ string, day kpi.Day) ([]string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var out []string
-	for id, ident := range m.idents {
-		if f := ident.First(kpi.SignedUp); !f.IsZero() && f.Day.Equal(day) {
-			out = append(out, id)
-		}
-	}
-	slices.Sort(out)
-	return out, nil
+	return slices.Sorted(maps.Keys(m.signups[day])), nil
 }
 
 func (m *State) ClaimResponse(_ context.Context, _ string, r kpi.Response, day kpi.Day) (bool, kpi.Day, error) {
@@ -215,13 +249,17 @@ func (m *State) PartsOnly(ctx context.Context, t string, from, to kpi.Day, _ []s
 func (m *State) PutTraits(_ context.Context, _ string, id string, old, next kpi.Traits) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	ident := m.idents[id]
-	if !reflect.DeepEqual(ident.Traits, old) && !(len(ident.Traits) == 0 && len(old) == 0) {
-		return false, nil
+	ident, _, err := m.get(id)
+	if err != nil {
+		return false, err
+	}
+	// Compared as stored, as dynamostore compares them: by their JSON.
+	same, err := sameTraits(ident.Traits, old)
+	if err != nil || !same {
+		return false, err
 	}
 	ident.Traits = next
-	m.idents[id] = ident
-	return true, nil
+	return true, m.put(id, ident)
 }
 
 func (m *State) HasParts(_ context.Context, _ string, days []kpi.Day) (map[kpi.Day]bool, error) {
@@ -335,8 +373,9 @@ func (m *State) Reached(ms kpi.Milestone, day kpi.Day) int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	n := 0
-	for _, ident := range m.idents {
-		if f := ident.First(ms); !f.IsZero() && f.Day.Equal(day) {
+	for id := range m.idents {
+		ident, _, err := m.get(id)
+		if f := ident.First(ms); err == nil && !f.IsZero() && f.Day.Equal(day) {
 			n++
 		}
 	}
