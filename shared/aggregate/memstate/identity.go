@@ -54,10 +54,13 @@ func decodeIdentity(b []byte) (kpi.Identity, error) {
 	if err != nil {
 		return kpi.Identity{}, fmt.Errorf("identity: %w", err)
 	}
-	ident := kpi.Identity{Ordinal: uint32(ord), Firsts: map[kpi.Milestone]kpi.First{}}
+	ident := kpi.Identity{Ordinal: uint32(ord)}
 	n, err := binary.ReadUvarint(r)
 	if err != nil {
 		return kpi.Identity{}, fmt.Errorf("identity: %w", err)
+	}
+	if n > 0 { // none: nil, as most visitors have (writers clone first)
+		ident.Firsts = make(map[kpi.Milestone]kpi.First, n)
 	}
 	for range n {
 		l, err := binary.ReadUvarint(r)

@@ -70,7 +70,7 @@ func (m *State) Identities(_ context.Context, _ string, ids []string) (map[strin
 			return nil, err
 		}
 		if !ok {
-			ident = kpi.Identity{Ordinal: m.next, Firsts: map[kpi.Milestone]kpi.First{}}
+			ident = kpi.Identity{Ordinal: m.next}
 			m.next++
 			if err := m.put(id, ident); err != nil {
 				return nil, err
