@@ -14,7 +14,7 @@ import (
 
 // DayBuilder computes a day's Facts from its window, fed one record at a
 // time in arrival order, keeping only what the facts need: the per-user
-// facts of the day's events, and a 32-byte point per event for sessions
+// facts of the day's events, and a 24-byte point per event for sessions
 // and next steps. A window's records are never held, so the nightly run's
 // memory grows with the day's users and events, not with the bytes of
 // three days of decoded records (benchmark P1).
@@ -60,6 +60,8 @@ type DayBuilder struct {
 	lastIn []int64  // per id: its latest session time in the day (minTime: none)
 	pts    pointStore
 	marks  map[uint32]map[int]mark // per user: the day's earliest signup (0) and steps
+	farT   map[uint32]int64        // per point: its time, if far (tFar)
+	farSrc map[uint32]uint32       // per point: its src, if srcFar
 
 	sources map[[4]string]string // TrafficSource's answers
 	devices map[[3]string]uint32
@@ -67,8 +69,10 @@ type DayBuilder struct {
 	devIdx  map[string]uint32
 	pages   map[[2]string]uint32 // (content type, path) of pages
 	pageDim [][2]string
-	labels  map[labelKey]uint32
-	labelOf []labelKey
+	// pageLabel is each page's label in drop-off paths.
+	pageLabel []uint32
+	labels    map[labelKey]uint32
+	labelOf   []labelKey
 
 	// sealed: no record of the day or before it follows (NoMoreDay), so
 	// later points are kept only where they can matter; broken: one did.
@@ -79,12 +83,32 @@ type DayBuilder struct {
 type point struct {
 	t     int64  // Unix nanoseconds
 	h     uint32 // the messageId's hash: orders equal times, finds repeats
-	vnext uint32 // the visitor's previous point + 1
-	unext uint32 // the user's previous point + 1
 	page  uint32 // a page's (content type, path) + 1; 0: not a page
 	label uint32 // what the event is called in drop-off paths
 	src   uint32 // device<<3 | traffic source, of a day's event
 }
+
+// stored is a point as the builder keeps it, in 24 bytes (a day of 10 M
+// events keeps 10 M of them): its time as nanoseconds since the day's
+// start in 48 bits, with src in the low 16; what holds the page (with
+// pageBit) or else the label, as a page's label follows from its path
+// (pageLabel). Times 2^48 ns (3.2 days) or more after the day's start,
+// which the window never holds, and sources past 16 bits, which only a
+// stream of made-up device types makes, are kept exactly in side maps.
+type stored struct {
+	ts    uint64
+	h     uint32
+	vnext uint32 // the visitor's previous point + 1
+	unext uint32 // the user's previous point + 1
+	what  uint32
+}
+
+const (
+	pageBit = 1 << 31
+	srcBits = 16
+	srcFar  = 1<<srcBits - 1 // src is in farSrc
+	tFar    = 1<<(64-srcBits) - 1
+)
 
 // mark is a step's earliest completion: its time and hash.
 type mark struct {
@@ -102,22 +126,69 @@ type labelKey struct {
 
 const minTime = math.MinInt64
 
-// pointChunk is how many points a chunk of the store holds (2 MB).
+// pointChunk is how many points a chunk of the store holds (1.5 MB).
 const pointChunk = 1 << 16
 
 // pointStore keeps points in fixed chunks: it grows without copying.
-type pointStore struct{ chunks [][]point }
+type pointStore struct{ chunks [][]stored }
 
-func (s *pointStore) add(p point) uint32 {
+func (s *pointStore) add(p stored) uint32 {
 	if len(s.chunks) == 0 || len(s.chunks[len(s.chunks)-1]) == pointChunk {
-		s.chunks = append(s.chunks, make([]point, 0, pointChunk))
+		s.chunks = append(s.chunks, make([]stored, 0, pointChunk))
 	}
 	c := &s.chunks[len(s.chunks)-1]
 	*c = append(*c, p)
 	return uint32((len(s.chunks)-1)*pointChunk + len(*c) - 1)
 }
 
-func (s *pointStore) at(i uint32) *point { return &s.chunks[i/pointChunk][i%pointChunk] }
+func (s *pointStore) at(i uint32) *stored { return &s.chunks[i/pointChunk][i%pointChunk] }
+
+// store keeps p and returns its index.
+func (b *DayBuilder) store(p point) uint32 {
+	off, src := uint64(p.t-b.startNS), uint64(p.src)
+	st := stored{h: p.h, what: p.label}
+	if p.page != 0 {
+		st.what = (p.page - 1) | pageBit
+	}
+	if off >= tFar {
+		off = tFar
+	}
+	if src >= srcFar {
+		src = srcFar
+	}
+	st.ts = off<<srcBits | src
+	i := b.pts.add(st)
+	if off == tFar {
+		if b.farT == nil {
+			b.farT = map[uint32]int64{}
+		}
+		b.farT[i] = p.t
+	}
+	if src == srcFar {
+		if b.farSrc == nil {
+			b.farSrc = map[uint32]uint32{}
+		}
+		b.farSrc[i] = p.src
+	}
+	return i
+}
+
+// load is the point stored at i.
+func (b *DayBuilder) load(i uint32) point {
+	st := b.pts.at(i)
+	p := point{t: b.startNS + int64(st.ts>>srcBits), h: st.h, src: uint32(st.ts & srcFar), label: st.what}
+	if st.ts>>srcBits == tFar {
+		p.t = b.farT[i]
+	}
+	if p.src == srcFar {
+		p.src = b.farSrc[i]
+	}
+	if st.what&pageBit != 0 {
+		page := st.what &^ pageBit
+		p.page, p.label = page+1, b.pageLabel[page]
+	}
+	return p
+}
 
 // sources are TrafficSource's answers, numbered for a point's src.
 var sources = []string{SourcePaid, SourceEmail, SourceSocial, SourceOrganic, SourceReferral, SourceDirect, SourceCampaign}
@@ -282,7 +353,7 @@ func (b *DayBuilder) addPoint(r *event.Record, t int64, inDay, bot bool) {
 		}
 		p.label = b.labelIndex(k)
 	}
-	i := b.pts.add(p)
+	i := b.store(p)
 	pp := b.pts.at(i)
 	if session {
 		pp.vnext = b.vhead[v]
@@ -338,6 +409,11 @@ func (b *DayBuilder) pageDims(contentType, path string) uint32 {
 	i := uint32(len(b.pageDim))
 	b.pages[k] = i
 	b.pageDim = append(b.pageDim, k)
+	label := "page"
+	if path != "" {
+		label = "page:" + path
+	}
+	b.pageLabel = append(b.pageLabel, b.labelIndex(labelKey{label: label}))
 	return i
 }
 
@@ -485,7 +561,7 @@ func (b *DayBuilder) Facts() Facts {
 	b.nextSteps(&f)
 	// The points and their indexes are done with: let them go before the
 	// sets below are copied into sorted slices (the day's peak of memory).
-	b.pts, b.ids, b.names, b.vhead, b.uhead, b.before, b.lastIn = pointStore{}, nil, nil, nil, nil, nil, nil
+	b.pts, b.ids, b.names, b.vhead, b.uhead, b.before, b.lastIn, b.farT, b.farSrc = pointStore{}, nil, nil, nil, nil, nil, nil, nil, nil
 	b.counted, b.sources, b.devices, b.pages, b.labels, b.marks = nil, nil, nil, nil, nil, nil
 	for _, byValue := range f.FirstSession {
 		for _, vs := range byValue {
@@ -516,12 +592,11 @@ func (b *DayBuilder) Facts() Facts {
 
 // list collects a linked list of points, sorted by time then hash, with
 // exact repeats (same time and hash) once.
-func (b *DayBuilder) list(head uint32, next func(*point) uint32, buf []point) []point {
+func (b *DayBuilder) list(head uint32, next func(*stored) uint32, buf []point) []point {
 	buf = buf[:0]
 	for i := head; i != 0; {
-		p := b.pts.at(i - 1)
-		buf = append(buf, *p)
-		i = next(p)
+		buf = append(buf, b.load(i-1))
+		i = next(b.pts.at(i - 1))
 	}
 	slices.SortFunc(buf, func(x, y point) int {
 		if x.t != y.t {
@@ -548,7 +623,7 @@ func (b *DayBuilder) sessions(f *Facts) {
 	slices.SortFunc(visitors, func(x, y uint32) int { return strings.Compare(b.names[x], b.names[y]) })
 	var buf []point
 	for _, v := range visitors {
-		evs := b.list(b.vhead[v], func(p *point) uint32 { return p.vnext }, buf)
+		evs := b.list(b.vhead[v], func(p *stored) uint32 { return p.vnext }, buf)
 		buf = evs
 		first := true
 		// The latest event before the day joins the first session of the
@@ -630,7 +705,7 @@ func (b *DayBuilder) dims(first point, firstPage int, evs []point) map[string]st
 func (b *DayBuilder) nextSteps(f *Facts) {
 	var buf []point
 	for u, ks := range b.marks {
-		evs := b.list(b.uhead[u], func(p *point) uint32 { return p.unext }, buf)
+		evs := b.list(b.uhead[u], func(p *stored) uint32 { return p.unext }, buf)
 		buf = evs
 		user := b.names[u]
 		for k, m := range ks {

@@ -263,3 +263,34 @@ func fuzzWindow(data []byte, day kpi.Day) []event.Record {
 	}
 	return recs
 }
+
+// TestDayBuilderFarPoints holds the builder to the reference where its
+// points keep values in side maps: a user's next event 4 days after a
+// step (past the 48 bits of a point's time) and sessions of 9,000 device
+// types (past the 16 bits of its source).
+func TestDayBuilderFarPoints(t *testing.T) {
+	day := kpi.NewDay(2026, 10, 2)
+	cfg := kpi.DefaultConfig()
+	cfg.OnboardingSteps = []string{"a"}
+	start := day.Start(time.UTC)
+	var recs []event.Record
+	for i := range 9000 {
+		r := event.Record{Type: "page", MessageID: fmt.Sprintf("p%d", i), AnonymousID: event.ID(fmt.Sprintf("v%d", i)),
+			Timestamp: start.Add(time.Duration(i) * time.Second)}
+		r.Context.Device.Type = fmt.Sprintf("kind %d", i)
+		r.Context.Page.Path = fmt.Sprintf("/p%d", i%7)
+		recs = append(recs, r)
+	}
+	step := event.Record{Type: "track", Event: "Onboarding Step Completed", MessageID: "s", UserID: "u", Timestamp: start.Add(time.Hour),
+		Properties: json.RawMessage(`{"step":"a"}`)}
+	far := event.Record{Type: "track", Event: "Report Viewed", MessageID: "f", UserID: "u", Timestamp: start.Add(4 * 24 * time.Hour)}
+	recs = append(recs, step, far)
+	got, want := kpi.ComputeDay(cfg, day, recs), kpi.ComputeDayRef(cfg, day, recs)
+	sameFacts(t, "far points", got, want)
+	if n := got.NextAfter["u"][1]; n.Label != "Report Viewed" {
+		t.Errorf("next after the step: got %+v, want the event 4 days later", n)
+	}
+	if n := len(got.SessionsBy[kpi.DimDevice]); n != 9001 {
+		t.Errorf("sessions by device: %d device types, want 9001 (9,000 kinds and the user's unknown)", n)
+	}
+}
