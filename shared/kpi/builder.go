@@ -235,11 +235,15 @@ func (b *DayBuilder) NoMoreDay() { b.sealed = true }
 // NoMoreDay.
 func (b *DayBuilder) Broken() bool { return b.broken }
 
+// own is the builder's copy of a visitor or user id.
+func (b *DayBuilder) own(s string) string { return b.names[b.id(s)] }
+
 func (b *DayBuilder) id(s string) uint32 {
 	if i, ok := b.ids[s]; ok {
 		return i
 	}
 	i := uint32(len(b.names))
+	s = strings.Clone(s)
 	b.ids[s] = i
 	b.names = append(b.names, s)
 	b.vhead = append(b.vhead, 0)
@@ -249,8 +253,10 @@ func (b *DayBuilder) id(s string) uint32 {
 	return i
 }
 
-// Add adds one record of the window. The builder keeps none of r: its
-// strings may be kept, its raw members are decoded and copied.
+// Add adds one record of the window. The builder keeps none of r: r's
+// strings may alias a buffer the caller reuses (LineDecoder), so those
+// it keeps are copied, once each (own, strings.Clone), and its raw
+// members are decoded into values of their own.
 func (b *DayBuilder) Add(r *event.Record) {
 	t := r.Timestamp.UnixNano()
 	inDay := t >= b.startNS && t < b.endNS
@@ -261,12 +267,12 @@ func (b *DayBuilder) Add(r *event.Record) {
 		if _, dup := b.counted[r.MessageID]; dup {
 			return
 		}
-		b.counted[r.MessageID] = struct{}{}
+		b.counted[strings.Clone(r.MessageID)] = struct{}{}
 	}
 	bot, matched := b.bots[r.Context.UserAgent]
 	if !matched {
 		bot = IsBot(r.Context.UserAgent)
-		b.bots[r.Context.UserAgent] = bot
+		b.bots[strings.Clone(r.Context.UserAgent)] = bot
 	}
 	b.addPoint(r, t, inDay, bot)
 	if inDay {
@@ -396,6 +402,7 @@ func (b *DayBuilder) labelIndex(k labelKey) uint32 {
 		return i
 	}
 	i := uint32(len(b.labelOf))
+	k.label = strings.Clone(k.label)
 	b.labels[k] = i
 	b.labelOf = append(b.labelOf, k)
 	return i
@@ -407,6 +414,7 @@ func (b *DayBuilder) pageDims(contentType, path string) uint32 {
 		return i
 	}
 	i := uint32(len(b.pageDim))
+	k = [2]string{strings.Clone(contentType), strings.Clone(path)}
 	b.pages[k] = i
 	b.pageDim = append(b.pageDim, k)
 	label := "page"
@@ -424,7 +432,7 @@ func (b *DayBuilder) srcOf(r *event.Record) uint32 {
 	if !ok {
 		src = TrafficSource(sk[0], sk[1], sk[2], sk[3])
 		if len(b.sources) < maxCached {
-			b.sources[sk] = src
+			b.sources[[4]string{strings.Clone(sk[0]), strings.Clone(sk[1]), strings.Clone(sk[2]), strings.Clone(sk[3])}] = src
 		}
 	}
 	dk := [3]string{r.Context.Device.Type, r.Context.UserAgent, r.Type}
@@ -434,12 +442,13 @@ func (b *DayBuilder) srcOf(r *event.Record) uint32 {
 		j, seen := b.devIdx[dev]
 		if !seen {
 			j = uint32(len(b.devs))
+			dev = strings.Clone(dev)
 			b.devIdx[dev] = j
 			b.devs = append(b.devs, dev)
 		}
 		d = j
 		if len(b.devices) < maxCached {
-			b.devices[dk] = d
+			b.devices[[3]string{strings.Clone(dk[0]), strings.Clone(dk[1]), strings.Clone(dk[2])}] = d
 		}
 	}
 	return d<<3 | uint32(slices.Index(sources, src))
@@ -452,15 +461,24 @@ func (b *DayBuilder) addFacts(r *event.Record, bot bool) {
 		// created_at may name any day; it is read by the run of the day
 		// the identify call falls on.
 		if ts, ok := r.CreatedAt(); ok {
-			b.reach(string(r.UserID), SignedUp, ts)
+			b.reach(b.own(string(r.UserID)), SignedUp, ts)
 		}
 	}
 	if r.AnonymousID != "" && r.UserID != "" && string(r.AnonymousID) != string(r.UserID) {
 		if old, ok := f.Links[string(r.AnonymousID)]; !ok || string(r.UserID) > old {
-			f.Links[string(r.AnonymousID)] = string(r.UserID) // one choice, whatever the order
+			f.Links[b.own(string(r.AnonymousID))] = b.own(string(r.UserID)) // one choice, whatever the order
 		}
 	}
+	subs, orders := len(f.SubEvents), len(f.Orders)
 	subscriptionFacts(r, f)
+	for i := subs; i < len(f.SubEvents); i++ {
+		e := &f.SubEvents[i]
+		e.User, e.Group = b.own(e.User), strings.Clone(e.Group)
+	}
+	for i := orders; i < len(f.Orders); i++ {
+		o := &f.Orders[i]
+		o.User, o.Group = b.own(o.User), strings.Clone(o.Group)
+	}
 	if r.Type == event.Track && r.Event == EventGuidePlayed {
 		f.GuidePlays++
 	}
@@ -476,23 +494,30 @@ func (b *DayBuilder) addFacts(r *event.Record, bot bool) {
 	}
 	traitChanges(r, func(id, name string, c TraitChange) {
 		if f.TraitChanges[id] == nil {
-			f.TraitChanges[id] = Traits{}
+			f.TraitChanges[strings.Clone(id)] = Traits{}
 		}
-		f.TraitChanges[id][name] = append(f.TraitChanges[id][name], c)
+		tr := f.TraitChanges[id]
+		if _, ok := tr[name]; !ok {
+			name = strings.Clone(name)
+		}
+		c.Value = strings.Clone(c.Value)
+		tr[name] = append(tr[name], c)
 	})
 	if r.UserID != "" {
-		b.known[string(r.UserID)] = struct{}{}
-		b.reach(string(r.UserID), FirstSeen, r.Timestamp)
+		u := b.own(string(r.UserID))
+		b.known[u] = struct{}{}
+		b.reach(u, FirstSeen, r.Timestamp)
 	}
 	if r.Type == event.Track && r.User() != "" {
+		user := b.own(r.User())
 		switch {
 		case r.Event == event.SignedUp:
-			b.reach(r.User(), SignedUp, r.Timestamp)
+			b.reach(user, SignedUp, r.Timestamp)
 		case r.Event == "Onboarding Completed":
-			b.reach(r.User(), Onboarded, r.Timestamp)
+			b.reach(user, Onboarded, r.Timestamp)
 		case r.Event == "Onboarding Step Completed":
 			if k := stepIndex(cfg, r.Props()); k > 0 {
-				b.reach(r.User(), StepMilestone(k), r.Timestamp)
+				b.reach(user, StepMilestone(k), r.Timestamp)
 			}
 		case r.Event == "Training Started" || r.Event == "Training Completed":
 			if c := r.Props().Course; c != "" {
@@ -500,11 +525,11 @@ func (b *DayBuilder) addFacts(r *event.Record, bot bool) {
 				if r.Event == "Training Completed" {
 					m = TrainingCompleted(c)
 				}
-				b.reach(r.User(), m, r.Timestamp)
+				b.reach(user, m, r.Timestamp)
 			}
 		}
 		if b.valueEvs[r.Event] {
-			b.reach(r.User(), FirstValue, r.Timestamp)
+			b.reach(user, FirstValue, r.Timestamp)
 		}
 		name := ""
 		if r.Event == "Feature Used" {
@@ -514,27 +539,28 @@ func (b *DayBuilder) addFacts(r *event.Record, bot bool) {
 		}
 		if name != "" {
 			if b.features[name] == nil {
-				b.features[name] = map[string]struct{}{}
+				b.features[strings.Clone(name)] = map[string]struct{}{}
 			}
-			b.features[name][r.User()] = struct{}{}
+			b.features[name][user] = struct{}{}
 		}
 	}
 	if r.IsActivity() && r.UserID != "" && (len(b.activeNames) == 0 || b.activeNames[activityName(r)]) {
-		b.active[string(r.UserID)] = struct{}{}
-		b.reach(string(r.UserID), FirstActive, r.Timestamp)
+		u := b.own(string(r.UserID))
+		b.active[u] = struct{}{}
+		b.reach(u, FirstActive, r.Timestamp)
 	}
 	if bot {
 		// Bots are out of web metrics. Their survey answers are kept: a
 		// survey tool does not send a user agent.
 	} else if r.Type == event.Page {
-		b.pageVis[r.Visitor()] = struct{}{}
+		b.pageVis[b.own(r.Visitor())] = struct{}{}
 	} else if r.Type == event.Track && r.Event == cfg.ConversionEvent {
-		b.converted[r.Visitor()] = struct{}{}
+		b.converted[b.own(r.Visitor())] = struct{}{}
 		f.ConversionEvents++
 	}
 	if s, ok := r.Survey(); ok && r.User() != "" {
 		resp := Response{
-			Type: s.Type, SurveyID: string(s.SurveyID), Respondent: r.User(), MessageID: r.MessageID,
+			Type: s.Type, SurveyID: string(s.SurveyID), Respondent: b.own(r.User()), MessageID: strings.Clone(r.MessageID),
 			Time: r.Timestamp.UTC(), Score: s.Score, Channel: s.Channel, Touchpoint: s.Touchpoint, Comment: truncate(s.Comment, maxComment),
 		}
 		if old, ok := b.responses[resp.Key()]; !ok || resp.Newer(old) {

@@ -96,9 +96,9 @@ func build(cfg kpi.Config, day kpi.Day, w window, seal bool) (kpi.Facts, bool) {
 // sessions across midnight, onboarding, surveys, tickets, subscriptions),
 // in four time zones, with and without the promise of the day's end, and
 // with requests sent twice.
-func TestDayBuilderSameAsReference(t *testing.T) {
-	const seed, perDay = 7, 12_000
-	start := kpi.NewDay(2026, 10, 1)
+// genFiles generates four days of raw files from start, by UTC day.
+func genFiles(t *testing.T, seed uint64, perDay int, start kpi.Day) map[kpi.Day][][][]byte {
+	t.Helper()
 	files := map[kpi.Day][][][]byte{}
 	err := gen.Generate(gen.Config{Seed: seed, Population: gen.NewPopulation(seed, perDay, start), Start: start, PerDay: []int{perDay, perDay, perDay, perDay}},
 		func(f gen.File) error {
@@ -108,6 +108,13 @@ func TestDayBuilderSameAsReference(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return files
+}
+
+func TestDayBuilderSameAsReference(t *testing.T) {
+	const seed, perDay = 7, 12_000
+	start := kpi.NewDay(2026, 10, 1)
+	files := genFiles(t, seed, perDay, start)
 	// Retried requests: a few files arrive again, later.
 	rng := rand.New(rand.NewPCG(seed, 1))
 	for d, fs := range files {
@@ -144,6 +151,52 @@ func TestDayBuilderSameAsReference(t *testing.T) {
 				sameFacts(t, fmt.Sprintf("%s %s seal=%v", zone, day, seal), got, want)
 			}
 		}
+	}
+}
+
+// TestDayBuilderKeepsNoLine feeds the builder records decoded from one
+// buffer that is overwritten after each Add, as the nightly run reuses
+// its buffers: the records' strings alias the line (LineDecoder), so a
+// string the builder kept without copying it would read as garbage.
+func TestDayBuilderKeepsNoLine(t *testing.T) {
+	const seed, perDay = 11, 6_000
+	start := kpi.NewDay(2026, 10, 1)
+	files := genFiles(t, seed, perDay, start)
+	day := start.AddDays(1)
+	for _, zone := range []string{"UTC", "Pacific/Chatham"} {
+		cfg := kpi.DefaultConfig()
+		cfg.TimeZone = zone
+		cfg.ConversionEvent = "Trial Started"
+		cfg.ValueEvents = []string{"Report Viewed"}
+		cfg.FeatureEvents = []string{"Report Exported"}
+		w := readWindow(t, files, cfg, day)
+		want, _ := build(cfg, day, w, false)
+		if len(want.TraitChanges) == 0 || len(want.Links) == 0 || len(want.Features) == 0 || len(want.Orders)+len(want.SubEvents) == 0 {
+			t.Fatalf("the generated day lacks traits, links, features or orders")
+		}
+		loc := cfg.Location()
+		from, to := day.Start(loc).Add(-24*time.Hour), day.End(loc).Add(24*time.Hour)
+		b := kpi.NewDayBuilder(cfg, day)
+		dec := event.NewLineDecoder()
+		var buf []byte
+		for _, u := range kpi.Days(kpi.DayOf(from, time.UTC), kpi.DayOf(to.Add(-time.Nanosecond), time.UTC)) {
+			for _, f := range files[u] {
+				for _, line := range f {
+					buf = append(buf[:0], line...)
+					var r event.Record
+					if err := dec.Decode(buf, &r); err != nil {
+						t.Fatal(err)
+					}
+					if !r.Timestamp.Before(from) && r.Timestamp.Before(to) {
+						b.Add(&r)
+					}
+					for i := range buf {
+						buf[i] = 'x'
+					}
+				}
+			}
+		}
+		sameFacts(t, zone, b.Facts(), want)
 	}
 }
 
