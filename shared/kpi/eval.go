@@ -92,12 +92,19 @@ type Definition struct {
 	// customersAt). Without it, or when Plan says so, the query reads every
 	// day part from the lookback to the lookforward.
 	Reads func(in Input) (cover, days []Span)
-	// Fields are the fields of parts the KPI reads (answers, tickets,
-	// accounts, orders); counters, sets and lists are always read.
+	// Fields are the JSON fields of parts the KPI reads (answers,
+	// tickets, accounts, orders); counters are always read, and sets and
+	// lists unless CountersOnly says otherwise (FieldsOf).
 	Fields Fields
 	// FieldsFor, when set, says which of Fields an evaluation reads (NPS
 	// without a filter or breakdown counts from counters, not answers).
 	FieldsFor func(in Input) Fields
+	// CountersOnly, when set, reports that an evaluation reads no set and
+	// no list of its parts: month parts are then read without them (a
+	// year of dau reads a year of counters, not of sets). A KPI without it
+	// reads them all, which is always right; TestMonthPartsExact checks
+	// that those with it answer as day parts read whole do.
+	CountersOnly func(in Input) bool
 	Eval      func(in Input) Result
 }
 
@@ -119,21 +126,21 @@ func define(d Definition) {
 }
 
 func init() {
-	define(Definition{Segments: true, ID: "dau", Reads: readRange, Eval: evalDAU})
-	define(Definition{Segments: true, ID: "active_users", Reads: readRange, Eval: evalDAU})
+	define(Definition{Segments: true, ID: "dau", Reads: readRange, CountersOnly: plain, Eval: evalDAU})
+	define(Definition{Segments: true, ID: "active_users", Reads: readRange, CountersOnly: plain, Eval: evalDAU})
 	define(Definition{Segments: true, ID: "wau", Lookback: lookback(6), Reads: readLastDays(7), Eval: rolling(7)})
 	define(Definition{Segments: true, ID: "mau", Lookback: lookback(29), Reads: readLastDays(30), Eval: rolling(30)})
 	define(Definition{Segments: true, ID: "stickiness", Lookback: lookback(29), Eval: evalStickiness})
 	define(Definition{ID: "engagement_rate", History: []string{CounterKnownNew}, HistoryBefore: func(_, to Day) Day { return to.AddDays(1) }, Reads: readRange, Eval: evalEngagement})
-	define(Definition{ID: "sessions", Breakdowns: SessionDims, Filters: SessionDims, Reads: readRange, Eval: evalSessions})
-	define(Definition{ID: "pages_per_session", Breakdowns: SessionDims, Filters: SessionDims, Reads: readRange, Eval: evalPagesPerSession})
-	define(Definition{ID: "avg_session_duration", Breakdowns: SessionDims, Filters: SessionDims, Reads: readRange, Eval: evalSessionDuration})
+	define(Definition{ID: "sessions", Breakdowns: SessionDims, Filters: SessionDims, Reads: readRange, CountersOnly: always, Eval: evalSessions})
+	define(Definition{ID: "pages_per_session", Breakdowns: SessionDims, Filters: SessionDims, Reads: readRange, CountersOnly: always, Eval: evalPagesPerSession})
+	define(Definition{ID: "avg_session_duration", Breakdowns: SessionDims, Filters: SessionDims, Reads: readRange, CountersOnly: always, Eval: evalSessionDuration})
 	define(Definition{Segments: true, ID: "conversion_rate", Breakdowns: []string{"channel", DimLandingPage}, Filters: []string{"channel", DimLandingPage}, Reads: readRange, Eval: evalConversion})
-	define(Definition{ID: "organic_clicks", Lookback: func(days int) int { return days }, Reads: readOrganic, Eval: evalOrganic})
+	define(Definition{ID: "organic_clicks", Lookback: func(days int) int { return days }, Reads: readOrganic, CountersOnly: always, Eval: evalOrganic})
 	define(Definition{Segments: true, ID: "feature_adoption", Params: []string{"feature"}, Reads: readRange, Eval: evalFeatures})
 	define(Definition{ID: "product_adoption", Lookback: lookback(29), History: []string{SetSignups},
 		HistoryBefore: func(_, to Day) Day { return to.AddDays(-29) }, Reads: readLastDays(30), Eval: evalProductAdoption})
-	define(Definition{Segments: true, ID: "nps", Breakdowns: surveyDims, Filters: surveyDims, Reads: readRange, Fields: FieldResponses, FieldsFor: npsFields, Eval: evalNPS})
+	define(Definition{Segments: true, ID: "nps", Breakdowns: surveyDims, Filters: surveyDims, Reads: readRange, Fields: FieldResponses, FieldsFor: npsFields, CountersOnly: plain, Eval: evalNPS})
 	define(Definition{Segments: true, ID: "csat", Breakdowns: surveyDims, Filters: surveyDims, Reads: readRange, Fields: FieldResponses, Eval: evalCSAT})
 	define(Definition{Segments: true, ID: "ces", Breakdowns: surveyDims, Filters: surveyDims, Reads: readRange, Fields: FieldResponses, Eval: evalCES})
 	define(Definition{Segments: true, ID: "detractor_followups", Filters: surveyDims, Reads: readRange, Fields: FieldResponses, Eval: evalFollowUps})

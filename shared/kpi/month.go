@@ -261,10 +261,12 @@ func readDropoff(in Input) (cover, days []Span) {
 	return []Span{{in.From, in.To}, {in.From, in.To.AddDays(in.Config.OnboardingWindowDays + 1)}}, nil
 }
 
-// Fields are the fields of a part beside its counters, sets and lists:
-// stores keep them as JSON, and decoding a month's answers, tickets and
-// orders costs far more than its sets, so month parts are read with only
-// the fields the KPIs evaluated on them use (Definition.Fields).
+// Fields are the fields of a part beside its counters: its sets and
+// lists, and the fields stores keep as JSON. Month parts are stored in one
+// group of items per field (dynamostore), and decoding a month's answers,
+// tickets and orders, or even its sets, costs far more than its counters,
+// so month parts are read with only the fields the KPIs evaluated on them
+// use (Definition.FieldsOf).
 type Fields uint8
 
 // The fields a read may bring.
@@ -273,7 +275,9 @@ const (
 	FieldTickets
 	FieldAccounts
 	FieldOrders
-	AllFields = FieldResponses | FieldTickets | FieldAccounts | FieldOrders
+	FieldSets
+	FieldLists
+	AllFields = FieldResponses | FieldTickets | FieldAccounts | FieldOrders | FieldSets | FieldLists
 )
 
 // Only returns p without the fields f leaves out.
@@ -290,13 +294,33 @@ func (p Part) Only(f Fields) Part {
 	if f&FieldOrders == 0 {
 		p.Orders = nil
 	}
+	if f&FieldSets == 0 {
+		p.Sets = map[string]*roaring.Bitmap{}
+	}
+	if f&FieldLists == 0 {
+		p.Lists = map[string][]float64{}
+	}
 	return p
 }
 
-// FieldsOf is what the evaluation of d on in reads of Fields.
+// FieldsOf is what the evaluation of d on in reads of parts beside their
+// counters: Fields (or FieldsFor), and the sets and lists unless
+// CountersOnly says the evaluation reads none.
 func (d Definition) FieldsOf(in Input) Fields {
+	f := d.Fields
 	if d.FieldsFor != nil {
-		return d.FieldsFor(in)
+		f = d.FieldsFor(in)
 	}
-	return d.Fields
+	if d.CountersOnly == nil || !d.CountersOnly(in) {
+		f |= FieldSets | FieldLists
+	}
+	return f
 }
+
+// always and plain are CountersOnly functions: always, for KPIs made of
+// counters whatever the query (session counters, keyed by their
+// dimensions); plain, for those made of counters unless the query filters
+// or breaks them down.
+func always(Input) bool { return true }
+
+func plain(in Input) bool { return len(in.Filters) == 0 && in.Breakdown == "" }

@@ -341,7 +341,13 @@ func (s *Service) load(ctx context.Context, tenantID string, from, to kpi.Day, d
 	var cover []kpi.Span
 	var dayNames, monthNames []string
 	var befores []kpi.Day // HistoryBefore days of the monthly definitions
-	var fields kpi.Fields
+	// Month parts are read with the fields of the definitions planned on
+	// them; day parts with those of every definition, sets and lists
+	// always (a day part is one item: leaving them out saves decoding,
+	// not reading, and the plan of a definition that reads no set
+	// may still read its days through a trait filter).
+	var monthFields kpi.Fields
+	dayFields := kpi.FieldSets | kpi.FieldLists
 	for _, def := range defs {
 		first := from.AddDays(-def.Lookback(from.DaysUntil(to) + 1))
 		last := to.AddDays(def.Lookforward)
@@ -364,10 +370,12 @@ func (s *Service) load(ctx context.Context, tenantID string, from, to kpi.Day, d
 		var defCover, defDays []kpi.Span
 		ok := !s.DayParts
 		for _, e := range evals {
-			fields |= def.FieldsOf(q.input(def, cfg, e.From, e.To))
+			f := def.FieldsOf(q.input(def, cfg, e.From, e.To))
+			dayFields |= f
 			if !ok {
 				break
 			}
+			monthFields |= f
 			c, dd, planned := def.Plan(q.input(def, cfg, e.From, e.To), interval)
 			ok = planned
 			defCover, defDays = append(defCover, c...), append(defDays, dd...)
@@ -412,7 +420,7 @@ func (s *Service) load(ctx context.Context, tenantID string, from, to kpi.Day, d
 	}
 	if len(want) > 0 {
 		ms := slices.SortedFunc(maps.Keys(want), func(a, b kpi.Day) int { return strings.Compare(a.String(), b.String()) })
-		read, err := s.Store.MonthParts(ctx, tenantID, ms[0], ms[len(ms)-1], fields)
+		read, err := s.Store.MonthParts(ctx, tenantID, ms[0], ms[len(ms)-1], monthFields)
 		if err != nil {
 			return data{}, fmt.Errorf("query %s: %w", tenantID, err)
 		}
@@ -430,10 +438,10 @@ func (s *Service) load(ctx context.Context, tenantID string, from, to kpi.Day, d
 		}
 	}
 	if s.DayParts {
-		fields = kpi.AllFields
+		dayFields = kpi.AllFields
 	}
 	for _, x := range days.merged() {
-		ps, err := s.Store.DayParts(ctx, tenantID, x.From, x.To, fields)
+		ps, err := s.Store.DayParts(ctx, tenantID, x.From, x.To, dayFields)
 		if err != nil {
 			return data{}, fmt.Errorf("query %s: %w", tenantID, err)
 		}
