@@ -105,7 +105,7 @@ type Definition struct {
 	// reads them all, which is always right; TestMonthPartsExact checks
 	// that those with it answer as day parts read whole do.
 	CountersOnly func(in Input) bool
-	Eval      func(in Input) Result
+	Eval         func(in Input) Result
 }
 
 // readOrganic covers the range and the previous range of equal length.
