@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -66,6 +67,20 @@ func monthItems(t *testing.T, db *dynamodb.Client, table string) []string {
 		sks = append(sks, it["sk"].(*types.AttributeValueMemberS).Value)
 	}
 	return sks
+}
+
+// itemShapes are sort keys with their versions (the third of four
+// fields) left out.
+func itemShapes(sks []string) string {
+	var out []string
+	for _, sk := range sks {
+		if f := strings.Split(sk, "#"); len(f) == 4 {
+			f[2] = "v"
+			sk = strings.Join(f, "#")
+		}
+		out = append(out, sk)
+	}
+	return strings.Join(out, " ")
 }
 
 // TestMonthPartGroups: every field selection reads a month part's counters
@@ -136,12 +151,12 @@ func TestMonthPartKilled(t *testing.T) {
 					t.Fatalf("%s, killed after %d writes and written again: MonthParts(%b) does not read the part", tc.name, writes, f)
 				}
 			}
-			again := monthItems(t, db, table)
+			again := itemShapes(monthItems(t, db, table))
 			fresh, freshTable := dayTable(t)
 			if err := dynamostore.New(fresh, freshTable, nil).PackMonthItems(4096).PutMonthPart(ctx, "acme", tc.new, time.Now()); err != nil {
 				t.Fatal(err)
 			}
-			if want := monthItems(t, fresh, freshTable); strings.Join(again, " ") != strings.Join(want, " ") {
+			if want := itemShapes(monthItems(t, fresh, freshTable)); again != want {
 				t.Fatalf("%s, killed after %d writes and written again: items %v, want those of one write %v", tc.name, writes, again, want)
 			}
 			if err == nil {
@@ -154,10 +169,10 @@ func TestMonthPartKilled(t *testing.T) {
 	}
 }
 
-// TestMonthPartVersionsMixed: a head of one write with a group of another
-// (the same number of items), or with fewer items of a group than it
-// announces, reads as no month part for the reads of that group, and as
-// the head's part for the others.
+// TestMonthPartVersionsMixed: a head of one write whose group has items
+// of another write only, or fewer items than the head announces, reads as
+// no month part for the reads of that group, and as the head's part for
+// the others.
 func TestMonthPartVersionsMixed(t *testing.T) {
 	ctx := context.Background()
 	db, table := dayTable(t)
@@ -167,25 +182,28 @@ func TestMonthPartVersionsMixed(t *testing.T) {
 	if err := st.PutMonthPart(ctx, "acme", old, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	get := func(sk string) map[string]types.AttributeValue {
-		out, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), ConsistentRead: aws.Bool(true),
-			Key: map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "T#acme#MONTH"}, "sk": &types.AttributeValueMemberS{Value: sk}}})
-		if err != nil || out.Item == nil {
-			t.Fatalf("get %s: %v", sk, err)
-		}
-		return out.Item
+	keyOf := func(sk string) map[string]types.AttributeValue {
+		return map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "T#acme#MONTH"}, "sk": &types.AttributeValueMemberS{Value: sk}}
 	}
-	var tickets string
-	for _, sk := range monthItems(t, db, table) {
-		if strings.HasPrefix(sk, "t#") {
-			tickets = sk
+	group := func(prefix string) []map[string]types.AttributeValue {
+		var out []map[string]types.AttributeValue
+		for _, sk := range monthItems(t, db, table) {
+			if strings.HasPrefix(sk, prefix) {
+				got, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), ConsistentRead: aws.Bool(true), Key: keyOf(sk)})
+				if err != nil || got.Item == nil {
+					t.Fatalf("get %s: %v", sk, err)
+				}
+				out = append(out, got.Item)
+			}
 		}
+		return out
 	}
-	if tickets == "" {
+	stale := group("t#")
+	if len(stale) == 0 {
 		t.Fatal("no item of tickets")
 	}
-	stale := get(tickets)
-	// The same shape, other tickets.
+	// Another write of the same shape, other tickets; its tickets lost
+	// and the first write's back.
 	next := old
 	next.Tickets = nil
 	for _, tk := range old.Tickets {
@@ -195,8 +213,15 @@ func TestMonthPartVersionsMixed(t *testing.T) {
 	if err := st.PutMonthPart(ctx, "acme", next, time.Now().Add(time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: stale}); err != nil {
-		t.Fatal(err)
+	for _, it := range group("t#") {
+		if _, err := db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(table), Key: keyOf(it["sk"].(*types.AttributeValueMemberS).Value)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, it := range stale {
+		if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: it}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for f, got := range readMonth(t, st, oct) {
 		switch {
@@ -210,8 +235,11 @@ func TestMonthPartVersionsMixed(t *testing.T) {
 	if err := st.PutMonthPart(ctx, "acme", next, time.Now().Add(2*time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(table),
-		Key: map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "T#acme#MONTH"}, "sk": &types.AttributeValueMemberS{Value: "s#2026-10#01"}}}); err != nil {
+	sets := group("s#")
+	if len(sets) < 2 {
+		t.Fatalf("%d items of sets, want several", len(sets))
+	}
+	if _, err := db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(table), Key: keyOf(sets[1]["sk"].(*types.AttributeValueMemberS).Value)}); err != nil {
 		t.Fatal(err)
 	}
 	for f, got := range readMonth(t, st, oct) {
@@ -220,6 +248,59 @@ func TestMonthPartVersionsMixed(t *testing.T) {
 			t.Errorf("MonthParts(%b) reads a month with a set item missing", f)
 		case f&kpi.FieldSets == 0 && (got == nil || !samePart(t, *got, next.Only(f))):
 			t.Errorf("MonthParts(%b) does not read the part", f)
+		}
+	}
+}
+
+// TestMonthPartConcurrent: two writes of a month at once, each with its
+// own client, leave the part of one of them, whole, and no other item
+// behind; a write of an earlier version than the stored one changes
+// nothing.
+func TestMonthPartConcurrent(t *testing.T) {
+	ctx := context.Background()
+	oct := day("2026-10-01")
+	a, b := monthPart(t, oct, 31, false), monthPart(t, oct, 20, false)
+	for round := range 4 {
+		db, table := dayTable(t)
+		now := time.Now()
+		errs := make([]error, 2)
+		var wg sync.WaitGroup
+		for i, p := range []kpi.Part{a, b} {
+			wg.Go(func() {
+				errs[i] = dynamostore.New(db, table, nil).PackMonthItems(4096).PutMonthPart(ctx, "acme", p, now.Add(time.Duration(i)))
+			})
+		}
+		wg.Wait()
+		if errs[0] != nil || errs[1] != nil {
+			t.Fatal(errs)
+		}
+		st := dynamostore.New(db, table, nil)
+		var won kpi.Part
+		for f, got := range readMonth(t, st, oct) {
+			switch {
+			case got == nil:
+				t.Fatalf("round %d: MonthParts(%b) reads no part", round, f)
+			case samePart(t, *got, b.Only(f)):
+				won = b
+			case samePart(t, *got, a.Only(f)):
+				won = a
+			default:
+				t.Fatalf("round %d: MonthParts(%b) reads a part neither wrote", round, f)
+			}
+		}
+		fresh, freshTable := dayTable(t)
+		if err := dynamostore.New(fresh, freshTable, nil).PackMonthItems(4096).PutMonthPart(ctx, "acme", won, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := itemShapes(monthItems(t, db, table)), itemShapes(monthItems(t, fresh, freshTable)); got != want {
+			t.Fatalf("round %d: items %s, want those of one write %s", round, got, want)
+		}
+		// An earlier version.
+		if err := st.PackMonthItems(4096).PutMonthPart(ctx, "acme", a, now.Add(-time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if got := readMonth(t, st, oct)[kpi.AllFields]; got == nil || !samePart(t, *got, won) {
+			t.Fatalf("round %d: a write of an earlier version replaced the part", round)
 		}
 	}
 }

@@ -1,8 +1,9 @@
 package dynamostore
 
 import (
-	"cmp"
 	"context"
+	"crypto/rand"
+	"encoding/binary"
 	"fmt"
 	"maps"
 	"slices"
@@ -24,24 +25,33 @@ import (
 // its projection, so a year of dau read from items that also held a
 // month of answers, tickets and sets read all of them.
 //
-//	h#<YYYY-MM>#<nn>  the head group: the counters; item 00 also holds
-//	                  day (the first day merged), days (how many), n (the
-//	                  head group's items), g (the other groups' items, by
-//	                  group; a group with no value has none) and sn (the
-//	                  names of the sets, for MonthPartsOnly)
-//	s#…, l#…          the sets, the lists
-//	r#…, t#…, a#…, o#… the answers, tickets, accounts and orders (JSON)
+//	h#<YYYY-MM>              the head: the counters, day (the first day
+//	                         merged), days (how many), v (the write's
+//	                         version), n (the items of the head group), g
+//	                         (the items of each other group, by group; a
+//	                         group with no value has none) and sn (the
+//	                         names of the sets, for MonthPartsOnly)
+//	h#<YYYY-MM>#<v>#<nn>     the head group's further items (nn from 01),
+//	                         in the rare month whose counters pass an item
+//	s#<YYYY-MM>#<v>#<nn>     the sets; l#… the lists; r#…, t#…, a#…, o#…
+//	                         the answers, tickets, accounts and orders
 //
 // A group's values are packed into as many items as they need (pack.go:
 // a month's union of sets or its answers can pass DynamoDB's 400 KB item
-// limit). Every item carries v, the write's version. A write puts the
-// other groups' items first, then the head group's, h#…#00 last, then
-// deletes the items numbered past their group's new count. A reader keeps
-// a month only when its head group and every group it reads hold the
-// counts h#…#00 gives, all of h#…#00's version (items numbered past a
-// count are an earlier version's leftovers, ignored): a month being
-// rewritten or half-written, or a head of one write with a group of
-// another, reads as not merged, and the query reads its days instead.
+// limit). Every item but the head has its write's version in its key, so
+// a write never overwrites an item that a head points to: it puts its
+// groups' items, then the head, on condition that the stored head is of
+// an earlier version, then deletes the items of earlier versions (and,
+// when a later version's head is in place already, its own). The head is
+// one item, so a month reads as the part of one write: its earlier part
+// while a write is under way or after one was killed (as when a month
+// part was one item; the days merged stay dirty until their month is,
+// aggregate.Service), and never the head of one write with a group of
+// another. Two nightly runs merging a month at once leave the later
+// version's part. A reader keeps a month only when the head group and
+// every group it reads hold the counts the head gives, all of the head's
+// version, and reads it as not merged otherwise (items lost): the query
+// then reads its days.
 //
 // Items of the earlier layout (every value in items <YYYY-MM>#<nn>) sort
 // apart from these keys, so no read of this layout meets them: such a
@@ -93,23 +103,44 @@ func groupOf(v packedValue) string {
 	return headGroup
 }
 
-// monthSK is the sk of item i of a group of month m.
-func monthSK(group string, m kpi.Day, i int) string {
-	return packedSK(group+"#"+monthKey(m), i)
+// monthHeadSK is the sk of the head of month m.
+func monthHeadSK(m kpi.Day) string { return headGroup + "#" + monthKey(m) }
+
+// monthSK is the sk of item i of a group of month m, of a version.
+func monthSK(group string, m kpi.Day, version string, i int) string {
+	return fmt.Sprintf("%s#%s#%s#%02d", group, monthKey(m), version, i)
 }
 
-// monthItemKey splits an sk of this layout into its group, month key and
-// item number.
-func monthItemKey(sk string) (group, month string, i int, ok bool) {
+// monthItem is what the sk of an item of this layout says.
+type monthItem struct {
+	group, month, version string
+	i                     int // 0 for the head
+}
+
+// monthItemKey parses an sk of this layout.
+func monthItemKey(sk string) (monthItem, bool) {
 	parts := strings.Split(sk, "#")
-	if len(parts) != 3 {
-		return "", "", 0, false
+	switch len(parts) {
+	case 2:
+		return monthItem{group: parts[0], month: parts[1]}, parts[0] == headGroup
+	case 4:
+		i, err := strconv.Atoi(parts[3])
+		return monthItem{group: parts[0], month: parts[1], version: parts[2], i: i}, err == nil && i >= 0
 	}
-	i, err := strconv.Atoi(parts[2])
-	return parts[0], parts[1], i, err == nil
+	return monthItem{}, false
 }
 
-// PutMonthPart stores a month part, replacing the month's earlier one.
+// olderVersion reports whether version a was written before b (both
+// decimal numbers without leading zeros).
+func olderVersion(a, b string) bool {
+	if len(a) != len(b) {
+		return len(a) < len(b)
+	}
+	return a < b
+}
+
+// PutMonthPart stores a month part, replacing the month's earlier one
+// unless a later version is stored already.
 func (st *Store) PutMonthPart(ctx context.Context, tenantID string, p kpi.Part, computedAt time.Time) error {
 	vals, err := packValues(p)
 	if err != nil {
@@ -125,77 +156,100 @@ func (st *Store) PutMonthPart(ctx context.Context, tenantID string, p kpi.Part, 
 		itemBytes = max(2048, st.packMonthBytes)
 	}
 	m := kpi.MonthOf(p.Day)
-	version := n(strconv.FormatInt(computedAt.UnixNano(), 10))
-	counts := map[string]int{}
+	rnd := make([]byte, 4)
+	if _, err := rand.Read(rnd); err != nil {
+		return fmt.Errorf("month part %s: %w", p.Day, err)
+	}
+	// Two writes of a month in the same instant still differ.
+	version := fmt.Sprintf("%d%010d", computedAt.UnixNano(), binary.BigEndian.Uint32(rnd))
 	type keyed struct {
 		sk   string
 		item map[string]types.AttributeValue
 	}
 	var order []keyed
-	for _, g := range monthGroups {
-		if len(byGroup[g.name]) == 0 {
+	g := map[string]types.AttributeValue{}
+	for _, grp := range monthGroups {
+		if len(byGroup[grp.name]) == 0 {
 			continue
 		}
-		items := pack(byGroup[g.name], itemBytes)
-		counts[g.name] = len(items)
+		items := pack(byGroup[grp.name], itemBytes)
+		g[grp.name] = n(strconv.Itoa(len(items)))
 		for i, it := range items {
-			it["v"] = version
-			order = append(order, keyed{monthSK(g.name, m, i), it})
+			order = append(order, keyed{monthSK(grp.name, m, version, i), it})
 		}
 	}
 	head := pack(byGroup[headGroup], itemBytes) // one item at least
-	counts[headGroup] = len(head)
 	for i, it := range head[1:] {
-		it["v"] = version
-		order = append(order, keyed{monthSK(headGroup, m, i+1), it})
+		order = append(order, keyed{monthSK(headGroup, m, version, i+1), it})
 	}
-	h := head[0]
-	h["v"], h["n"] = version, n(strconv.Itoa(len(head)))
-	h["day"], h["days"] = s(p.Day.String()), n(strconv.Itoa(p.Days))
-	g := map[string]types.AttributeValue{}
-	for name, c := range counts {
-		if name != headGroup {
-			g[name] = n(strconv.Itoa(c))
+	put := func(sk string, it map[string]types.AttributeValue, cond *string) error {
+		it["pk"], it["sk"], it["v"] = s(monthPK(tenantID)), s(sk), n(version)
+		_, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(st.table), Item: it, ConditionExpression: cond,
+			ExpressionAttributeValues: condValues(cond, version)})
+		return err
+	}
+	// One item at a time: a batch of 25 items of 300 KB is over the 16 MB
+	// a BatchWriteItem call takes.
+	for _, k := range order {
+		if err := put(k.sk, k.item, nil); err != nil {
+			return fmt.Errorf("put month part %s: %w", monthKey(m), err)
 		}
 	}
+	h := head[0]
+	h["n"], h["day"], h["days"] = n(strconv.Itoa(len(head))), s(p.Day.String()), n(strconv.Itoa(p.Days))
 	h["g"] = &types.AttributeValueMemberM{Value: g}
 	if names := slices.Sorted(maps.Keys(p.Sets)); len(names) > 0 && len(strings.Join(names, "")) <= maxSetNameBytes {
 		h["sn"] = &types.AttributeValueMemberSS{Value: names}
 	}
-	order = append(order, keyed{monthSK(headGroup, m, 0), h})
-	// One item at a time: a batch of 25 items of 300 KB is over the 16 MB
-	// a BatchWriteItem call takes.
-	for _, k := range order {
-		k.item["pk"], k.item["sk"] = s(monthPK(tenantID)), s(k.sk)
-		if _, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(st.table), Item: k.item}); err != nil {
+	superseded := false
+	if err := put(monthHeadSK(m), h, aws.String("attribute_not_exists(v) OR v < :v")); err != nil {
+		if !isConditionFailed(err) {
 			return fmt.Errorf("put month part %s: %w", monthKey(m), err)
 		}
+		superseded = true // a later write's head is in place: drop this one
 	}
-	// The items numbered past their group's count, and the earlier
-	// layout's.
+	if err := st.deleteMonthItems(ctx, tenantID, m, func(it monthItem) bool {
+		if superseded {
+			return it.version == version
+		}
+		return it.version != "" && olderVersion(it.version, version)
+	}); err != nil {
+		return fmt.Errorf("put month part %s: %w", monthKey(m), err)
+	}
+	return nil
+}
+
+// condValues are the values of a condition on the version, if any.
+func condValues(cond *string, version string) map[string]types.AttributeValue {
+	if cond == nil {
+		return nil
+	}
+	return map[string]types.AttributeValue{":v": n(version)}
+}
+
+// deleteMonthItems deletes the items of month m that drop says to (never
+// the head), and those of the earlier layout.
+func (st *Store) deleteMonthItems(ctx context.Context, tenantID string, m kpi.Day, drop func(monthItem) bool) error {
 	var dels []types.WriteRequest
-	for _, prefix := range append([]string{headGroup + "#", ""}, groupPrefixes()...) {
-		old, err := st.query(ctx, &dynamodb.QueryInput{
+	for _, prefix := range append([]string{"", headGroup + "#"}, groupPrefixes()...) {
+		items, err := st.query(ctx, &dynamodb.QueryInput{
 			KeyConditionExpression:    aws.String("pk = :pk AND begins_with(sk, :m)"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s(monthPK(tenantID)), ":m": s(prefix + monthKey(m) + "#")},
 			ProjectionExpression:      aws.String("sk"),
 			ConsistentRead:            aws.Bool(true),
 		})
 		if err != nil {
-			return fmt.Errorf("put month part %s: %w", monthKey(m), err)
+			return err
 		}
-		for _, it := range old {
+		for _, it := range items {
 			sk := str(it, "sk")
-			if g, _, i, ok := monthItemKey(sk); ok && i < counts[g] {
+			if mi, ok := monthItemKey(sk); ok && !drop(mi) {
 				continue
 			}
 			dels = append(dels, types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: key(monthPK(tenantID), sk)}})
 		}
 	}
-	if err := st.batchWrite(ctx, dels); err != nil {
-		return fmt.Errorf("put month part %s: %w", monthKey(m), err)
-	}
-	return nil
+	return st.batchWrite(ctx, dels)
 }
 
 // PackMonthItems makes st pack month parts into items of about bytes (2 KB
@@ -306,10 +360,11 @@ func projection(proj []string, names map[string]string) *queryExpr {
 // queryGroup reads the items of a group of the months from..to touch,
 // whole or with a projection.
 func (st *Store) queryGroup(ctx context.Context, tenantID, group string, from, to kpi.Day, proj *queryExpr) ([]map[string]types.AttributeValue, error) {
+	// The head h#<YYYY-MM> sorts before its month's h#<YYYY-MM>#… items.
 	in := &dynamodb.QueryInput{
 		KeyConditionExpression: aws.String("pk = :pk AND sk BETWEEN :a AND :b"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s(monthPK(tenantID)),
-			":a": s(group + "#" + monthKey(from) + "#"), ":b": s(group + "#" + monthKey(to) + "#~")},
+			":a": s(group + "#" + monthKey(from)), ":b": s(group + "#" + monthKey(to) + "#~")},
 		ConsistentRead: aws.Bool(true),
 	}
 	if proj != nil {
@@ -320,32 +375,43 @@ func (st *Store) queryGroup(ctx context.Context, tenantID, group string, from, t
 
 // decodeMonths decodes the months of heads (the head groups' items) whose
 // head group and every group of groups (the items read of each, by
-// group) are complete, of one version.
+// group) are complete, of the head's version.
 func decodeMonths(heads []map[string]types.AttributeValue, groups map[string][]map[string]types.AttributeValue) ([]kpi.Part, error) {
 	type month struct {
-		head   []map[string]types.AttributeValue
-		groups map[string][]map[string]types.AttributeValue
+		head  map[string]types.AttributeValue
+		items map[string][]map[string]types.AttributeValue // by group, the head's further items under h
 	}
 	byMonth := map[string]*month{}
+	at := func(m string) *month {
+		if byMonth[m] == nil {
+			byMonth[m] = &month{items: map[string][]map[string]types.AttributeValue{}}
+		}
+		return byMonth[m]
+	}
 	for _, it := range heads {
-		if _, m, _, ok := monthItemKey(str(it, "sk")); ok {
-			if byMonth[m] == nil {
-				byMonth[m] = &month{groups: map[string][]map[string]types.AttributeValue{}}
-			}
-			byMonth[m].head = append(byMonth[m].head, it)
+		mi, ok := monthItemKey(str(it, "sk"))
+		switch {
+		case !ok:
+		case mi.version == "":
+			at(mi.month).head = it
+		default:
+			at(mi.month).items[headGroup] = append(at(mi.month).items[headGroup], it)
 		}
 	}
 	for g, items := range groups {
 		for _, it := range items {
-			if _, m, _, ok := monthItemKey(str(it, "sk")); ok && byMonth[m] != nil {
-				byMonth[m].groups[g] = append(byMonth[m].groups[g], it)
+			if mi, ok := monthItemKey(str(it, "sk")); ok && byMonth[mi.month] != nil {
+				byMonth[mi.month].items[g] = append(byMonth[mi.month].items[g], it)
 			}
 		}
 	}
 	var out []kpi.Part
 	for _, m := range slices.Sorted(maps.Keys(byMonth)) {
 		mo := byMonth[m]
-		p, ok, err := decodeMonth(mo.head, slices.Sorted(maps.Keys(groups)), mo.groups)
+		if mo.head == nil {
+			continue
+		}
+		p, ok, err := decodeMonth(mo.head, slices.Sorted(maps.Keys(groups)), mo.items)
 		if err != nil {
 			return nil, fmt.Errorf("month part %s: %w", m, err)
 		}
@@ -356,24 +422,20 @@ func decodeMonths(heads []map[string]types.AttributeValue, groups map[string][]m
 	return out, nil
 }
 
-// decodeMonth rebuilds a month part from its head group's items and the
-// items of the groups read; ok is false when they are not one complete
-// version.
-func decodeMonth(head []map[string]types.AttributeValue, read []string, groups map[string][]map[string]types.AttributeValue) (kpi.Part, bool, error) {
-	slices.SortFunc(head, func(a, b map[string]types.AttributeValue) int { return cmp.Compare(str(a, "sk"), str(b, "sk")) })
-	h := head[0]
-	if _, _, i, _ := monthItemKey(str(h, "sk")); i != 0 {
-		return kpi.Part{}, false, nil
-	}
+// decodeMonth rebuilds a month part from its head, and the items of its
+// head group and of the groups read; ok is false when they are not
+// complete, of the head's version.
+func decodeMonth(h map[string]types.AttributeValue, read []string, items map[string][]map[string]types.AttributeValue) (kpi.Part, bool, error) {
 	version := num(h, "v")
 	count, err := strconv.Atoi(num(h, "n"))
-	if err != nil || version == "" {
+	if err != nil || count < 1 || version == "" {
 		return kpi.Part{}, false, nil
 	}
-	mine, ok := versionItems(head, count, version)
+	more, ok := versionItems(items[headGroup], 1, count, version)
 	if !ok {
 		return kpi.Part{}, false, nil
 	}
+	mine := append([]map[string]types.AttributeValue{h}, more...)
 	counts, _ := h["g"].(*types.AttributeValueMemberM)
 	for _, g := range read {
 		c := 0
@@ -384,11 +446,11 @@ func decodeMonth(head []map[string]types.AttributeValue, read []string, groups m
 				}
 			}
 		}
-		items, ok := versionItems(groups[g], c, version)
+		got, ok := versionItems(items[g], 0, c, version)
 		if !ok {
 			return kpi.Part{}, false, nil
 		}
-		mine = append(mine, items...)
+		mine = append(mine, got...)
 	}
 	day, err := kpi.ParseDay(str(h, "day"))
 	if err != nil {
@@ -402,22 +464,19 @@ func decodeMonth(head []map[string]types.AttributeValue, read []string, groups m
 	return p, true, nil
 }
 
-// versionItems returns the items of a group numbered below count: ok is
-// false unless there are count of them, one of each number, all of
-// version.
-func versionItems(items []map[string]types.AttributeValue, count int, version string) ([]map[string]types.AttributeValue, bool) {
+// versionItems returns a group's items of version numbered from..count-1
+// (items of other versions are those of writes under way, killed or
+// superseded): ok is false unless there is one of each.
+func versionItems(items []map[string]types.AttributeValue, from, count int, version string) ([]map[string]types.AttributeValue, bool) {
 	seen := map[int]bool{}
 	var mine []map[string]types.AttributeValue
 	for _, it := range items {
-		_, _, i, ok := monthItemKey(str(it, "sk"))
-		if !ok || i >= count {
+		mi, ok := monthItemKey(str(it, "sk"))
+		if !ok || mi.version != version || mi.i < from || mi.i >= count || seen[mi.i] {
 			continue
 		}
-		if num(it, "v") != version || seen[i] {
-			return nil, false
-		}
-		seen[i] = true
+		seen[mi.i] = true
 		mine = append(mine, it)
 	}
-	return mine, len(mine) == count
+	return mine, len(mine) == count-from
 }
