@@ -105,7 +105,14 @@ type Definition struct {
 	// reads them all, which is always right; TestMonthPartsExact checks
 	// that those with it answer as day parts read whole do.
 	CountersOnly func(in Input) bool
-	Eval         func(in Input) Result
+	// Requires, when set, names the counters that every part must hold,
+	// for each day it stands for (Part.Holds), for an evaluation to read
+	// no more than FieldsOf: counters added after parts were first
+	// written. The query reads a month part without them as its days,
+	// and day parts with Fields as well, so that parts written before the
+	// counters are evaluated from what they hold.
+	Requires func(in Input) []string
+	Eval     func(in Input) Result
 }
 
 // readOrganic covers the range and the previous range of equal length.
@@ -141,8 +148,10 @@ func init() {
 	define(Definition{ID: "product_adoption", Lookback: lookback(29), History: []string{SetSignups},
 		HistoryBefore: func(_, to Day) Day { return to.AddDays(-29) }, Reads: readLastDays(30), Eval: evalProductAdoption})
 	define(Definition{Segments: true, ID: "nps", Breakdowns: surveyDims, Filters: surveyDims, Reads: readRange, Fields: FieldResponses, FieldsFor: npsFields, CountersOnly: plain, Eval: evalNPS})
-	define(Definition{Segments: true, ID: "csat", Breakdowns: surveyDims, Filters: surveyDims, Reads: readRange, Fields: FieldResponses, Eval: evalCSAT})
-	define(Definition{Segments: true, ID: "ces", Breakdowns: surveyDims, Filters: surveyDims, Reads: readRange, Fields: FieldResponses, Eval: evalCES})
+	define(Definition{Segments: true, ID: "csat", Breakdowns: surveyDims, Filters: surveyDims, Reads: readRange, Fields: FieldResponses,
+		FieldsFor: scoreFields(csatScale), Requires: scoreRequires(csatScale), CountersOnly: plain, Eval: evalCSAT})
+	define(Definition{Segments: true, ID: "ces", Breakdowns: surveyDims, Filters: surveyDims, Reads: readRange, Fields: FieldResponses,
+		FieldsFor: scoreFields(cesScale), Requires: scoreRequires(cesScale), CountersOnly: plain, Eval: evalCES})
 	define(Definition{Segments: true, ID: "detractor_followups", Filters: surveyDims, Reads: readRange, Fields: FieldResponses, Eval: evalFollowUps})
 	define(Definition{ID: "ticket_volume", Breakdowns: ticketDims, Filters: ticketDims, Reads: readRange, Fields: FieldTickets, Eval: evalTicketVolume})
 	define(Definition{ID: "first_response_time", Breakdowns: ticketDims, Filters: ticketDims, Reads: readRange, Fields: FieldTickets, Eval: evalFirstResponse})

@@ -39,6 +39,12 @@ import (
 // through Reads; one without Reads, or a query with trait filters, a
 // trait breakdown or a daily or weekly series, reads day parts only.
 //
+// Month parts are read with only the fields their KPIs use (Fields):
+// stores keep each field in its own items (dynamostore), so a year of a
+// KPI made of counters (CountersOnly: dau, sessions, NPS and, without
+// filters, CSAT and CES) reads a year of counters, not of sets, answers
+// and tickets.
+//
 // What a year still costs about 12 times a month (BenchmarkQuery, P2):
 //
 //   - stickiness is the mean over the range's days of DAU(d) / MAU(d),
@@ -51,12 +57,13 @@ import (
 //   - retention_cohorts answers a triangle of signup cohorts × periods:
 //     a year of weekly cohorts has about 1,400 cells where 30 days have
 //     about 15, whatever the parts;
-//   - csat, ces, detractor_followups and the ticket KPIs are made of every
-//     answer or ticket of the range (medians, filters and breakdowns on
-//     their own fields, the newest low answers): month parts hold them
-//     whole, so a year decodes a year of them. NPS without a filter counts
-//     from counters; CSAT and CES could too from score histograms kept in
-//     the parts, and ticket times from duration lists by channel.
+//   - detractor_followups, the ticket KPIs, and CSAT and CES with a filter
+//     or a breakdown are made of every answer or ticket of the range
+//     (medians, filters and breakdowns on their own fields, the newest low
+//     answers): month parts hold them whole, so a year decodes a year of
+//     them. NPS without a filter counts from counters, CSAT and CES from
+//     score histograms (ScoreCounter); ticket times could from duration
+//     lists by channel.
 
 // MonthOf is the first day of d's calendar month.
 func MonthOf(d Day) Day { return NewDay(d.Year(), d.Month(), 1) }
@@ -315,6 +322,17 @@ func (d Definition) FieldsOf(in Input) Fields {
 		f |= FieldSets | FieldLists
 	}
 	return f
+}
+
+// Holds reports whether p has each of counters for each day it stands
+// for (Definition.Requires).
+func (p Part) Holds(counters []string) bool {
+	for _, c := range counters {
+		if p.Counters[c] != float64(p.days()) {
+			return false
+		}
+	}
+	return true
 }
 
 // always and plain are CountersOnly functions: always, for KPIs made of

@@ -179,6 +179,7 @@ func BuildPart(cfg Config, f Facts, ords Ordinals, st DayState) Part {
 	p.Counters[CounterNPSPromoters] = prom
 	p.Counters[CounterNPSPassives] = pass
 	p.Counters[CounterNPSDetractors] = detr
+	scoreCounters(&p, counted)
 	p.Sets[SetActiveUsers] = ords.set(f.ActiveUsers)
 	p.Sets[SetPageVisitors] = ords.set(f.PageVisitors)
 	p.Sets[SetConvertedVisitors] = ords.set(f.ConvertedVisitors)

@@ -347,6 +347,9 @@ func (s *Service) load(ctx context.Context, tenantID string, from, to kpi.Day, d
 	// not reading, and the plan of a definition that reads no set
 	// may still read its days through a trait filter).
 	var monthFields kpi.Fields
+	// required are the counters a month part must hold to be read
+	// (kpi.Definition.Requires); one without them is read as its days.
+	var required []string
 	dayFields := kpi.FieldSets | kpi.FieldLists
 	for _, def := range defs {
 		first := from.AddDays(-def.Lookback(from.DaysUntil(to) + 1))
@@ -368,15 +371,23 @@ func (s *Service) load(ctx context.Context, tenantID string, from, to kpi.Day, d
 			}
 		}
 		var defCover, defDays []kpi.Span
+		var defRequired []string
 		ok := !s.DayParts
 		for _, e := range evals {
-			f := def.FieldsOf(q.input(def, cfg, e.From, e.To))
+			in := q.input(def, cfg, e.From, e.To)
+			f := def.FieldsOf(in)
 			dayFields |= f
+			if def.Requires != nil {
+				dayFields |= def.Fields // day parts written before the counters
+			}
 			if !ok {
 				break
 			}
 			monthFields |= f
-			c, dd, planned := def.Plan(q.input(def, cfg, e.From, e.To), interval)
+			if def.Requires != nil {
+				defRequired = append(defRequired, def.Requires(in)...)
+			}
+			c, dd, planned := def.Plan(in, interval)
 			ok = planned
 			defCover, defDays = append(defCover, c...), append(defDays, dd...)
 		}
@@ -386,6 +397,7 @@ func (s *Service) load(ctx context.Context, tenantID string, from, to kpi.Day, d
 			continue
 		}
 		d.monthly[def.ID] = true
+		required = append(required, defRequired...)
 		for _, x := range defCover {
 			if x, in := clip(x); in {
 				cover = append(cover, x)
@@ -426,7 +438,7 @@ func (s *Service) load(ctx context.Context, tenantID string, from, to kpi.Day, d
 		}
 		have := map[kpi.Day]bool{}
 		for _, mp := range read {
-			if m := kpi.MonthOf(mp.Day); want[m] {
+			if m := kpi.MonthOf(mp.Day); want[m] && mp.Holds(required) {
 				d.months = append(d.months, mp)
 				have[m] = true
 			}

@@ -1,0 +1,93 @@
+package kpi_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/uptakehq/uptake/shared/kpi"
+)
+
+// withoutScoreCounters is p as written before the score counters.
+func withoutScoreCounters(p kpi.Part) kpi.Part {
+	p.Counters = maps.Clone(p.Counters)
+	for k := range p.Counters {
+		if k == kpi.CounterScoreHistograms || strings.Contains(k, "_score=") {
+			delete(p.Counters, k)
+		}
+	}
+	return p
+}
+
+// TestScoreCounters: CSAT and CES counted from the score counters of day
+// parts, and of month parts merged from them, equal those counted from
+// the same parts' answers (the parts stripped of their counters, as parts
+// written before them), to the last bit, on every scale a configuration
+// may have and with scores off it (fractions, negatives, over 100); a
+// range of parts with and without the counters too.
+func TestScoreCounters(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 9))
+	scores := []float64{-3, -1, 0, 0.5, 1, 2, 2.5, 3, 4, 5, 6, 7, 8, 9, 10, 11, 50, 99, 100, 100.5, 101, 1e9}
+	sep := kpi.NewDay(2026, 9, 1)
+	var days []kpi.Part
+	for i := range 30 {
+		d := sep.AddDays(i)
+		var counted []kpi.Response
+		for k := range r.IntN(40) {
+			typ := []string{"csat", "ces", "nps"}[r.IntN(3)]
+			counted = append(counted, kpi.Response{Type: typ, SurveyID: "s", Respondent: fmt.Sprintf("u%d-%d", i, k),
+				MessageID: fmt.Sprint(i, k), Time: d.Start(time.UTC), Score: scores[r.IntN(len(scores))]})
+		}
+		days = append(days, kpi.BuildPart(kpi.DefaultConfig(), kpi.Facts{Day: d}, kpi.Ordinals{}, kpi.DayState{Counted: counted}))
+	}
+	month, ok := kpi.BuildMonth(days)
+	if !ok {
+		t.Fatal("no month part")
+	}
+	var old, mixed []kpi.Part
+	for i, p := range days {
+		old = append(old, withoutScoreCounters(p))
+		if i%3 == 0 {
+			mixed = append(mixed, old[i])
+		} else {
+			mixed = append(mixed, p)
+		}
+	}
+	configs := map[string]func(*kpi.Config){
+		"default":            func(*kpi.Config) {},
+		"0 to 10":            func(c *kpi.Config) { c.CSATScaleMin, c.CSATScaleMax, c.CESScaleMin, c.CESScaleMax = 0, 10, 0, 10 },
+		"1 to 7, lower easy": func(c *kpi.Config) { c.CESScaleMin, c.CESScaleMax, c.CESHigherIsEasier = 1, 7, false },
+		"0 to 100":           func(c *kpi.Config) { c.CSATScaleMin, c.CSATScaleMax, c.CESScaleMin, c.CESScaleMax = 0, 100, 98, 100 },
+		"unchecked -5 to 5":  func(c *kpi.Config) { c.CSATScaleMin, c.CESScaleMin = -5, -5 },
+	}
+	from, to := sep, kpi.MonthEnd(sep)
+	for name, set := range configs {
+		cfg := kpi.DefaultConfig()
+		set(&cfg)
+		for _, id := range []string{"csat", "ces"} {
+			def, _ := kpi.Lookup(id)
+			eval := func(parts, months []kpi.Part) string {
+				b, err := json.Marshal(def.Evaluate(kpi.Input{From: from, To: to, Parts: parts, Months: months, Config: cfg}))
+				if err != nil {
+					t.Fatal(err)
+				}
+				return string(b)
+			}
+			want := eval(old, nil)
+			if !strings.Contains(want, `"responses":`) || strings.Contains(want, `"responses":0`) {
+				t.Fatalf("%s, %s: no answers counted: %s", id, name, want)
+			}
+			for what, got := range map[string]string{"day parts": eval(days, nil), "a month part": eval(days, []kpi.Part{month}), "parts with and without": eval(mixed, nil)} {
+				if diff := cmp.Diff(got, want); diff != "" {
+					t.Errorf("%s, scale %s, from the counters of %s: differs from the answers (-counters +answers):\n%s", id, name, what, diff)
+				}
+			}
+		}
+	}
+}
