@@ -153,7 +153,8 @@ func init() {
 	define(Definition{Segments: true, ID: "ces", Breakdowns: surveyDims, Filters: surveyDims, Reads: readRange, Fields: FieldResponses,
 		FieldsFor: scoreFields(cesScale), Requires: scoreRequires(cesScale), CountersOnly: plain, Eval: evalCES})
 	define(Definition{Segments: true, ID: "detractor_followups", Filters: surveyDims, Reads: readRange, Fields: FieldResponses, Eval: evalFollowUps})
-	define(Definition{ID: "ticket_volume", Breakdowns: ticketDims, Filters: ticketDims, Reads: readRange, Fields: FieldTickets, Eval: evalTicketVolume})
+	define(Definition{ID: "ticket_volume", Breakdowns: ticketDims, Filters: ticketDims, Reads: readRange, Fields: FieldTickets,
+		FieldsFor: ticketVolumeFields, Requires: ticketVolumeRequires, CountersOnly: always, Eval: evalTicketVolume})
 	define(Definition{ID: "first_response_time", Breakdowns: ticketDims, Filters: ticketDims, Reads: readRange, Fields: FieldTickets, Eval: evalFirstResponse})
 	define(Definition{ID: "resolution_time", Breakdowns: ticketDims, Filters: ticketDims, Reads: readRange, Fields: FieldTickets, Eval: evalResolutionTime})
 	define(Definition{ID: "resolution_rate", Breakdowns: ticketDims, Filters: ticketDims, Reads: readRange, Fields: FieldTickets, Eval: evalResolutionRate})

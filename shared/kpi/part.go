@@ -189,6 +189,8 @@ func BuildPart(cfg Config, f Facts, ords Ordinals, st DayState) Part {
 	subscriptionPart(&p, cfg, st.Subscription)
 	p.Tickets = slices.Clone(st.Tickets)
 	sortTickets(p.Tickets)
+	p.Counters[CounterTicketCounts] = 1
+	p.Counters[CounterTickets] = float64(len(p.Tickets))
 	p.Sets[SetNewUsers] = ords.set(st.NewUserIDs)
 	dims := topKeys(st.Segments, func(v map[string][]string) int {
 		n := 0

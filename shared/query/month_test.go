@@ -199,19 +199,28 @@ type refStore struct {
 	dirty []kpi.Dirty
 }
 
-// Its parts have no score counters (kpi.ScoreCounter), as parts written
-// before them: it answers CSAT and CES from the answers, against which the
-// counters of the store with month parts are compared.
+// Its parts have no score counters (kpi.ScoreCounter) and no ticket
+// counts, as parts written before them: it answers CSAT, CES and
+// ticket_volume from the answers and tickets, against which the counters
+// of the store with month parts are compared.
 func newRefStore(st *memStore) (*refStore, error) {
 	parts, err := st.Parts(context.Background(), benchTenant, st.first, st.first.AddDays(len(st.parts)))
 	for _, p := range parts {
 		for k := range p.Counters {
-			if k == kpi.CounterScoreHistograms || strings.HasPrefix(k, "csat_score=") || strings.HasPrefix(k, "ces_score=") {
+			if addedCounter(k) {
 				delete(p.Counters, k)
 			}
 		}
 	}
 	return &refStore{cfg: st.cfg, parts: parts, dirty: st.dirty}, err
+}
+
+// addedCounter reports whether k is one of the counters added to parts
+// for KPIs that counted their answers or tickets before (score
+// histograms, ticket counts).
+func addedCounter(k string) bool {
+	return k == kpi.CounterScoreHistograms || strings.HasPrefix(k, "csat_score=") || strings.HasPrefix(k, "ces_score=") ||
+		k == kpi.CounterTicketCounts || k == kpi.CounterTickets
 }
 
 func (s *refStore) Config(context.Context, string) (kpi.Config, error) { return s.cfg, nil }
@@ -313,9 +322,10 @@ func TestMonthPartsComplete(t *testing.T) {
 }
 
 // TestScoreCountersOfOldMonths: a month part without the score counters
-// (merged from days written before them) is not read for CSAT and CES
-// from counters: the query reads its days, which it counts from their
-// answers, and answers as day parts do; a month part with them is read.
+// or the ticket counts (merged from days written before them) is not read
+// for CSAT, CES and ticket_volume from counters: the query reads its
+// days, which it counts from their answers and tickets, and answers as
+// day parts do; a month part with them is read.
 func TestScoreCountersOfOldMonths(t *testing.T) {
 	st, _, err := genStore(parts.New(benchLast, 75, parts.Seed))
 	if err != nil {
@@ -332,7 +342,7 @@ func TestScoreCountersOfOldMonths(t *testing.T) {
 		if old {
 			// September's days and month written before the counters.
 			for k := range st.months[sep].counters {
-				if k == kpi.CounterScoreHistograms || strings.HasPrefix(k, "csat_score=") || strings.HasPrefix(k, "ces_score=") {
+				if addedCounter(k) {
 					delete(st.months[sep].counters, k)
 				}
 			}
@@ -340,10 +350,11 @@ func TestScoreCountersOfOldMonths(t *testing.T) {
 				if kpi.MonthOf(st.parts[i].day).Equal(sep) {
 					st.parts[i].counters = maps.Clone(st.parts[i].counters)
 					delete(st.parts[i].counters, kpi.CounterScoreHistograms)
+					delete(st.parts[i].counters, kpi.CounterTicketCounts)
 				}
 			}
 		}
-		for _, id := range []string{"csat", "ces"} {
+		for _, id := range []string{"csat", "ces", "ticket_volume"} {
 			q := query.Request{KPI: id, From: sep.AddDays(-3), To: kpi.MonthEnd(sep)}
 			st.reads.Store(0)
 			got, err := (&query.Service{Store: st, Log: log}).KPI(ctx, benchTenant, q)
