@@ -202,7 +202,9 @@ func (st *Store) PutMonthPart(ctx context.Context, tenantID string, p kpi.Part, 
 		h["sn"] = &types.AttributeValueMemberSS{Value: names}
 	}
 	superseded := false
-	if err := put(monthHeadSK(m), h, aws.String("attribute_not_exists(v) OR v < :v")); err != nil {
+	// v = :v: this write's own head, sent again by the SDK after an answer
+	// was lost.
+	if err := put(monthHeadSK(m), h, aws.String("attribute_not_exists(v) OR v <= :v")); err != nil {
 		if !isConditionFailed(err) {
 			return fmt.Errorf("put month part %s: %w", monthKey(m), err)
 		}
