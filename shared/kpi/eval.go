@@ -155,8 +155,10 @@ func init() {
 	define(Definition{Segments: true, ID: "detractor_followups", Filters: surveyDims, Reads: readRange, Fields: FieldResponses, Eval: evalFollowUps})
 	define(Definition{ID: "ticket_volume", Breakdowns: ticketDims, Filters: ticketDims, Reads: readRange, Fields: FieldTickets,
 		FieldsFor: ticketVolumeFields, Requires: ticketVolumeRequires, CountersOnly: always, Eval: evalTicketVolume})
-	define(Definition{ID: "first_response_time", Breakdowns: ticketDims, Filters: ticketDims, Reads: readRange, Fields: FieldTickets, Eval: evalFirstResponse})
-	define(Definition{ID: "resolution_time", Breakdowns: ticketDims, Filters: ticketDims, Reads: readRange, Fields: FieldTickets, Eval: evalResolutionTime})
+	define(Definition{ID: "first_response_time", Breakdowns: ticketDims, Filters: ticketDims, Reads: readRange, Fields: FieldTickets,
+		FieldsFor: durationFields, Requires: durationRequires, CountersOnly: always, Eval: evalFirstResponse})
+	define(Definition{ID: "resolution_time", Breakdowns: ticketDims, Filters: ticketDims, Reads: readRange, Fields: FieldTickets,
+		FieldsFor: durationFields, Requires: durationRequires, CountersOnly: always, Eval: evalResolutionTime})
 	define(Definition{ID: "resolution_rate", Breakdowns: ticketDims, Filters: ticketDims, Reads: readRange, Fields: FieldTickets, Eval: evalResolutionRate})
 	define(Definition{ID: "escalation_response_time", Breakdowns: ticketDims, Filters: ticketDims, Reads: readRange, Fields: FieldTickets, Eval: evalEscalation})
 	define(Definition{ID: "repeat_contact_rate", Breakdowns: ticketDims, Filters: ticketDims, Reads: readRange, Fields: FieldTickets, Eval: evalRepeatContact})

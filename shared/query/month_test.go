@@ -211,6 +211,11 @@ func newRefStore(st *memStore) (*refStore, error) {
 				delete(p.Counters, k)
 			}
 		}
+		for k := range p.Lists {
+			if addedList(k) {
+				delete(p.Lists, k)
+			}
+		}
 	}
 	return &refStore{cfg: st.cfg, parts: parts, dirty: st.dirty}, err
 }
@@ -220,7 +225,13 @@ func newRefStore(st *memStore) (*refStore, error) {
 // histograms, ticket counts).
 func addedCounter(k string) bool {
 	return k == kpi.CounterScoreHistograms || strings.HasPrefix(k, "csat_score=") || strings.HasPrefix(k, "ces_score=") ||
-		k == kpi.CounterTicketCounts || k == kpi.CounterTickets
+		k == kpi.CounterTicketCounts || k == kpi.CounterTickets || k == kpi.CounterTicketDurations
+}
+
+// addedList reports whether k is one of the lists added to parts for
+// KPIs that timed their tickets before.
+func addedList(k string) bool {
+	return k == kpi.ListFirstResponseMinutes || k == kpi.ListResolutionHours
 }
 
 func (s *refStore) Config(context.Context, string) (kpi.Config, error) { return s.cfg, nil }
@@ -351,10 +362,11 @@ func TestScoreCountersOfOldMonths(t *testing.T) {
 					st.parts[i].counters = maps.Clone(st.parts[i].counters)
 					delete(st.parts[i].counters, kpi.CounterScoreHistograms)
 					delete(st.parts[i].counters, kpi.CounterTicketCounts)
+					delete(st.parts[i].counters, kpi.CounterTicketDurations)
 				}
 			}
 		}
-		for _, id := range []string{"csat", "ces", "ticket_volume"} {
+		for _, id := range []string{"csat", "ces", "ticket_volume", "first_response_time", "resolution_time"} {
 			q := query.Request{KPI: id, From: sep.AddDays(-3), To: kpi.MonthEnd(sep)}
 			st.reads.Store(0)
 			got, err := (&query.Service{Store: st, Log: log}).KPI(ctx, benchTenant, q)
