@@ -161,6 +161,11 @@ func calendarTime(t Ticket, end func(Ticket) *time.Time, unit time.Duration) (fl
 // query time) read the lists, not the tickets. BuildMonth concatenates
 // lists in day order, as the tickets, so the times come in the order the
 // tickets would give them, and their mean is the same float64.
+// A day part also lists when its tickets were resolved (ListResolvedAt,
+// Unix milliseconds rounded down, whole numbers a float64 holds exactly),
+// so that resolution_rate without a filter or a breakdown counts those
+// before the range's end (a whole second: a time is before it exactly
+// when its milliseconds rounded down are) without reading the tickets.
 // CounterTicketDurations is 1 on a day part with the lists (a month part
 // has them for each of its days when it equals Days); a part without them
 // is timed from its tickets, and a month part without them for each of
@@ -168,8 +173,18 @@ func calendarTime(t Ticket, end func(Ticket) *time.Time, unit time.Duration) (fl
 const (
 	ListFirstResponseMinutes = "ticket_first_response_minutes"
 	ListResolutionHours      = "ticket_resolution_hours"
+	ListResolvedAt           = "ticket_resolved_ms"
 	CounterTicketDurations   = "ticket_durations"
 )
+
+// floorMilli is t in Unix milliseconds, rounded down.
+func floorMilli(t time.Time) float64 {
+	ms := t.UnixMilli()
+	if t.Before(time.UnixMilli(ms)) {
+		ms--
+	}
+	return float64(ms)
+}
 
 // ticketDurations are the duration KPIs read from lists.
 var ticketDurations = map[string]struct {
@@ -181,9 +196,15 @@ var ticketDurations = map[string]struct {
 	"resolution_time":     {ListResolutionHours, resolved, time.Hour},
 }
 
-// ticketLists lists the day's ticket durations into p.
+// ticketLists lists the day's ticket durations and resolution times into
+// p.
 func ticketLists(p *Part) {
 	p.Counters[CounterTicketDurations] = 1
+	for _, t := range p.Tickets {
+		if t.Resolved != nil {
+			p.Lists[ListResolvedAt] = append(p.Lists[ListResolvedAt], floorMilli(*t.Resolved))
+		}
+	}
 	for _, d := range ticketDurations {
 		for _, t := range p.Tickets {
 			if x, ok := calendarTime(t, d.end, d.unit); ok {
@@ -299,6 +320,32 @@ func evalEscalation(in Input) Result {
 
 func evalResolutionRate(in Input) Result {
 	end := in.To.End(in.Config.Location())
+	rate := func(done, n float64) Result {
+		return Result{Value: ratio(done, n, 100), Numerator: done, Denominator: n, Details: map[string]any{"resolved": done, "created": n}}
+	}
+	if plain(in) {
+		// Whole counts: the sums are the same in any order.
+		endMs := floorMilli(end)
+		var done, n float64
+		for _, p := range in.CoverRange() {
+			if p.Holds([]string{CounterTicketDurations}) {
+				n += p.Counters[CounterTickets]
+				for _, ms := range p.Lists[ListResolvedAt] {
+					if ms < endMs {
+						done++
+					}
+				}
+				continue
+			}
+			for _, t := range p.Tickets {
+				n++
+				if t.Resolved != nil && t.Resolved.Before(end) {
+					done++
+				}
+			}
+		}
+		return rate(done, n)
+	}
 	return ticketKPI(in, func(ts []Ticket) Result {
 		var done float64
 		for _, t := range ts {
@@ -306,9 +353,22 @@ func evalResolutionRate(in Input) Result {
 				done++
 			}
 		}
-		n := float64(len(ts))
-		return Result{Value: ratio(done, n, 100), Numerator: done, Denominator: n, Details: map[string]any{"resolved": done, "created": n}}
+		return rate(done, float64(len(ts)))
 	})
+}
+
+func resolutionRateFields(in Input) Fields {
+	if plain(in) {
+		return FieldLists
+	}
+	return FieldTickets
+}
+
+func resolutionRateRequires(in Input) []string {
+	if plain(in) {
+		return []string{CounterTicketDurations}
+	}
+	return nil
 }
 
 // repeatWindow is how close two tickets of a requester must be to count as

@@ -231,7 +231,7 @@ func addedCounter(k string) bool {
 // addedList reports whether k is one of the lists added to parts for
 // KPIs that timed their tickets before.
 func addedList(k string) bool {
-	return k == kpi.ListFirstResponseMinutes || k == kpi.ListResolutionHours
+	return k == kpi.ListFirstResponseMinutes || k == kpi.ListResolutionHours || k == kpi.ListResolvedAt
 }
 
 func (s *refStore) Config(context.Context, string) (kpi.Config, error) { return s.cfg, nil }
@@ -366,7 +366,7 @@ func TestScoreCountersOfOldMonths(t *testing.T) {
 				}
 			}
 		}
-		for _, id := range []string{"csat", "ces", "ticket_volume", "first_response_time", "resolution_time"} {
+		for _, id := range []string{"csat", "ces", "ticket_volume", "first_response_time", "resolution_time", "resolution_rate"} {
 			q := query.Request{KPI: id, From: sep.AddDays(-3), To: kpi.MonthEnd(sep)}
 			st.reads.Store(0)
 			got, err := (&query.Service{Store: st, Log: log}).KPI(ctx, benchTenant, q)
