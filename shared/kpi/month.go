@@ -42,8 +42,8 @@ import (
 // Month parts are read with only the fields their KPIs use (Fields):
 // stores keep each field in its own items (dynamostore), so a year of a
 // KPI made of counters (CountersOnly: dau, sessions, NPS and, without
-// filters, CSAT and CES) reads a year of counters, not of sets, answers
-// and tickets.
+// filters, CSAT, CES and the ticket KPIs below) reads a year of counters
+// (and lists), not of sets, answers and tickets.
 //
 // What a year still costs about 12 times a month (BenchmarkQuery, P2):
 //
@@ -57,13 +57,15 @@ import (
 //   - retention_cohorts answers a triangle of signup cohorts × periods:
 //     a year of weekly cohorts has about 1,400 cells where 30 days have
 //     about 15, whatever the parts;
-//   - detractor_followups, the ticket KPIs, and CSAT and CES with a filter
-//     or a breakdown are made of every answer or ticket of the range
-//     (medians, filters and breakdowns on their own fields, the newest low
-//     answers): month parts hold them whole, so a year decodes a year of
-//     them. NPS without a filter counts from counters, CSAT and CES from
-//     score histograms (ScoreCounter); ticket times could from duration
-//     lists by channel.
+//   - detractor_followups, escalation_response_time, repeat_contact_rate,
+//     and the survey and ticket KPIs with a filter or a breakdown (or
+//     ticket times in business hours) are made of every answer or ticket
+//     of the range (medians, filters and breakdowns on their own fields,
+//     the newest low answers): month parts hold them whole, so a year
+//     decodes a year of them. Without one, NPS counts from counters, CSAT
+//     and CES from score histograms (ScoreCounter), ticket_volume from
+//     ticket counts, first_response_time, resolution_time and
+//     resolution_rate from lists of ticket times (tickets.go).
 
 // MonthOf is the first day of d's calendar month.
 func MonthOf(d Day) Day { return NewDay(d.Year(), d.Month(), 1) }
