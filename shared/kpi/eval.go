@@ -92,9 +92,10 @@ type Definition struct {
 	// customersAt). Without it, or when Plan says so, the query reads every
 	// day part from the lookback to the lookforward.
 	Reads func(in Input) (cover, days []Span)
-	// Fields are the JSON fields of parts the KPI reads (answers,
-	// tickets, accounts, orders); counters are always read, and sets and
-	// lists unless CountersOnly says otherwise (FieldsOf).
+	// Fields are the fields of parts the KPI reads (answers, tickets,
+	// accounts, orders; lists, for a KPI that reads no set); counters are
+	// always read, and sets and lists unless CountersOnly says otherwise
+	// (FieldsOf).
 	Fields Fields
 	// FieldsFor, when set, says which of Fields an evaluation reads (NPS
 	// without a filter or breakdown counts from counters, not answers).
@@ -165,21 +166,21 @@ func init() {
 	define(Definition{ID: "repeat_contact_rate", Breakdowns: ticketDims, Filters: ticketDims, Reads: readRange, Fields: FieldTickets, Eval: evalRepeatContact})
 	define(Definition{ID: "churn_rate", Lookback: lookback(1), Reads: readChurn, Fields: FieldAccounts, Eval: evalChurn})
 	define(Definition{ID: "customer_retention_rate", Lookback: lookback(1), Reads: readRetentionRate, Fields: FieldAccounts, Eval: evalRetentionRate})
-	define(Definition{ID: "free_to_paid_conversion", Reads: readRange, Eval: evalFreeToPaid})
+	define(Definition{ID: "free_to_paid_conversion", Reads: readRange, Fields: FieldLists, CountersOnly: always, Eval: evalFreeToPaid})
 	define(Definition{ID: "renewal_rate", Lookback: lookback(31), Lookforward: 30, Fields: FieldAccounts, Eval: evalRenewal})
 	define(Definition{ID: "avg_purchase_value", Reads: readRange, Fields: FieldOrders, Eval: evalAvgPurchase})
 	define(Definition{ID: "repeat_purchase_rate", Reads: readRange, Fields: FieldOrders, Eval: evalRepeatPurchase})
 	define(Definition{ID: "clv", Lookback: lookback(365), Fields: FieldAccounts | FieldOrders, Eval: evalCLV})
-	define(Definition{ID: "flow_comparison", Params: []string{ParamChangeDate, ParamFlow}, CheckParams: checkChangeDate, Reads: readChange, Eval: evalFlowComparison})
-	define(Definition{ID: "guidance_impact", Params: []string{ParamChangeDate, ParamSavingMinutes, ParamHourlyWage, ParamAttribution}, CheckParams: checkImpact, Reads: readChange, Eval: evalGuidanceImpact})
+	define(Definition{ID: "flow_comparison", Params: []string{ParamChangeDate, ParamFlow}, CheckParams: checkChangeDate, Reads: readChange, Fields: FieldLists, CountersOnly: always, Eval: evalFlowComparison})
+	define(Definition{ID: "guidance_impact", Params: []string{ParamChangeDate, ParamSavingMinutes, ParamHourlyWage, ParamAttribution}, CheckParams: checkImpact, Reads: readChange, Fields: FieldLists, CountersOnly: always, Eval: evalGuidanceImpact})
 	define(Definition{ID: "health_score", Lookback: lookback(30 + healthLookback), Fields: FieldAccounts | FieldResponses | FieldTickets, Eval: evalHealth})
 	define(Definition{ID: "renewal_by_onboarding", Lookback: lookback(31), Lookforward: 30, Fields: FieldAccounts, Eval: evalRenewalByOnboarding})
 	define(Definition{ID: "roi_projection", Lookback: lookback(31), Lookforward: 30, Fields: FieldAccounts, Params: roiParams, CheckParams: checkROI, Eval: evalROI})
-	define(Definition{ID: "onboarding_completion_rate", Reads: readRange, Eval: evalOnboardingCompletion})
-	define(Definition{ID: "onboarding_funnel", Reads: readRange, Eval: evalFunnel})
-	define(Definition{ID: "time_to_first_value", Reads: readRange, Eval: evalTTFV})
+	define(Definition{ID: "onboarding_completion_rate", Reads: readRange, CountersOnly: always, Eval: evalOnboardingCompletion})
+	define(Definition{ID: "onboarding_funnel", Reads: readRange, Fields: FieldLists, CountersOnly: always, Eval: evalFunnel})
+	define(Definition{ID: "time_to_first_value", Reads: readRange, Fields: FieldLists, CountersOnly: always, Eval: evalTTFV})
 	define(Definition{ID: "dropoff_paths", Lookforward: 366, Reads: readDropoff, Eval: evalDropoff})
-	define(Definition{ID: "training_progress", Reads: readRange, Eval: evalTraining})
+	define(Definition{ID: "training_progress", Reads: readRange, Fields: FieldLists, CountersOnly: always, Eval: evalTraining})
 	define(Definition{Segments: true, ID: "retention_cohorts", Lookforward: 366, Params: []string{"interval"}, Eval: evalRetention})
 }
 
