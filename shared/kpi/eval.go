@@ -162,7 +162,8 @@ func init() {
 		FieldsFor: durationFields, Requires: durationRequires, CountersOnly: always, Eval: evalResolutionTime})
 	define(Definition{ID: "resolution_rate", Breakdowns: ticketDims, Filters: ticketDims, Reads: readRange, Fields: FieldTickets,
 		FieldsFor: resolutionRateFields, Requires: resolutionRateRequires, CountersOnly: always, Eval: evalResolutionRate})
-	define(Definition{ID: "escalation_response_time", Breakdowns: ticketDims, Filters: ticketDims, Reads: readRange, Fields: FieldTickets, Eval: evalEscalation})
+	define(Definition{ID: "escalation_response_time", Breakdowns: ticketDims, Filters: ticketDims, Reads: readRange, Fields: FieldTickets,
+		FieldsFor: durationFields, Requires: escalationRequires, CountersOnly: always, Eval: evalEscalation})
 	define(Definition{ID: "repeat_contact_rate", Breakdowns: ticketDims, Filters: ticketDims, Reads: readRange, Fields: FieldTickets, Eval: evalRepeatContact})
 	define(Definition{ID: "churn_rate", Lookback: lookback(1), Reads: readChurn, Fields: FieldAccounts, Eval: evalChurn})
 	define(Definition{ID: "customer_retention_rate", Lookback: lookback(1), Reads: readRetentionRate, Fields: FieldAccounts, Eval: evalRetentionRate})

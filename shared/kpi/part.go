@@ -191,7 +191,7 @@ func BuildPart(cfg Config, f Facts, ords Ordinals, st DayState) Part {
 	sortTickets(p.Tickets)
 	p.Counters[CounterTicketCounts] = 1
 	p.Counters[CounterTickets] = float64(len(p.Tickets))
-	ticketLists(&p)
+	ticketLists(&p, cfg)
 	p.Sets[SetNewUsers] = ords.set(st.NewUserIDs)
 	dims := topKeys(st.Segments, func(v map[string][]string) int {
 		n := 0

@@ -196,10 +196,28 @@ var ticketDurations = map[string]struct {
 	"resolution_time":     {ListResolutionHours, resolved, time.Hour},
 }
 
+// Escalated tickets depend on the configuration (EscalationTag): a day
+// part lists the first response times of those escalated under the
+// configuration it was built with (ListEscalatedMinutes), and names its
+// tag in a counter (EscalationCounter), so that escalation_response_time
+// reads the list only from parts built with the tag of the query's
+// configuration, and the tickets of the others.
+const ListEscalatedMinutes = "ticket_escalated_first_response_minutes"
+
+// EscalationCounter names the counter, 1 on a day part, of the escalation
+// tag its list was made with.
+func EscalationCounter(tag string) string { return "ticket_escalation_tag=" + tag }
+
 // ticketLists lists the day's ticket durations and resolution times into
-// p.
-func ticketLists(p *Part) {
+// p, and the escalated tickets' response times under cfg.
+func ticketLists(p *Part, cfg Config) {
 	p.Counters[CounterTicketDurations] = 1
+	p.Counters[EscalationCounter(cfg.EscalationTag)] = 1
+	for _, t := range p.Tickets {
+		if x, ok := calendarTime(t, firstResponse, time.Minute); ok && escalated(cfg, t) {
+			p.Lists[ListEscalatedMinutes] = append(p.Lists[ListEscalatedMinutes], x)
+		}
+	}
 	for _, t := range p.Tickets {
 		if t.Resolved != nil {
 			p.Lists[ListResolvedAt] = append(p.Lists[ListResolvedAt], floorMilli(*t.Resolved))
@@ -306,7 +324,30 @@ func escalated(cfg Config, t Ticket) bool {
 	return strings.EqualFold(t.Priority, "urgent") || slices.Contains(t.Tags, cfg.EscalationTag)
 }
 
+// escalationRequires: the escalation list of the configured tag.
+func escalationRequires(in Input) []string {
+	if listsFit(in) {
+		return []string{CounterTicketDurations, EscalationCounter(in.Config.EscalationTag)}
+	}
+	return nil
+}
+
 func evalEscalation(in Input) Result {
+	if listsFit(in) {
+		var cal []float64
+		for _, p := range in.CoverRange() {
+			if p.Holds(escalationRequires(in)) {
+				cal = append(cal, p.Lists[ListEscalatedMinutes]...)
+				continue
+			}
+			for _, t := range p.Tickets {
+				if x, ok := calendarTime(t, firstResponse, time.Minute); ok && escalated(in.Config, t) {
+					cal = append(cal, x)
+				}
+			}
+		}
+		return timesResult(in, cal, nil, "minutes")
+	}
 	return ticketKPI(in, func(ts []Ticket) Result {
 		var esc []Ticket
 		for _, t := range ts {

@@ -225,13 +225,14 @@ func newRefStore(st *memStore) (*refStore, error) {
 // histograms, ticket counts).
 func addedCounter(k string) bool {
 	return k == kpi.CounterScoreHistograms || strings.HasPrefix(k, "csat_score=") || strings.HasPrefix(k, "ces_score=") ||
-		k == kpi.CounterTicketCounts || k == kpi.CounterTickets || k == kpi.CounterTicketDurations
+		k == kpi.CounterTicketCounts || k == kpi.CounterTickets || k == kpi.CounterTicketDurations ||
+		strings.HasPrefix(k, kpi.EscalationCounter(""))
 }
 
 // addedList reports whether k is one of the lists added to parts for
 // KPIs that timed their tickets before.
 func addedList(k string) bool {
-	return k == kpi.ListFirstResponseMinutes || k == kpi.ListResolutionHours || k == kpi.ListResolvedAt
+	return k == kpi.ListFirstResponseMinutes || k == kpi.ListResolutionHours || k == kpi.ListResolvedAt || k == kpi.ListEscalatedMinutes
 }
 
 func (s *refStore) Config(context.Context, string) (kpi.Config, error) { return s.cfg, nil }
@@ -366,7 +367,7 @@ func TestScoreCountersOfOldMonths(t *testing.T) {
 				}
 			}
 		}
-		for _, id := range []string{"csat", "ces", "ticket_volume", "first_response_time", "resolution_time", "resolution_rate"} {
+		for _, id := range []string{"csat", "ces", "ticket_volume", "first_response_time", "resolution_time", "resolution_rate", "escalation_response_time"} {
 			q := query.Request{KPI: id, From: sep.AddDays(-3), To: kpi.MonthEnd(sep)}
 			st.reads.Store(0)
 			got, err := (&query.Service{Store: st, Log: log}).KPI(ctx, benchTenant, q)
