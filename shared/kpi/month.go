@@ -57,15 +57,15 @@ import (
 //   - retention_cohorts answers a triangle of signup cohorts × periods:
 //     a year of weekly cohorts has about 1,400 cells where 30 days have
 //     about 15, whatever the parts;
-//   - detractor_followups, escalation_response_time, repeat_contact_rate,
-//     and the survey and ticket KPIs with a filter or a breakdown (or
-//     ticket times in business hours) are made of every answer or ticket
-//     of the range (medians, filters and breakdowns on their own fields,
-//     the newest low answers): month parts hold them whole, so a year
-//     decodes a year of them. Without one, NPS counts from counters, CSAT
-//     and CES from score histograms (ScoreCounter), ticket_volume from
-//     ticket counts, first_response_time, resolution_time and
-//     resolution_rate from lists of ticket times (tickets.go).
+//   - detractor_followups, repeat_contact_rate, and the survey and ticket
+//     KPIs with a filter or a breakdown (or ticket times in business
+//     hours) are made of every answer or ticket of the range (medians,
+//     filters and breakdowns on their own fields, the newest low answers):
+//     month parts hold them whole, so a year decodes a year of them.
+//     Without one, NPS counts from counters, CSAT and CES from score
+//     histograms (ScoreCounter), ticket_volume from ticket counts,
+//     first_response_time, resolution_time, resolution_rate and
+//     escalation_response_time from lists of ticket times (tickets.go).
 
 // MonthOf is the first day of d's calendar month.
 func MonthOf(d Day) Day { return NewDay(d.Year(), d.Month(), 1) }
