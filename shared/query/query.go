@@ -499,14 +499,21 @@ func (s *Service) load(ctx context.Context, tenantID string, from, to kpi.Day, d
 func (s *Service) complete(ctx context.Context, tenantID string, cfg kpi.Config, from, to kpi.Day, read spans, d data) (bool, error) {
 	counted := 0
 	whole := kpi.WholeMonths(from, to)
+	// The month parts read already say how many days they merge; the
+	// others are asked for only when a whole month is not among them.
 	months := map[kpi.Day]int{}
-	if len(whole) > 0 {
+	for _, mp := range d.months {
+		months[kpi.MonthOf(mp.Day)] = mp.Days
+	}
+	if slices.ContainsFunc(whole, func(m kpi.Day) bool { _, ok := months[m]; return !ok }) {
 		ms, err := s.Store.MonthPartsOnly(ctx, tenantID, whole[0], whole[len(whole)-1], nil)
 		if err != nil {
 			return false, fmt.Errorf("query %s: %w", tenantID, err)
 		}
 		for _, mp := range ms {
-			months[kpi.MonthOf(mp.Day)] = mp.Days
+			if m := kpi.MonthOf(mp.Day); months[m] == 0 {
+				months[m] = mp.Days
+			}
 		}
 	}
 	for m := kpi.MonthOf(from); !m.After(to); m = kpi.NextMonth(m) {
