@@ -28,6 +28,13 @@ import (
 // earlier packed version's leftovers, deleted after the head is written),
 // and leaves out a packed day whose items are not one complete version (a
 // day being rewritten reads like a day not aggregated yet).
+//
+// Unlike month parts (months.go), a day part's values are not split into
+// groups by field: a day's answers and tickets are a small share of its
+// item (about a tenth, its sets most of the rest), a range of days is
+// read by one Query whatever its KPIs, and groups would make every day
+// read a Query per group. Only the rare packed day pays for its fields
+// all together.
 
 // maxItemBytes keeps a day's part under DynamoDB's 400 KB item limit.
 const maxItemBytes = 390 * 1024
@@ -155,11 +162,18 @@ func (st *Store) Parts(ctx context.Context, tenantID string, from, to kpi.Day) (
 	return decodeParts(items)
 }
 
-// DayParts returns the stored parts of from..to with only the JSON fields
-// asked for read (the accounts attribute holds accounts and orders).
+// DayParts returns the stored parts of from..to with only the fields
+// asked for read beside the counters (the accounts attribute holds
+// accounts and orders).
 func (st *Store) DayParts(ctx context.Context, tenantID string, from, to kpi.Day, fields kpi.Fields) ([]kpi.Part, error) {
 	// The single item's attributes, then the packed items'.
-	names := []string{"counters", "sets", "lists", "v", "n", "c", "s", "l", "x"}
+	names := []string{"counters", "v", "n", "c", "x"}
+	if fields&kpi.FieldSets != 0 {
+		names = append(names, "sets", "s")
+	}
+	if fields&kpi.FieldLists != 0 {
+		names = append(names, "lists", "l")
+	}
 	var blobs []string
 	if fields&kpi.FieldResponses != 0 {
 		names, blobs = append(names, "responses"), append(blobs, "responses")

@@ -13,7 +13,8 @@
 //	T#<tenant>#RESP        <type>#<survey>#<respondent>  latest answer
 //	T#<tenant>#DAY         <YYYY-MM-DD>       a day's KPI part, or the head of one packed in several items
 //	T#<tenant>#DAY         <YYYY-MM-DD>#<nn>  a packed day part's further items (days.go)
-//	T#<tenant>#MONTH       <YYYY-MM>#<nn>     a month part, in one or more items (months.go)
+//	T#<tenant>#MONTH       h#<YYYY-MM>        a month part's head: its counters, version and groups (months.go)
+//	T#<tenant>#MONTH       <g>#<YYYY-MM>#<v>#<nn>  the items of a group of a month part's values (sets, lists, answers, …) of version v
 //	T#<tenant>#DIRTY       <YYYY-MM-DD>       a day with events newer than its part
 //	T#<tenant>#ERASURE     <time>#<subject>   a user's data erased on request
 package dynamostore
@@ -50,6 +51,9 @@ type Store struct {
 	// packDaysOver, when not 0, replaces maxItemBytes as the size over
 	// which a day part is packed (PackDaysOver).
 	packDaysOver int
+	// packMonthBytes, when not 0, replaces packItemBytes as the size of
+	// the items month parts are packed into (PackMonthItems).
+	packMonthBytes int
 }
 
 // New returns a store on table; box seals the secrets it keeps (webhook

@@ -93,12 +93,27 @@ type Definition struct {
 	// day part from the lookback to the lookforward.
 	Reads func(in Input) (cover, days []Span)
 	// Fields are the fields of parts the KPI reads (answers, tickets,
-	// accounts, orders); counters, sets and lists are always read.
+	// accounts, orders; lists, for a KPI that reads no set); counters are
+	// always read, and sets and lists unless CountersOnly says otherwise
+	// (FieldsOf).
 	Fields Fields
 	// FieldsFor, when set, says which of Fields an evaluation reads (NPS
 	// without a filter or breakdown counts from counters, not answers).
 	FieldsFor func(in Input) Fields
-	Eval      func(in Input) Result
+	// CountersOnly, when set, reports that an evaluation reads no set and
+	// no list of its parts: month parts are then read without them (a
+	// year of dau reads a year of counters, not of sets). A KPI without it
+	// reads them all, which is always right; TestMonthPartsExact checks
+	// that those with it answer as day parts read whole do.
+	CountersOnly func(in Input) bool
+	// Requires, when set, names the counters that every part must hold,
+	// for each day it stands for (Part.Holds), for an evaluation to read
+	// no more than FieldsOf: counters added after parts were first
+	// written. The query reads a month part without them as its days,
+	// and day parts with Fields as well, so that parts written before the
+	// counters are evaluated from what they hold.
+	Requires func(in Input) []string
+	Eval     func(in Input) Result
 }
 
 // readOrganic covers the range and the previous range of equal length.
@@ -119,47 +134,54 @@ func define(d Definition) {
 }
 
 func init() {
-	define(Definition{Segments: true, ID: "dau", Reads: readRange, Eval: evalDAU})
-	define(Definition{Segments: true, ID: "active_users", Reads: readRange, Eval: evalDAU})
+	define(Definition{Segments: true, ID: "dau", Reads: readRange, CountersOnly: plain, Eval: evalDAU})
+	define(Definition{Segments: true, ID: "active_users", Reads: readRange, CountersOnly: plain, Eval: evalDAU})
 	define(Definition{Segments: true, ID: "wau", Lookback: lookback(6), Reads: readLastDays(7), Eval: rolling(7)})
 	define(Definition{Segments: true, ID: "mau", Lookback: lookback(29), Reads: readLastDays(30), Eval: rolling(30)})
 	define(Definition{Segments: true, ID: "stickiness", Lookback: lookback(29), Eval: evalStickiness})
 	define(Definition{ID: "engagement_rate", History: []string{CounterKnownNew}, HistoryBefore: func(_, to Day) Day { return to.AddDays(1) }, Reads: readRange, Eval: evalEngagement})
-	define(Definition{ID: "sessions", Breakdowns: SessionDims, Filters: SessionDims, Reads: readRange, Eval: evalSessions})
-	define(Definition{ID: "pages_per_session", Breakdowns: SessionDims, Filters: SessionDims, Reads: readRange, Eval: evalPagesPerSession})
-	define(Definition{ID: "avg_session_duration", Breakdowns: SessionDims, Filters: SessionDims, Reads: readRange, Eval: evalSessionDuration})
+	define(Definition{ID: "sessions", Breakdowns: SessionDims, Filters: SessionDims, Reads: readRange, CountersOnly: always, Eval: evalSessions})
+	define(Definition{ID: "pages_per_session", Breakdowns: SessionDims, Filters: SessionDims, Reads: readRange, CountersOnly: always, Eval: evalPagesPerSession})
+	define(Definition{ID: "avg_session_duration", Breakdowns: SessionDims, Filters: SessionDims, Reads: readRange, CountersOnly: always, Eval: evalSessionDuration})
 	define(Definition{Segments: true, ID: "conversion_rate", Breakdowns: []string{"channel", DimLandingPage}, Filters: []string{"channel", DimLandingPage}, Reads: readRange, Eval: evalConversion})
-	define(Definition{ID: "organic_clicks", Lookback: func(days int) int { return days }, Reads: readOrganic, Eval: evalOrganic})
+	define(Definition{ID: "organic_clicks", Lookback: func(days int) int { return days }, Reads: readOrganic, CountersOnly: always, Eval: evalOrganic})
 	define(Definition{Segments: true, ID: "feature_adoption", Params: []string{"feature"}, Reads: readRange, Eval: evalFeatures})
 	define(Definition{ID: "product_adoption", Lookback: lookback(29), History: []string{SetSignups},
 		HistoryBefore: func(_, to Day) Day { return to.AddDays(-29) }, Reads: readLastDays(30), Eval: evalProductAdoption})
-	define(Definition{Segments: true, ID: "nps", Breakdowns: surveyDims, Filters: surveyDims, Reads: readRange, Fields: FieldResponses, FieldsFor: npsFields, Eval: evalNPS})
-	define(Definition{Segments: true, ID: "csat", Breakdowns: surveyDims, Filters: surveyDims, Reads: readRange, Fields: FieldResponses, Eval: evalCSAT})
-	define(Definition{Segments: true, ID: "ces", Breakdowns: surveyDims, Filters: surveyDims, Reads: readRange, Fields: FieldResponses, Eval: evalCES})
+	define(Definition{Segments: true, ID: "nps", Breakdowns: surveyDims, Filters: surveyDims, Reads: readRange, Fields: FieldResponses, FieldsFor: npsFields, CountersOnly: plain, Eval: evalNPS})
+	define(Definition{Segments: true, ID: "csat", Breakdowns: surveyDims, Filters: surveyDims, Reads: readRange, Fields: FieldResponses,
+		FieldsFor: scoreFields(csatScale), Requires: scoreRequires(csatScale), CountersOnly: plain, Eval: evalCSAT})
+	define(Definition{Segments: true, ID: "ces", Breakdowns: surveyDims, Filters: surveyDims, Reads: readRange, Fields: FieldResponses,
+		FieldsFor: scoreFields(cesScale), Requires: scoreRequires(cesScale), CountersOnly: plain, Eval: evalCES})
 	define(Definition{Segments: true, ID: "detractor_followups", Filters: surveyDims, Reads: readRange, Fields: FieldResponses, Eval: evalFollowUps})
-	define(Definition{ID: "ticket_volume", Breakdowns: ticketDims, Filters: ticketDims, Reads: readRange, Fields: FieldTickets, Eval: evalTicketVolume})
-	define(Definition{ID: "first_response_time", Breakdowns: ticketDims, Filters: ticketDims, Reads: readRange, Fields: FieldTickets, Eval: evalFirstResponse})
-	define(Definition{ID: "resolution_time", Breakdowns: ticketDims, Filters: ticketDims, Reads: readRange, Fields: FieldTickets, Eval: evalResolutionTime})
-	define(Definition{ID: "resolution_rate", Breakdowns: ticketDims, Filters: ticketDims, Reads: readRange, Fields: FieldTickets, Eval: evalResolutionRate})
-	define(Definition{ID: "escalation_response_time", Breakdowns: ticketDims, Filters: ticketDims, Reads: readRange, Fields: FieldTickets, Eval: evalEscalation})
+	define(Definition{ID: "ticket_volume", Breakdowns: ticketDims, Filters: ticketDims, Reads: readRange, Fields: FieldTickets,
+		FieldsFor: ticketVolumeFields, Requires: ticketVolumeRequires, CountersOnly: always, Eval: evalTicketVolume})
+	define(Definition{ID: "first_response_time", Breakdowns: ticketDims, Filters: ticketDims, Reads: readRange, Fields: FieldTickets,
+		FieldsFor: durationFields, Requires: durationRequires, CountersOnly: always, Eval: evalFirstResponse})
+	define(Definition{ID: "resolution_time", Breakdowns: ticketDims, Filters: ticketDims, Reads: readRange, Fields: FieldTickets,
+		FieldsFor: durationFields, Requires: durationRequires, CountersOnly: always, Eval: evalResolutionTime})
+	define(Definition{ID: "resolution_rate", Breakdowns: ticketDims, Filters: ticketDims, Reads: readRange, Fields: FieldTickets,
+		FieldsFor: resolutionRateFields, Requires: resolutionRateRequires, CountersOnly: always, Eval: evalResolutionRate})
+	define(Definition{ID: "escalation_response_time", Breakdowns: ticketDims, Filters: ticketDims, Reads: readRange, Fields: FieldTickets,
+		FieldsFor: durationFields, Requires: escalationRequires, CountersOnly: always, Eval: evalEscalation})
 	define(Definition{ID: "repeat_contact_rate", Breakdowns: ticketDims, Filters: ticketDims, Reads: readRange, Fields: FieldTickets, Eval: evalRepeatContact})
 	define(Definition{ID: "churn_rate", Lookback: lookback(1), Reads: readChurn, Fields: FieldAccounts, Eval: evalChurn})
 	define(Definition{ID: "customer_retention_rate", Lookback: lookback(1), Reads: readRetentionRate, Fields: FieldAccounts, Eval: evalRetentionRate})
-	define(Definition{ID: "free_to_paid_conversion", Reads: readRange, Eval: evalFreeToPaid})
+	define(Definition{ID: "free_to_paid_conversion", Reads: readRange, Fields: FieldLists, CountersOnly: always, Eval: evalFreeToPaid})
 	define(Definition{ID: "renewal_rate", Lookback: lookback(31), Lookforward: 30, Fields: FieldAccounts, Eval: evalRenewal})
-	define(Definition{ID: "avg_purchase_value", Reads: readRange, Fields: FieldOrders, Eval: evalAvgPurchase})
-	define(Definition{ID: "repeat_purchase_rate", Reads: readRange, Fields: FieldOrders, Eval: evalRepeatPurchase})
+	define(Definition{ID: "avg_purchase_value", Reads: readRange, Fields: FieldOrders, CountersOnly: always, Eval: evalAvgPurchase})
+	define(Definition{ID: "repeat_purchase_rate", Reads: readRange, Fields: FieldOrders, CountersOnly: always, Eval: evalRepeatPurchase})
 	define(Definition{ID: "clv", Lookback: lookback(365), Fields: FieldAccounts | FieldOrders, Eval: evalCLV})
-	define(Definition{ID: "flow_comparison", Params: []string{ParamChangeDate, ParamFlow}, CheckParams: checkChangeDate, Reads: readChange, Eval: evalFlowComparison})
-	define(Definition{ID: "guidance_impact", Params: []string{ParamChangeDate, ParamSavingMinutes, ParamHourlyWage, ParamAttribution}, CheckParams: checkImpact, Reads: readChange, Eval: evalGuidanceImpact})
+	define(Definition{ID: "flow_comparison", Params: []string{ParamChangeDate, ParamFlow}, CheckParams: checkChangeDate, Reads: readChange, Fields: FieldLists, CountersOnly: always, Eval: evalFlowComparison})
+	define(Definition{ID: "guidance_impact", Params: []string{ParamChangeDate, ParamSavingMinutes, ParamHourlyWage, ParamAttribution}, CheckParams: checkImpact, Reads: readChange, Fields: FieldLists, CountersOnly: always, Eval: evalGuidanceImpact})
 	define(Definition{ID: "health_score", Lookback: lookback(30 + healthLookback), Fields: FieldAccounts | FieldResponses | FieldTickets, Eval: evalHealth})
 	define(Definition{ID: "renewal_by_onboarding", Lookback: lookback(31), Lookforward: 30, Fields: FieldAccounts, Eval: evalRenewalByOnboarding})
 	define(Definition{ID: "roi_projection", Lookback: lookback(31), Lookforward: 30, Fields: FieldAccounts, Params: roiParams, CheckParams: checkROI, Eval: evalROI})
-	define(Definition{ID: "onboarding_completion_rate", Reads: readRange, Eval: evalOnboardingCompletion})
-	define(Definition{ID: "onboarding_funnel", Reads: readRange, Eval: evalFunnel})
-	define(Definition{ID: "time_to_first_value", Reads: readRange, Eval: evalTTFV})
+	define(Definition{ID: "onboarding_completion_rate", Reads: readRange, CountersOnly: always, Eval: evalOnboardingCompletion})
+	define(Definition{ID: "onboarding_funnel", Reads: readRange, Fields: FieldLists, CountersOnly: always, Eval: evalFunnel})
+	define(Definition{ID: "time_to_first_value", Reads: readRange, Fields: FieldLists, CountersOnly: always, Eval: evalTTFV})
 	define(Definition{ID: "dropoff_paths", Lookforward: 366, Reads: readDropoff, Eval: evalDropoff})
-	define(Definition{ID: "training_progress", Reads: readRange, Eval: evalTraining})
+	define(Definition{ID: "training_progress", Reads: readRange, Fields: FieldLists, CountersOnly: always, Eval: evalTraining})
 	define(Definition{Segments: true, ID: "retention_cohorts", Lookforward: 366, Params: []string{"interval"}, Eval: evalRetention})
 }
 

@@ -39,6 +39,12 @@ import (
 // through Reads; one without Reads, or a query with trait filters, a
 // trait breakdown or a daily or weekly series, reads day parts only.
 //
+// Month parts are read with only the fields their KPIs use (Fields):
+// stores keep each field in its own items (dynamostore), so a year of a
+// KPI made of counters (CountersOnly: dau, sessions, NPS and, without
+// filters, CSAT, CES and the ticket KPIs below) reads a year of counters
+// (and lists), not of sets, answers and tickets.
+//
 // What a year still costs about 12 times a month (BenchmarkQuery, P2):
 //
 //   - stickiness is the mean over the range's days of DAU(d) / MAU(d),
@@ -51,12 +57,15 @@ import (
 //   - retention_cohorts answers a triangle of signup cohorts × periods:
 //     a year of weekly cohorts has about 1,400 cells where 30 days have
 //     about 15, whatever the parts;
-//   - csat, ces, detractor_followups and the ticket KPIs are made of every
-//     answer or ticket of the range (medians, filters and breakdowns on
-//     their own fields, the newest low answers): month parts hold them
-//     whole, so a year decodes a year of them. NPS without a filter counts
-//     from counters; CSAT and CES could too from score histograms kept in
-//     the parts, and ticket times from duration lists by channel.
+//   - detractor_followups, repeat_contact_rate, and the survey and ticket
+//     KPIs with a filter or a breakdown (or ticket times in business
+//     hours) are made of every answer or ticket of the range (medians,
+//     filters and breakdowns on their own fields, the newest low answers):
+//     month parts hold them whole, so a year decodes a year of them.
+//     Without one, NPS counts from counters, CSAT and CES from score
+//     histograms (ScoreCounter), ticket_volume from ticket counts,
+//     first_response_time, resolution_time, resolution_rate and
+//     escalation_response_time from lists of ticket times (tickets.go).
 
 // MonthOf is the first day of d's calendar month.
 func MonthOf(d Day) Day { return NewDay(d.Year(), d.Month(), 1) }
@@ -261,10 +270,12 @@ func readDropoff(in Input) (cover, days []Span) {
 	return []Span{{in.From, in.To}, {in.From, in.To.AddDays(in.Config.OnboardingWindowDays + 1)}}, nil
 }
 
-// Fields are the fields of a part beside its counters, sets and lists:
-// stores keep them as JSON, and decoding a month's answers, tickets and
-// orders costs far more than its sets, so month parts are read with only
-// the fields the KPIs evaluated on them use (Definition.Fields).
+// Fields are the fields of a part beside its counters: its sets and
+// lists, and the fields stores keep as JSON. Month parts are stored in one
+// group of items per field (dynamostore), and decoding a month's answers,
+// tickets and orders, or even its sets, costs far more than its counters,
+// so month parts are read with only the fields the KPIs evaluated on them
+// use (Definition.FieldsOf).
 type Fields uint8
 
 // The fields a read may bring.
@@ -273,7 +284,9 @@ const (
 	FieldTickets
 	FieldAccounts
 	FieldOrders
-	AllFields = FieldResponses | FieldTickets | FieldAccounts | FieldOrders
+	FieldSets
+	FieldLists
+	AllFields = FieldResponses | FieldTickets | FieldAccounts | FieldOrders | FieldSets | FieldLists
 )
 
 // Only returns p without the fields f leaves out.
@@ -290,13 +303,44 @@ func (p Part) Only(f Fields) Part {
 	if f&FieldOrders == 0 {
 		p.Orders = nil
 	}
+	if f&FieldSets == 0 {
+		p.Sets = map[string]*roaring.Bitmap{}
+	}
+	if f&FieldLists == 0 {
+		p.Lists = map[string][]float64{}
+	}
 	return p
 }
 
-// FieldsOf is what the evaluation of d on in reads of Fields.
+// FieldsOf is what the evaluation of d on in reads of parts beside their
+// counters: Fields (or FieldsFor), and the sets and lists unless
+// CountersOnly says the evaluation reads none.
 func (d Definition) FieldsOf(in Input) Fields {
+	f := d.Fields
 	if d.FieldsFor != nil {
-		return d.FieldsFor(in)
+		f = d.FieldsFor(in)
 	}
-	return d.Fields
+	if d.CountersOnly == nil || !d.CountersOnly(in) {
+		f |= FieldSets | FieldLists
+	}
+	return f
 }
+
+// Holds reports whether p has each of counters for each day it stands
+// for (Definition.Requires).
+func (p Part) Holds(counters []string) bool {
+	for _, c := range counters {
+		if p.Counters[c] != float64(p.days()) {
+			return false
+		}
+	}
+	return true
+}
+
+// always and plain are CountersOnly functions: always, for KPIs made of
+// counters whatever the query (session counters, keyed by their
+// dimensions); plain, for those made of counters unless the query filters
+// or breaks them down.
+func always(Input) bool { return true }
+
+func plain(in Input) bool { return len(in.Filters) == 0 && in.Breakdown == "" }

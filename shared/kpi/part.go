@@ -179,6 +179,7 @@ func BuildPart(cfg Config, f Facts, ords Ordinals, st DayState) Part {
 	p.Counters[CounterNPSPromoters] = prom
 	p.Counters[CounterNPSPassives] = pass
 	p.Counters[CounterNPSDetractors] = detr
+	scoreCounters(&p, counted)
 	p.Sets[SetActiveUsers] = ords.set(f.ActiveUsers)
 	p.Sets[SetPageVisitors] = ords.set(f.PageVisitors)
 	p.Sets[SetConvertedVisitors] = ords.set(f.ConvertedVisitors)
@@ -188,6 +189,9 @@ func BuildPart(cfg Config, f Facts, ords Ordinals, st DayState) Part {
 	subscriptionPart(&p, cfg, st.Subscription)
 	p.Tickets = slices.Clone(st.Tickets)
 	sortTickets(p.Tickets)
+	p.Counters[CounterTicketCounts] = 1
+	p.Counters[CounterTickets] = float64(len(p.Tickets))
+	ticketLists(&p, cfg)
 	p.Sets[SetNewUsers] = ords.set(st.NewUserIDs)
 	dims := topKeys(st.Segments, func(v map[string][]string) int {
 		n := 0

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -123,18 +124,150 @@ func onScale(score float64, min, max int) bool {
 	return score == math.Trunc(score) && score >= float64(min) && score <= float64(max)
 }
 
-func evalCSAT(in Input) Result {
-	lo, hi := in.Config.CSATScaleMin, in.Config.CSATScaleMax
-	return surveyKPI(in, "csat", func(rs []Response) Result {
-		var pos, n, off float64
-		for _, r := range rs {
-			if !onScale(r.Score, lo, hi) {
-				off++
+// Score histograms
+//
+// CSAT and CES without a filter or a breakdown count from counters, as
+// NPS does: BuildPart counts the day's answers of each type by score
+// (ScoreCounter), from the same answers it keeps in Responses (those no
+// later answer replaced), so a year reads no answer. The scale is the
+// tenant's configuration at query time, so the counters keep scores, not
+// verdicts: one counter per whole score within 0..100 (every scale a
+// configuration may have, Config.Validate), and one for every other score
+// (fractions, negatives, over 100), which is off every such scale. CSAT
+// and CES add whole numbers only, so the counts and sums are the same
+// float64s whatever the order: the counters answer bit for bit as the
+// answers do (TestMonthPartsExact compares them with day parts whose
+// counters are removed, TestScoreCounters with odd scores and scales).
+//
+// Parts built before the counters existed lack CounterScoreHistograms:
+// such a part is counted from its answers. Day parts are read with their
+// answers for these KPIs whatever the query (a day part is one item:
+// the answers cost their decoding only), and a month part without the
+// counters for each of its days is read as its days (Requires).
+
+// CounterScoreHistograms is 1 on a day part with score counters; a month
+// part has them for each of its days when it equals Days.
+const CounterScoreHistograms = "score_histograms"
+
+// otherScore is the key of the scores off every scale.
+const otherScore = "other"
+
+// ScoreCounter names the counter of answers of a type with a score.
+func ScoreCounter(typ string, score float64) string {
+	if score == math.Trunc(score) && score >= 0 && score <= 100 {
+		return typ + "_score=" + strconv.Itoa(int(score))
+	}
+	return typ + "_score=" + otherScore
+}
+
+// scoreCounters counts a day's CSAT and CES answers by score into p.
+func scoreCounters(p *Part, counted []Response) {
+	p.Counters[CounterScoreHistograms] = 1
+	for _, r := range counted {
+		if r.Type == "csat" || r.Type == "ces" {
+			p.Counters[ScoreCounter(r.Type, r.Score)]++
+		}
+	}
+}
+
+// scored is a score and how many answers have it.
+type scored struct{ score, n float64 }
+
+func scoresOf(rs []Response) []scored {
+	out := make([]scored, len(rs))
+	for i, r := range rs {
+		out[i] = scored{r.Score, 1}
+	}
+	return out
+}
+
+// histogramsFit reports whether an evaluation of CSAT or CES counts from
+// the score counters: no filter, no breakdown, and the configured scale
+// within 0..100 (a configuration stored unchecked counts from answers).
+func histogramsFit(in Input, lo, hi int) bool {
+	return plain(in) && lo >= 0 && hi <= 100
+}
+
+// scoreFields and scoreRequires are the FieldsFor and Requires of CSAT
+// and CES.
+func scoreFields(scale func(Config) (int, int)) func(Input) Fields {
+	return func(in Input) Fields {
+		if lo, hi := scale(in.Config); histogramsFit(in, lo, hi) {
+			return 0
+		}
+		return FieldResponses
+	}
+}
+
+func scoreRequires(scale func(Config) (int, int)) func(Input) []string {
+	return func(in Input) []string {
+		if lo, hi := scale(in.Config); histogramsFit(in, lo, hi) {
+			return []string{CounterScoreHistograms}
+		}
+		return nil
+	}
+}
+
+func csatScale(c Config) (int, int) { return c.CSATScaleMin, c.CSATScaleMax }
+func cesScale(c Config) (int, int)  { return c.CESScaleMin, c.CESScaleMax }
+
+// histogram returns the answers of a type of the range's parts by score:
+// from the counters of the parts that have them, from the answers of the
+// others. Parts are taken in order and each score's counts summed in that
+// order; only whole counts and sums of whole scores follow, so the order
+// changes nothing.
+func histogram(parts []Part, typ string) []scored {
+	prefix := typ + "_score="
+	var out []scored
+	for _, p := range parts {
+		if p.Counters[CounterScoreHistograms] != float64(p.days()) {
+			for _, r := range p.Responses {
+				if r.Type == typ {
+					out = append(out, scored{r.Score, 1})
+				}
+			}
+			continue
+		}
+		for _, k := range slices.Sorted(maps.Keys(p.Counters)) {
+			v, ok := strings.CutPrefix(k, prefix)
+			if !ok {
 				continue
 			}
-			n++
-			if r.Score >= float64(hi-1) {
-				pos++
+			score := math.NaN() // off every scale
+			if v != otherScore {
+				i, err := strconv.Atoi(v)
+				if err != nil {
+					continue
+				}
+				score = float64(i)
+			}
+			out = append(out, scored{score, p.Counters[k]})
+		}
+	}
+	return out
+}
+
+// scoreKPI evaluates CSAT or CES: from the score counters when they fit,
+// else over the answers (surveyKPI).
+func scoreKPI(in Input, typ string, lo, hi int, f func([]scored) Result) Result {
+	if histogramsFit(in, lo, hi) {
+		return f(histogram(in.CoverRange(), typ))
+	}
+	return surveyKPI(in, typ, func(rs []Response) Result { return f(scoresOf(rs)) })
+}
+
+func evalCSAT(in Input) Result {
+	lo, hi := in.Config.CSATScaleMin, in.Config.CSATScaleMax
+	return scoreKPI(in, "csat", lo, hi, func(rs []scored) Result {
+		var pos, n, off float64
+		for _, r := range rs {
+			if !onScale(r.score, lo, hi) {
+				off += r.n
+				continue
+			}
+			n += r.n
+			if r.score >= float64(hi-1) {
+				pos += r.n
 			}
 		}
 		return Result{Value: ratio(pos, n, 100), Numerator: pos, Denominator: n,
@@ -152,17 +285,17 @@ func easy(cfg Config, score float64) bool {
 
 func evalCES(in Input) Result {
 	cfg := in.Config
-	return surveyKPI(in, "ces", func(rs []Response) Result {
+	return scoreKPI(in, "ces", cfg.CESScaleMin, cfg.CESScaleMax, func(rs []scored) Result {
 		var sum, n, top, off float64
 		for _, r := range rs {
-			if !onScale(r.Score, cfg.CESScaleMin, cfg.CESScaleMax) {
-				off++
+			if !onScale(r.score, cfg.CESScaleMin, cfg.CESScaleMax) {
+				off += r.n
 				continue
 			}
-			n++
-			sum += r.Score
-			if easy(cfg, r.Score) {
-				top++
+			n += r.n
+			sum += r.score * r.n
+			if easy(cfg, r.score) {
+				top += r.n
 			}
 		}
 		return Result{Value: ratio(sum, n, 1), Numerator: sum, Denominator: n,

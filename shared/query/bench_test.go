@@ -193,8 +193,8 @@ func decode(sp storedPart, names []string) (kpi.Part, error) {
 	return decodeFields(sp, names, kpi.AllFields)
 }
 
-// decodeFields decodes a part with only some of its JSON fields, as
-// dynamostore's MonthParts does.
+// decodeFields decodes a part with only some of its fields, as
+// dynamostore's MonthParts does (the named sets, when names is not nil).
 func decodeFields(sp storedPart, names []string, fields kpi.Fields) (kpi.Part, error) {
 	p := kpi.NewPart(sp.day)
 	p.Days = sp.days
@@ -205,7 +205,7 @@ func decodeFields(sp storedPart, names []string, fields kpi.Fields) (kpi.Part, e
 		}
 	}
 	for k, raw := range sp.sets {
-		if !keep(k) {
+		if !keep(k) || names == nil && fields&kpi.FieldSets == 0 {
 			continue
 		}
 		b := roaring.New()
@@ -218,7 +218,9 @@ func decodeFields(sp storedPart, names []string, fields kpi.Fields) (kpi.Part, e
 		return p, nil
 	}
 	for k, l := range sp.lists {
-		p.Lists[k] = slices.Clone(l)
+		if fields&kpi.FieldLists != 0 {
+			p.Lists[k] = slices.Clone(l)
+		}
 	}
 	for k, raw := range sp.blobs {
 		var err error

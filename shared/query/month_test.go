@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	gocmp "github.com/google/go-cmp/cmp"
@@ -197,9 +199,40 @@ type refStore struct {
 	dirty []kpi.Dirty
 }
 
+// Its parts have no score counters (kpi.ScoreCounter) and no ticket
+// counts, as parts written before them: it answers CSAT, CES and
+// ticket_volume from the answers and tickets, against which the counters
+// of the store with month parts are compared.
 func newRefStore(st *memStore) (*refStore, error) {
 	parts, err := st.Parts(context.Background(), benchTenant, st.first, st.first.AddDays(len(st.parts)))
+	for _, p := range parts {
+		for k := range p.Counters {
+			if addedCounter(k) {
+				delete(p.Counters, k)
+			}
+		}
+		for k := range p.Lists {
+			if addedList(k) {
+				delete(p.Lists, k)
+			}
+		}
+	}
 	return &refStore{cfg: st.cfg, parts: parts, dirty: st.dirty}, err
+}
+
+// addedCounter reports whether k is one of the counters added to parts
+// for KPIs that counted their answers or tickets before (score
+// histograms, ticket counts).
+func addedCounter(k string) bool {
+	return k == kpi.CounterScoreHistograms || strings.HasPrefix(k, "csat_score=") || strings.HasPrefix(k, "ces_score=") ||
+		k == kpi.CounterTicketCounts || k == kpi.CounterTickets || k == kpi.CounterTicketDurations ||
+		strings.HasPrefix(k, kpi.EscalationCounter(""))
+}
+
+// addedList reports whether k is one of the lists added to parts for
+// KPIs that timed their tickets before.
+func addedList(k string) bool {
+	return k == kpi.ListFirstResponseMinutes || k == kpi.ListResolutionHours || k == kpi.ListResolvedAt || k == kpi.ListEscalatedMinutes
 }
 
 func (s *refStore) Config(context.Context, string) (kpi.Config, error) { return s.cfg, nil }
@@ -298,4 +331,61 @@ func TestMonthPartsComplete(t *testing.T) {
 	check("a day not aggregated", whole, false)
 	check("a day not aggregated", query.Request{KPI: "sessions", From: sep.AddDays(-20), To: kpi.MonthEnd(sep), Interval: "month"}, false)
 	check("a day not aggregated in another month", oct, true)
+}
+
+// TestScoreCountersOfOldMonths: a month part without the score counters
+// or the ticket counts (merged from days written before them) is not read
+// for CSAT, CES and ticket_volume from counters: the query reads its
+// days, which it counts from their answers and tickets, and answers as
+// day parts do; a month part with them is read.
+func TestScoreCountersOfOldMonths(t *testing.T) {
+	st, _, err := genStore(parts.New(benchLast, 75, parts.Seed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	sep := kpi.NewDay(2026, 9, 1)
+	ref, err := newRefStore(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, old := range []bool{false, true} {
+		if old {
+			// September's days and month written before the counters.
+			for k := range st.months[sep].counters {
+				if addedCounter(k) {
+					delete(st.months[sep].counters, k)
+				}
+			}
+			for i := range st.parts {
+				if kpi.MonthOf(st.parts[i].day).Equal(sep) {
+					st.parts[i].counters = maps.Clone(st.parts[i].counters)
+					delete(st.parts[i].counters, kpi.CounterScoreHistograms)
+					delete(st.parts[i].counters, kpi.CounterTicketCounts)
+					delete(st.parts[i].counters, kpi.CounterTicketDurations)
+				}
+			}
+		}
+		for _, id := range []string{"csat", "ces", "ticket_volume", "first_response_time", "resolution_time", "resolution_rate", "escalation_response_time"} {
+			q := query.Request{KPI: id, From: sep.AddDays(-3), To: kpi.MonthEnd(sep)}
+			st.reads.Store(0)
+			got, err := (&query.Service{Store: st, Log: log}).KPI(ctx, benchTenant, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The 3 days before September, and its 30 when its month part
+			// is left out.
+			if days := st.reads.Load(); days > 3 != old {
+				t.Errorf("%s, month part without counters %v: %d day parts read", id, old, days)
+			}
+			want, err := (&query.Service{Store: ref, Log: log, DayParts: true}).KPI(ctx, benchTenant, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := answerDiff(t, got, want); diff != "" {
+				t.Errorf("%s, month part without counters %v: differs from day parts (-months +days):\n%s", id, old, diff)
+			}
+		}
+	}
 }

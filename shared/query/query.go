@@ -341,7 +341,16 @@ func (s *Service) load(ctx context.Context, tenantID string, from, to kpi.Day, d
 	var cover []kpi.Span
 	var dayNames, monthNames []string
 	var befores []kpi.Day // HistoryBefore days of the monthly definitions
-	var fields kpi.Fields
+	// Month parts are read with the fields of the definitions planned on
+	// them; day parts with those of every definition, sets and lists
+	// always (a day part is one item: leaving them out saves decoding,
+	// not reading, and the plan of a definition that reads no set
+	// may still read its days through a trait filter).
+	var monthFields kpi.Fields
+	// required are the counters a month part must hold to be read
+	// (kpi.Definition.Requires); one without them is read as its days.
+	var required []string
+	dayFields := kpi.FieldSets | kpi.FieldLists
 	for _, def := range defs {
 		first := from.AddDays(-def.Lookback(from.DaysUntil(to) + 1))
 		last := to.AddDays(def.Lookforward)
@@ -362,13 +371,23 @@ func (s *Service) load(ctx context.Context, tenantID string, from, to kpi.Day, d
 			}
 		}
 		var defCover, defDays []kpi.Span
+		var defRequired []string
 		ok := !s.DayParts
 		for _, e := range evals {
-			fields |= def.FieldsOf(q.input(def, cfg, e.From, e.To))
+			in := q.input(def, cfg, e.From, e.To)
+			f := def.FieldsOf(in)
+			dayFields |= f
+			if def.Requires != nil {
+				dayFields |= def.Fields // day parts written before the counters
+			}
 			if !ok {
 				break
 			}
-			c, dd, planned := def.Plan(q.input(def, cfg, e.From, e.To), interval)
+			monthFields |= f
+			if def.Requires != nil {
+				defRequired = append(defRequired, def.Requires(in)...)
+			}
+			c, dd, planned := def.Plan(in, interval)
 			ok = planned
 			defCover, defDays = append(defCover, c...), append(defDays, dd...)
 		}
@@ -378,6 +397,7 @@ func (s *Service) load(ctx context.Context, tenantID string, from, to kpi.Day, d
 			continue
 		}
 		d.monthly[def.ID] = true
+		required = append(required, defRequired...)
 		for _, x := range defCover {
 			if x, in := clip(x); in {
 				cover = append(cover, x)
@@ -412,13 +432,13 @@ func (s *Service) load(ctx context.Context, tenantID string, from, to kpi.Day, d
 	}
 	if len(want) > 0 {
 		ms := slices.SortedFunc(maps.Keys(want), func(a, b kpi.Day) int { return strings.Compare(a.String(), b.String()) })
-		read, err := s.Store.MonthParts(ctx, tenantID, ms[0], ms[len(ms)-1], fields)
+		read, err := s.Store.MonthParts(ctx, tenantID, ms[0], ms[len(ms)-1], monthFields)
 		if err != nil {
 			return data{}, fmt.Errorf("query %s: %w", tenantID, err)
 		}
 		have := map[kpi.Day]bool{}
 		for _, mp := range read {
-			if m := kpi.MonthOf(mp.Day); want[m] {
+			if m := kpi.MonthOf(mp.Day); want[m] && mp.Holds(required) {
 				d.months = append(d.months, mp)
 				have[m] = true
 			}
@@ -430,10 +450,10 @@ func (s *Service) load(ctx context.Context, tenantID string, from, to kpi.Day, d
 		}
 	}
 	if s.DayParts {
-		fields = kpi.AllFields
+		dayFields = kpi.AllFields
 	}
 	for _, x := range days.merged() {
-		ps, err := s.Store.DayParts(ctx, tenantID, x.From, x.To, fields)
+		ps, err := s.Store.DayParts(ctx, tenantID, x.From, x.To, dayFields)
 		if err != nil {
 			return data{}, fmt.Errorf("query %s: %w", tenantID, err)
 		}
@@ -479,14 +499,21 @@ func (s *Service) load(ctx context.Context, tenantID string, from, to kpi.Day, d
 func (s *Service) complete(ctx context.Context, tenantID string, cfg kpi.Config, from, to kpi.Day, read spans, d data) (bool, error) {
 	counted := 0
 	whole := kpi.WholeMonths(from, to)
+	// The month parts read already say how many days they merge; the
+	// others are asked for only when a whole month is not among them.
 	months := map[kpi.Day]int{}
-	if len(whole) > 0 {
+	for _, mp := range d.months {
+		months[kpi.MonthOf(mp.Day)] = mp.Days
+	}
+	if slices.ContainsFunc(whole, func(m kpi.Day) bool { _, ok := months[m]; return !ok }) {
 		ms, err := s.Store.MonthPartsOnly(ctx, tenantID, whole[0], whole[len(whole)-1], nil)
 		if err != nil {
 			return false, fmt.Errorf("query %s: %w", tenantID, err)
 		}
 		for _, mp := range ms {
-			months[kpi.MonthOf(mp.Day)] = mp.Days
+			if m := kpi.MonthOf(mp.Day); months[m] == 0 {
+				months[m] = mp.Days
+			}
 		}
 	}
 	for m := kpi.MonthOf(from); !m.After(to); m = kpi.NextMonth(m) {

@@ -185,7 +185,7 @@ func (m *State) MonthParts(_ context.Context, _ string, from, to kpi.Day, fields
 // MonthPartsOnly is MonthParts without the fields: the counters and
 // sets are in memory already, all of them.
 func (m *State) MonthPartsOnly(ctx context.Context, t string, from, to kpi.Day, _ []string) ([]kpi.Part, error) {
-	return m.MonthParts(ctx, t, from, to, 0)
+	return m.MonthParts(ctx, t, from, to, kpi.FieldSets)
 }
 
 // DayParts is Parts with only the fields asked for.
