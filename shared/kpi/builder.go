@@ -46,7 +46,8 @@ type DayBuilder struct {
 	activeNames map[string]bool
 	featureEvs  map[string]bool
 	valueEvs    map[string]bool
-	bots        map[string]bool
+	bots        map[string]*userAgent
+	lastUA      *userAgent
 	counted     map[string]struct{} // messageIds of the counted kinds seen in the day
 
 	// The window's points. ids numbers every visitor and user; a point is
@@ -54,6 +55,9 @@ type DayBuilder struct {
 	// steps) through vhead/uhead and vnext/unext, newest first.
 	ids    map[string]uint32
 	names  []string
+	// The last two ids looked up (their names the builder's copies).
+	names0, names1 string
+	id0, id1       uint32
 	vhead  []uint32 // per id: its newest session point + 1 (0: none)
 	uhead  []uint32 // per id: its newest next-step point + 1
 	before []int64  // per id: its latest session time before the day (minTime: none)
@@ -207,7 +211,7 @@ func NewDayBuilder(cfg Config, day Day) *DayBuilder {
 		active: map[string]struct{}{}, pageVis: map[string]struct{}{}, converted: map[string]struct{}{}, known: map[string]struct{}{},
 		responses: map[string]Response{}, features: map[string]map[string]struct{}{}, tickets: map[string]Ticket{},
 		activeNames: set(cfg.ActiveEvents), featureEvs: set(cfg.FeatureEvents), valueEvs: set(cfg.ValueEvents),
-		bots: map[string]bool{}, counted: map[string]struct{}{},
+		bots: map[string]*userAgent{}, counted: map[string]struct{}{},
 		ids: map[string]uint32{}, marks: map[uint32]map[int]mark{},
 		sources: map[[4]string]string{}, devices: map[[3]string]uint32{}, devIdx: map[string]uint32{}, pages: map[[2]string]uint32{}, labels: map[labelKey]uint32{},
 	}
@@ -239,9 +243,25 @@ func (b *DayBuilder) Broken() bool { return b.broken }
 func (b *DayBuilder) own(s string) string { return b.names[b.id(s)] }
 
 func (b *DayBuilder) id(s string) uint32 {
-	if i, ok := b.ids[s]; ok {
-		return i
+	// A record names its visitor and user several times over (points,
+	// sets, milestones): the last two ids looked up answer without the map.
+	if s == b.names0 && s != "" {
+		return b.id0
 	}
+	if s == b.names1 && s != "" {
+		b.names0, b.id0, b.names1, b.id1 = b.names1, b.id1, b.names0, b.id0
+		return b.id0
+	}
+	i, ok := b.ids[s]
+	if !ok {
+		i = b.newID(s)
+	}
+	b.names1, b.id1 = b.names0, b.id0
+	b.names0, b.id0 = b.names[i], i
+	return i
+}
+
+func (b *DayBuilder) newID(s string) uint32 {
 	i := uint32(len(b.names))
 	s = strings.Clone(s)
 	b.ids[s] = i
@@ -269,15 +289,32 @@ func (b *DayBuilder) Add(r *event.Record) {
 		}
 		b.counted[strings.Clone(r.MessageID)] = struct{}{}
 	}
-	bot, matched := b.bots[r.Context.UserAgent]
-	if !matched {
-		bot = IsBot(r.Context.UserAgent)
-		b.bots[strings.Clone(r.Context.UserAgent)] = bot
-	}
+	bot := b.isBot(r.Context.UserAgent)
 	b.addPoint(r, t, inDay, bot)
 	if inDay {
 		b.addFacts(r, bot)
 	}
+}
+
+// isBot is IsBot(ua), cached; a record is most often of the same user
+// agent as the one before.
+func (b *DayBuilder) isBot(ua string) bool {
+	if b.lastUA != nil && ua == b.lastUA.ua {
+		return b.lastUA.bot
+	}
+	e, ok := b.bots[ua]
+	if !ok {
+		e = &userAgent{ua: strings.Clone(ua), bot: IsBot(ua)}
+		b.bots[e.ua] = e
+	}
+	b.lastUA = e
+	return e.bot
+}
+
+// userAgent is a user agent seen, with IsBot's answer.
+type userAgent struct {
+	ua  string
+	bot bool
 }
 
 // countsOnce reports whether a record adds to a count or a list, so that
