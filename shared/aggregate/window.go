@@ -20,11 +20,15 @@ const readAhead = 32
 
 // chunkLines is how many lines of an object are decoded together and
 // handed to the builder at once; chunksAhead, how many chunks of one
-// object may wait for it. An object of any size is thus held a few
-// thousand lines at a time.
+// object may be read ahead of it. An object of any size is thus held a
+// few thousand lines at a time.
+//
+// An object is read (gunzipped and split into lines) by one goroutine,
+// and its chunks decoded by any: a day stored in a few big objects is
+// decoded on every core, not one.
 const (
 	chunkLines  = 1024
-	chunksAhead = 2
+	chunksAhead = 8
 )
 
 // object is one raw object of a window, read and decoded in chunks.
@@ -37,11 +41,15 @@ type object struct {
 }
 
 // chunk is some of an object's lines, decoded: the records alias buf.
+// decoded is closed once recs and bad are set.
 type chunk struct {
-	buf  []byte
-	ends []int
-	recs []event.Record
-	bad  []error // lines that would not decode
+	buf     []byte
+	ends    []int
+	recs    []event.Record
+	bad     []error // lines that would not decode
+	decoded chan struct{}
+	from    time.Time
+	to      time.Time
 }
 
 var chunks = sync.Pool{New: func() any { return &chunk{} }}
@@ -70,7 +78,13 @@ func (s *Service) build(ctx context.Context, tenantID string, cfg kpi.Config, da
 		}
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	var readers sync.WaitGroup
+	decode := make(chan *chunk, chunksAhead)
+	defer func() { // no reader sends to decode once it is closed
+		cancel()
+		readers.Wait()
+		close(decode)
+	}()
 	jobs := make(chan *object)
 	slots := make(chan struct{}, readAhead)
 	go func() {
@@ -88,14 +102,21 @@ func (s *Service) build(ctx context.Context, tenantID string, cfg kpi.Config, da
 			}
 		}
 	}()
-	for range min(readAhead, max(1, len(objs)), 4*runtime.GOMAXPROCS(0)) {
+	for range runtime.GOMAXPROCS(0) {
 		go func() {
 			dec := event.NewLineDecoder()
-			for o := range jobs {
-				o.err = s.read(ctx, dec, o, from, to)
-				close(o.chunks)
+			for c := range decode {
+				c.decode(dec)
 			}
 		}()
+	}
+	for range min(readAhead, max(1, len(objs)), 4*runtime.GOMAXPROCS(0)) {
+		readers.Go(func() {
+			for o := range jobs {
+				o.err = s.read(ctx, o, from, to, decode)
+				close(o.chunks)
+			}
+		})
 	}
 	b := kpi.NewDayBuilder(cfg, day)
 	n := 0
@@ -104,6 +125,11 @@ func (s *Service) build(ctx context.Context, tenantID string, cfg kpi.Config, da
 			b.NoMoreDay()
 		}
 		for c := range o.chunks {
+			select {
+			case <-c.decoded:
+			case <-ctx.Done():
+				return kpi.Facts{}, 0, false, fmt.Errorf("aggregate %s %s: %w", tenantID, day, ctx.Err())
+			}
 			for _, err := range c.bad {
 				// Lines were validated on the way in; a broken one is
 				// logged and left in place for inspection.
@@ -125,26 +151,38 @@ func (s *Service) build(ctx context.Context, tenantID string, cfg kpi.Config, da
 	return b.Facts(), n, b.Broken(), nil
 }
 
-// read reads and decodes one object, chunk by chunk, keeping the records
-// of the window.
-func (s *Service) read(ctx context.Context, dec *event.LineDecoder, o *object, from, to time.Time) error {
+// decode decodes the chunk's lines, keeping the records of its window.
+func (c *chunk) decode(dec *event.LineDecoder) {
+	defer close(c.decoded)
+	c.recs = slices.Grow(c.recs, len(c.ends))
+	start := 0
+	for _, end := range c.ends {
+		c.recs = append(c.recs, event.Record{})
+		r := &c.recs[len(c.recs)-1]
+		err := dec.Decode(c.buf[start:end], r)
+		start = end
+		if err != nil {
+			c.bad = append(c.bad, err)
+			c.recs = c.recs[:len(c.recs)-1]
+			continue
+		}
+		if r.Timestamp.Before(c.from) || !r.Timestamp.Before(c.to) {
+			c.recs = c.recs[:len(c.recs)-1]
+		}
+	}
+}
+
+// read reads one object, chunk by chunk: each chunk goes to the object's
+// queue, in order, and to the decoders.
+func (s *Service) read(ctx context.Context, o *object, from, to time.Time, decode chan<- *chunk) error {
 	c := chunks.Get().(*chunk)
 	send := func() error {
-		c.recs = slices.Grow(c.recs, len(c.ends))
-		start := 0
-		for _, end := range c.ends {
-			c.recs = append(c.recs, event.Record{})
-			r := &c.recs[len(c.recs)-1]
-			err := dec.Decode(c.buf[start:end], r)
-			start = end
-			if err != nil {
-				c.bad = append(c.bad, err)
-				c.recs = c.recs[:len(c.recs)-1]
-				continue
-			}
-			if r.Timestamp.Before(from) || !r.Timestamp.Before(to) {
-				c.recs = c.recs[:len(c.recs)-1]
-			}
+		c.decoded, c.from, c.to = make(chan struct{}), from, to
+		// To the decoders first: a chunk the builder takes is decoded.
+		select {
+		case decode <- c:
+		case <-ctx.Done():
+			return ctx.Err()
 		}
 		select {
 		case o.chunks <- c:
