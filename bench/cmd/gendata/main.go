@@ -17,6 +17,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"time"
 
 	"github.com/uptakehq/uptake/bench/gen"
@@ -32,10 +33,23 @@ func main() {
 		seed    = flag.Uint64("seed", gen.DefaultSeed, "generator seed")
 		tenant  = flag.String("tenant", "t", "tenant id")
 		objects = flag.Int("objects", 4, "objects a day (about)")
+		cpuProf = flag.String("cpuprofile", "", "write a CPU profile here")
 	)
 	flag.Parse()
+	if *cpuProf != "" {
+		f, err := os.Create(*cpuProf)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "gendata:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if err := run(*out, *events, *days, *start, *seed, *tenant, *objects); err != nil {
 		fmt.Fprintln(os.Stderr, "gendata:", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
