@@ -11,8 +11,9 @@
 #      query of the parts its nightly run made from the same files, the
 #      answers checked equal -> bench/results/P2-duckdb.json.
 #
-#   P2_KPIS=all bench/p2.sh     every KPI on DynamoDB Local (over an hour;
-#                               default dau,sessions,nps)
+#   P2_KPIS=all bench/p2.sh     every KPI on DynamoDB Local (long: some read
+#                               every day part of a year; default: ten KPIs,
+#                               bench/cmd/p2's defaultKPIs)
 #   P2_ROUNDS, P2_ROUNDS365     timed queries at 30 and 365 days (10, 2)
 #   P2_BENCHTIME                BenchmarkQuery's -benchtime (5x)
 #   P2_DUCKDB_KPIS              KPIs DuckDB answers at 1 M (dau,sessions,nps,csat;
@@ -50,6 +51,6 @@ if [ -f "bench/data/p1-10000000-$SEED/done" ]; then
 fi
 
 echo "P2: the query handler on DynamoDB Local, and Uptake against DuckDB" >&2
-$GO run ./bench/cmd/p2 -kpis "${P2_KPIS:-dau,sessions,nps}" -rounds "${P2_ROUNDS:-10}" -rounds365 "${P2_ROUNDS365:-2}" \
+$GO run ./bench/cmd/p2 ${P2_KPIS:+-kpis "$P2_KPIS"} -rounds "${P2_ROUNDS:-10}" -rounds365 "${P2_ROUNDS365:-2}" \
   -inprocess "$ART/inprocess.txt" -data "$D1" -duckdb "$ART/duckdb-1m.json" -day "$DAY" -start "$START" -seed "$SEED" -events 1000000 "${ARGS[@]}"
 echo "bench/results/P2.json, P2-inprocess.json and P2-duckdb.json written" >&2

@@ -92,13 +92,25 @@ func dayTable(t *testing.T) (*dynamodb.Client, string) {
 // dayItems lists the sort keys of the items stored for day d.
 func dayItems(t *testing.T, db *dynamodb.Client, table string, d kpi.Day) []string {
 	t.Helper()
-	out, err := db.Query(context.Background(), &dynamodb.QueryInput{
+	return sortKeys(t, db, table, "T#acme#DAY", d.String())
+}
+
+// sortKeys lists the sort keys of the items under pk that begin with
+// prefix.
+func sortKeys(t *testing.T, db *dynamodb.Client, table, pk, prefix string) []string {
+	t.Helper()
+	in := &dynamodb.QueryInput{
 		TableName:                 aws.String(table),
-		KeyConditionExpression:    aws.String("pk = :pk AND begins_with(sk, :d)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: "T#acme#DAY"}, ":d": &types.AttributeValueMemberS{Value: d.String()}},
+		KeyConditionExpression:    aws.String("pk = :pk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: pk}},
 		ProjectionExpression:      aws.String("sk"),
 		ConsistentRead:            aws.Bool(true),
-	})
+	}
+	if prefix != "" {
+		in.KeyConditionExpression = aws.String("pk = :pk AND begins_with(sk, :d)")
+		in.ExpressionAttributeValues[":d"] = &types.AttributeValueMemberS{Value: prefix}
+	}
+	out, err := db.Query(context.Background(), in)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -52,21 +52,7 @@ func readMonth(t *testing.T, st *dynamostore.Store, m kpi.Day) map[kpi.Fields]*k
 // tenant acme.
 func monthItems(t *testing.T, db *dynamodb.Client, table string) []string {
 	t.Helper()
-	out, err := db.Query(context.Background(), &dynamodb.QueryInput{
-		TableName:                 aws.String(table),
-		KeyConditionExpression:    aws.String("pk = :pk"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: "T#acme#MONTH"}},
-		ProjectionExpression:      aws.String("sk"),
-		ConsistentRead:            aws.Bool(true),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sks []string
-	for _, it := range out.Items {
-		sks = append(sks, it["sk"].(*types.AttributeValueMemberS).Value)
-	}
-	return sks
+	return sortKeys(t, db, table, "T#acme#MONTH", "")
 }
 
 // itemShapes are sort keys with their versions (the third of four
