@@ -175,7 +175,8 @@ func render(cfg Config, reqs [][]genEvent, emit func(File) error) error {
 				var files []File
 				for _, e := range reqs[i] {
 					msg := renderEvent(cfg.Seed, cfg.Population, e)
-					p, err := event.Parse(msg, event.Arrival{ReceivedAt: at})
+					// json.Marshal wrote msg: valid UTF-8 and JSON, as Checked says.
+					p, err := event.Parse(msg, event.Arrival{ReceivedAt: at, Checked: true})
 					if err != nil {
 						errs[i] = fmt.Errorf("generated message rejected: %v\n%s", err, msg)
 						break

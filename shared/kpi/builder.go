@@ -261,6 +261,18 @@ func (b *DayBuilder) id(s string) uint32 {
 	return i
 }
 
+// lookup is id without numbering a new id: false if s has none.
+func (b *DayBuilder) lookup(s string) (uint32, bool) {
+	if s == b.names0 && s != "" {
+		return b.id0, true
+	}
+	if s == b.names1 && s != "" {
+		return b.id1, true
+	}
+	i, ok := b.ids[s]
+	return i, ok
+}
+
 func (b *DayBuilder) newID(s string) uint32 {
 	i := uint32(len(b.names))
 	s = strings.Clone(s)
@@ -343,24 +355,35 @@ func (b *DayBuilder) addPoint(r *event.Record, t int64, inDay, bot bool) {
 	}
 	if t < b.startNS {
 		// Before the day, an event only says whether the visitor's first
-		// session of the day began the day before: its time is enough.
-		if session {
+		// session of the day began the day before: its time is enough,
+		// and only within the session timeout of the day's start (an
+		// earlier one cannot join a session of the day), so the previous
+		// day's other visitors take no place.
+		if session && t >= b.startNS-b.timeout {
 			v := b.id(r.Visitor())
 			b.before[v] = max(b.before[v], t)
 		}
 		return
 	}
 	var v, u uint32
-	if session {
-		v = b.id(r.Visitor())
-		if !inDay && b.sealed && b.lastIn[v] < b.endNS-b.timeout {
-			session = false // no session of the day reaches it
+	if !inDay && b.sealed {
+		// After the promise, a later event matters only to a visitor or
+		// user of the day: the day after's others take no place either.
+		var ok bool
+		if session {
+			v, ok = b.lookup(r.Visitor())
+			session = ok && b.lastIn[v] >= b.endNS-b.timeout // a session of the day reaches it
 		}
-	}
-	if next {
-		u = b.id(r.User())
-		if !inDay && b.sealed && b.marks[u] == nil {
-			next = false // no step of the day to follow
+		if next {
+			u, ok = b.lookup(r.User())
+			next = ok && b.marks[u] != nil // a step of the day to follow
+		}
+	} else {
+		if session {
+			v = b.id(r.Visitor())
+		}
+		if next {
+			u = b.id(r.User())
 		}
 	}
 	if !session && !next {

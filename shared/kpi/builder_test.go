@@ -347,3 +347,34 @@ func TestDayBuilderFarPoints(t *testing.T) {
 		t.Errorf("sessions by device: %d device types, want 9001 (9,000 kinds and the user's unknown)", n)
 	}
 }
+
+// TestDayBuilderTimeoutBefore: an event exactly the session timeout
+// before the day's start still joins the visitor's first session of the
+// day (the builder keeps no earlier one), one a nanosecond earlier does
+// not; and the day after's visitors without a session of the day count
+// for nothing, sealed or not.
+func TestDayBuilderTimeoutBefore(t *testing.T) {
+	day := kpi.NewDay(2026, 10, 2)
+	cfg := kpi.DefaultConfig()
+	start, timeout := day.Start(time.UTC), cfg.SessionTimeout()
+	page := func(id, v string, at time.Time) event.Record {
+		r := event.Record{Type: "page", MessageID: id, AnonymousID: event.ID(v), Timestamp: at}
+		r.Context.Page.Path = "/"
+		return r
+	}
+	w := window{recs: []event.Record{
+		page("a0", "joined", start.Add(-timeout)), page("a1", "joined", start),
+		page("b0", "apart", start.Add(-timeout-1)), page("b1", "apart", start),
+		page("c0", "old", start.Add(-5*time.Hour)), page("c1", "old", start.Add(time.Hour)),
+	}}
+	w.sealAt = len(w.recs)
+	w.recs = append(w.recs, page("d0", "tomorrow", start.Add(25*time.Hour)), page("e0", "apart", start.Add(24*time.Hour+time.Second)))
+	want := kpi.ComputeDayRef(cfg, day, w.recs)
+	if want.Sessions != 2 {
+		t.Fatalf("reference: %d sessions, want 2 (apart and old)", want.Sessions)
+	}
+	for _, seal := range []bool{false, true} {
+		got, _ := build(cfg, day, w, seal)
+		sameFacts(t, fmt.Sprintf("seal=%v", seal), got, want)
+	}
+}
