@@ -53,19 +53,19 @@ type DayBuilder struct {
 	// The window's points. ids numbers every visitor and user; a point is
 	// linked into its visitor's list (sessions) and its user's list (next
 	// steps) through vhead/uhead and vnext/unext, newest first.
-	ids    map[string]uint32
-	names  []string
+	ids   map[string]uint32
+	names []string
 	// The last two ids looked up (their names the builder's copies).
 	names0, names1 string
 	id0, id1       uint32
-	vhead  []uint32 // per id: its newest session point + 1 (0: none)
-	uhead  []uint32 // per id: its newest next-step point + 1
-	before []int64  // per id: its latest session time before the day (minTime: none)
-	lastIn []int64  // per id: its latest session time in the day (minTime: none)
-	pts    pointStore
-	marks  map[uint32]map[int]mark // per user: the day's earliest signup (0) and steps
-	farT   map[uint32]int64        // per point: its time, if far (tFar)
-	farSrc map[uint32]uint32       // per point: its src, if srcFar
+	vhead          []uint32 // per id: its newest session point + 1 (0: none)
+	uhead          []uint32 // per id: its newest next-step point + 1
+	before         []int64  // per id: its latest session time before the day (minTime: none)
+	lastIn         []int64  // per id: its latest session time in the day (minTime: none)
+	pts            pointStore
+	marks          map[uint32]map[int]mark // per user: the day's earliest signup (0) and steps
+	farT           map[uint32]int64        // per point: its time, if far (tFar)
+	farSrc         map[uint32]uint32       // per point: its src, if srcFar
 
 	sources map[[4]string]string // TrafficSource's answers
 	devices map[[3]string]uint32
