@@ -164,23 +164,76 @@ func sortedKeys(m map[string]struct{}) []string {
 }
 
 // Identities are every user and visitor id the day's facts name, sorted
-// and distinct: those that need an ordinal.
+// and distinct: those that need an ordinal. The builder's lists come
+// sorted, so they are merged rather than sorted again together (a day of
+// 10 M events names about 2 M ids over its lists).
 func (f Facts) Identities() []string {
-	all := slices.Concat(f.ActiveUsers, f.PageVisitors, f.ConvertedVisitors, f.KnownUsers, slices.Collect(maps.Keys(f.Firsts)))
+	lists := [][]string{f.ActiveUsers, f.PageVisitors, f.ConvertedVisitors, f.KnownUsers,
+		slices.Collect(maps.Keys(f.Firsts)), slices.Collect(maps.Keys(f.TraitChanges))}
 	for _, users := range f.Features {
-		all = append(all, users...)
+		lists = append(lists, users)
 	}
 	for _, byValue := range f.FirstSession {
 		for _, vs := range byValue {
-			all = append(all, vs...)
+			lists = append(lists, vs)
 		}
 	}
-	all = append(all, slices.Collect(maps.Keys(f.TraitChanges))...)
-	for _, r := range f.Responses {
-		all = append(all, r.Respondent)
+	respondents := make([]string, len(f.Responses))
+	for i, r := range f.Responses {
+		respondents[i] = r.Respondent
 	}
-	slices.Sort(all)
-	return slices.Compact(all)
+	lists = append(lists, respondents)
+	for i, l := range lists {
+		if !slices.IsSorted(l) {
+			l = slices.Clone(l)
+			slices.Sort(l)
+			lists[i] = l
+		}
+	}
+	// Merged pairwise, distinct on the way.
+	for len(lists) > 1 {
+		next := lists[:0:0]
+		for i := 0; i < len(lists); i += 2 {
+			if i+1 == len(lists) {
+				next = append(next, lists[i])
+				break
+			}
+			next = append(next, mergeDistinct(lists[i], lists[i+1]))
+		}
+		lists = next
+	}
+	if len(lists) == 0 {
+		return nil
+	}
+	return slices.Compact(slices.Clone(lists[0]))
+}
+
+// mergeDistinct merges two sorted lists into a new sorted one without
+// repeats.
+func mergeDistinct(a, b []string) []string {
+	out := make([]string, 0, len(a)+len(b))
+	push := func(s string) {
+		if len(out) == 0 || out[len(out)-1] != s {
+			out = append(out, s)
+		}
+	}
+	i, j := 0, 0
+	for i < len(a) && j < len(b) {
+		if a[i] <= b[j] {
+			push(a[i])
+			i++
+		} else {
+			push(b[j])
+			j++
+		}
+	}
+	for ; i < len(a); i++ {
+		push(a[i])
+	}
+	for ; j < len(b); j++ {
+		push(b[j])
+	}
+	return out
 }
 
 // stepIndex is the 1-based onboarding step of a `Onboarding Step
