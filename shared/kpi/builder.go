@@ -243,21 +243,16 @@ func (b *DayBuilder) Broken() bool { return b.broken }
 func (b *DayBuilder) own(s string) string { return b.names[b.id(s)] }
 
 func (b *DayBuilder) id(s string) uint32 {
-	// A record names its visitor and user several times over (points,
-	// sets, milestones): the last two ids looked up answer without the map.
-	if s == b.names0 && s != "" {
-		return b.id0
-	}
-	if s == b.names1 && s != "" {
-		b.names0, b.id0, b.names1, b.id1 = b.names1, b.id1, b.names0, b.id0
-		return b.id0
-	}
-	i, ok := b.ids[s]
+	i, ok := b.lookup(s)
 	if !ok {
 		i = b.newID(s)
 	}
-	b.names1, b.id1 = b.names0, b.id0
-	b.names0, b.id0 = b.names[i], i
+	// A record names its visitor and user several times over (points,
+	// sets, milestones): the last two ids looked up answer without the map.
+	if b.id0 != i || b.names0 == "" {
+		b.names1, b.id1 = b.names0, b.id0
+		b.names0, b.id0 = b.names[i], i
+	}
 	return i
 }
 
