@@ -67,6 +67,8 @@ type Service struct {
 	State State
 	Now   func() time.Time
 	Log   *slog.Logger
+
+	peek peekTest // tests: how the window peeks (window.go)
 }
 
 // Report says what a run did.

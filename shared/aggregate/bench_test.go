@@ -430,7 +430,12 @@ func (bd *benchData) decodeWindow(ctx context.Context) (int, error) {
 // signed up, been seen and been active on their account's creation day.
 // The day's signups are new to it.
 func (bd *benchData) newState(ctx context.Context) *memState {
-	st := newMemState(kpi.DefaultConfig())
+	return bd.newStateIn(ctx, kpi.DefaultConfig())
+}
+
+// newStateIn is newState for a tenant of cfg.
+func (bd *benchData) newStateIn(ctx context.Context, cfg kpi.Config) *memState {
+	st := newMemState(cfg)
 	ids := make([]string, 0, 2*len(bd.pop.Users)+len(bd.pop.Visitors))
 	for _, u := range bd.pop.Users {
 		ids = append(ids, u.ID, u.Anon)

@@ -38,6 +38,43 @@ type object struct {
 	err    error // set before chunks is closed
 	// sealing: the object is the first of a UTC day after the local day.
 	sealing bool
+	mode    peekMode
+}
+
+// peekMode says which of an object's lines are decoded in full. Most lines
+// of the UTC days on either side of the day cannot change its facts: a
+// line is first peeked at (event.LineDecoder.Peek: its ids and time, in
+// half the time of a full decode), and decoded only if it can.
+type peekMode uint8
+
+const (
+	// decodeAll: an object of a UTC day that holds events of the day.
+	decodeAll peekMode = iota
+	// peekBefore: an object of a UTC day that ends before the day
+	// starts: lines before the builder's Before are left out.
+	peekBefore
+	// peekAfter: an object read after the builder is sealed: lines after
+	// the day whose visitor and user are outside the builder's Interest
+	// are left out; until the builder has sealed, the chunk's lines are
+	// only peeked at, and the builder asks Wants of each (peeked).
+	peekAfter
+)
+
+// peekTest lets tests read a window in full, or have the builder decide
+// on every peeked line, to compare the facts with the default's.
+type peekTest uint8
+
+const (
+	peekDefault peekTest = iota
+	peekNever
+	peekBuilderOnly
+)
+
+// interest is the builder's Interest, published to the decoders once it
+// has sealed: ready is closed after ids is set.
+type interest struct {
+	ready chan struct{}
+	ids   map[string]struct{}
 }
 
 // chunk is some of an object's lines, decoded: the records alias buf.
@@ -50,6 +87,17 @@ type chunk struct {
 	decoded chan struct{}
 	from    time.Time
 	to      time.Time
+
+	mode   peekMode
+	before int64     // peekBefore: the builder's Before
+	end    int64     // peekAfter: the day's end
+	in     *interest // peekAfter
+	// peeked: recs hold only what Peek reads, and line[i] is the line
+	// of recs[i], for the builder to decode those it wants.
+	peeked bool
+	line   []int32
+	// window counts the lines of the window, left out or not.
+	window int
 }
 
 var chunks = sync.Pool{New: func() any { return &chunk{} }}
@@ -63,19 +111,34 @@ func (s *Service) build(ctx context.Context, tenantID string, cfg kpi.Config, da
 	loc := cfg.Location()
 	from, to := day.Start(loc).Add(-24*time.Hour), day.End(loc).Add(24*time.Hour)
 	var objs []*object
-	sealNext := false
+	sealNext, sealed := false, false
 	for _, u := range kpi.Days(kpi.DayOf(from, time.UTC), kpi.DayOf(to.Add(-time.Nanosecond), time.UTC)) {
 		keys, err := s.Raw.Keys(ctx, RawKind, tenantID, u)
 		if err != nil {
 			return kpi.Facts{}, 0, false, fmt.Errorf("aggregate %s %s: %w", tenantID, day, err)
 		}
+		mode := decodeAll
+		if !u.End(time.UTC).After(day.Start(loc)) {
+			mode = peekBefore
+		}
 		if seal && !u.Start(time.UTC).Before(day.End(loc)) {
-			sealNext, seal = true, false
+			sealNext, seal, sealed = true, false, true
+		}
+		if sealed {
+			mode = peekAfter
+		}
+		if s.peek == peekNever {
+			mode = decodeAll
 		}
 		for _, k := range keys {
-			objs = append(objs, &object{key: k, sealing: sealNext, chunks: make(chan *chunk, chunksAhead)})
+			objs = append(objs, &object{key: k, sealing: sealNext, mode: mode, chunks: make(chan *chunk, chunksAhead)})
 			sealNext = false
 		}
+	}
+	b := kpi.NewDayBuilder(cfg, day)
+	in := &interest{ready: make(chan struct{})}
+	if s.peek == peekBuilderOnly {
+		in.ready = nil // never ready: the decoders only peek
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	var readers sync.WaitGroup
@@ -113,16 +176,21 @@ func (s *Service) build(ctx context.Context, tenantID string, cfg kpi.Config, da
 	for range min(readAhead, max(1, len(objs)), 4*runtime.GOMAXPROCS(0)) {
 		readers.Go(func() {
 			for o := range jobs {
-				o.err = s.read(ctx, o, from, to, decode)
+				o.err = s.read(ctx, o, window{from: from, to: to, before: b.Before(), end: b.End(), in: in}, decode)
 				close(o.chunks)
 			}
 		})
 	}
-	b := kpi.NewDayBuilder(cfg, day)
+	dec := event.NewLineDecoder()
+	var full event.Record
 	n := 0
 	for _, o := range objs {
 		if o.sealing {
 			b.NoMoreDay()
+			if in.ready != nil {
+				in.ids = b.Interest()
+				close(in.ready)
+			}
 		}
 		for c := range o.chunks {
 			select {
@@ -136,11 +204,22 @@ func (s *Service) build(ctx context.Context, tenantID string, cfg kpi.Config, da
 				s.Log.WarnContext(ctx, "unreadable raw line", "tenant", tenantID, "key", o.key, "err", err)
 			}
 			for i := range c.recs {
-				b.Add(&c.recs[i])
+				if !c.peeked {
+					b.Add(&c.recs[i])
+					continue
+				}
+				if !b.Wants(&c.recs[i]) {
+					continue
+				}
+				if err := dec.Decode(c.lineOf(int(c.line[i])), &full); err != nil {
+					s.Log.WarnContext(ctx, "unreadable raw line", "tenant", tenantID, "key", o.key, "err", err)
+					continue
+				}
+				b.Add(&full)
 			}
-			n += len(c.recs)
+			n += c.window
 			clear(c.recs)
-			c.buf, c.ends, c.recs, c.bad = c.buf[:0], c.ends[:0], c.recs[:0], nil
+			c.buf, c.ends, c.recs, c.bad, c.line = c.buf[:0], c.ends[:0], c.recs[:0], nil, c.line[:0]
 			chunks.Put(c)
 		}
 		if o.err != nil {
@@ -151,16 +230,39 @@ func (s *Service) build(ctx context.Context, tenantID string, cfg kpi.Config, da
 	return b.Facts(), n, b.Broken(), nil
 }
 
-// decode decodes the chunk's lines, keeping the records of its window.
+// lineOf returns the chunk's line i.
+func (c *chunk) lineOf(i int) []byte {
+	start := 0
+	if i > 0 {
+		start = c.ends[i-1]
+	}
+	return c.buf[start:c.ends[i]]
+}
+
+// decode decodes the chunk's lines, keeping the records of its window
+// (and of those peeked at, the ones that can matter).
 func (c *chunk) decode(dec *event.LineDecoder) {
 	defer close(c.decoded)
 	c.recs = slices.Grow(c.recs, len(c.ends))
-	start := 0
-	for _, end := range c.ends {
+	var ids map[string]struct{}
+	if c.mode == peekAfter {
+		select {
+		case <-c.in.ready:
+			ids = c.in.ids
+		default:
+			c.peeked = true // the builder is not sealed yet: it decides
+		}
+	}
+	for i := range c.ends {
+		line := c.lineOf(i)
 		c.recs = append(c.recs, event.Record{})
 		r := &c.recs[len(c.recs)-1]
-		err := dec.Decode(c.buf[start:end], r)
-		start = end
+		var err error
+		if c.mode == decodeAll {
+			err = dec.Decode(line, r)
+		} else if err = dec.Peek(line, r); err != nil {
+			err = dec.Decode(line, r) // Decode's error, which Peek's implies
+		}
 		if err != nil {
 			c.bad = append(c.bad, err)
 			c.recs = c.recs[:len(c.recs)-1]
@@ -168,16 +270,61 @@ func (c *chunk) decode(dec *event.LineDecoder) {
 		}
 		if r.Timestamp.Before(c.from) || !r.Timestamp.Before(c.to) {
 			c.recs = c.recs[:len(c.recs)-1]
+			continue
+		}
+		c.window++
+		switch c.mode {
+		case peekBefore:
+			if r.Timestamp.UnixNano() < c.before {
+				c.recs = c.recs[:len(c.recs)-1]
+				continue
+			}
+		case peekAfter:
+			if c.peeked {
+				c.line = append(c.line, int32(i))
+				continue
+			}
+			if !c.wanted(r, ids) {
+				c.recs = c.recs[:len(c.recs)-1]
+				continue
+			}
+		default:
+			continue
+		}
+		if err := dec.Decode(line, r); err != nil {
+			c.bad = append(c.bad, err)
+			c.recs = c.recs[:len(c.recs)-1]
 		}
 	}
 }
 
+// wanted is DayBuilder.Wants from the builder's Interest: a record of the
+// day or before it, or of a visitor or user in ids.
+func (c *chunk) wanted(r *event.Record, ids map[string]struct{}) bool {
+	if r.Timestamp.UnixNano() < c.end {
+		return true
+	}
+	if _, ok := ids[r.Visitor()]; ok {
+		return true
+	}
+	_, ok := ids[r.User()]
+	return ok
+}
+
+// window is what a window's chunks are read against.
+type window struct {
+	from, to    time.Time
+	before, end int64
+	in          *interest
+}
+
 // read reads one object, chunk by chunk: each chunk goes to the object's
 // queue, in order, and to the decoders.
-func (s *Service) read(ctx context.Context, o *object, from, to time.Time, decode chan<- *chunk) error {
+func (s *Service) read(ctx context.Context, o *object, w window, decode chan<- *chunk) error {
 	c := chunks.Get().(*chunk)
 	send := func() error {
-		c.decoded, c.from, c.to = make(chan struct{}), from, to
+		c.decoded, c.from, c.to = make(chan struct{}), w.from, w.to
+		c.mode, c.before, c.end, c.in, c.peeked, c.window = o.mode, w.before, w.end, w.in, false, 0
 		// To the decoders first: a chunk the builder takes is decoded.
 		select {
 		case decode <- c:

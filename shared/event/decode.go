@@ -76,6 +76,33 @@ func (d *LineDecoder) Decode(line []byte, r *Record) error {
 	return err
 }
 
+// Peek decodes only a line's userId, anonymousId and timestamp into r,
+// which it resets first, as Decode sets them: the window's reader peeks
+// at the lines of the days around the one it runs, most of which cannot
+// matter to it, and decodes only those that can. It returns Decode's
+// error for those members (or for a line that is not an object).
+func (d *LineDecoder) Peek(line []byte, r *Record) error {
+	*r = Record{}
+	var err error
+	ok := membersRaw(line, func(key, v []byte) {
+		if err != nil {
+			return
+		}
+		switch recordField(key) {
+		case "userId":
+			err = d.id(v, &r.UserID, "userId")
+		case "anonymousId":
+			err = d.id(v, &r.AnonymousID, "anonymousId")
+		case "timestamp":
+			err = decodeTime(v, &r.Timestamp, "timestamp")
+		}
+	})
+	if !ok {
+		return errLine
+	}
+	return err
+}
+
 // recordField returns the Record field that key names: exactly, else
 // case-insensitively, as encoding/json matches them; "" for none.
 func recordField(key []byte) string { return keyName(key, recordNames...) }

@@ -108,3 +108,30 @@ func FuzzProps(f *testing.F) {
 		}
 	})
 }
+
+// FuzzPeek holds Peek to Decode: on a line Decode reads, Peek reads the
+// same ids and time; a line Peek refuses, Decode refuses too.
+func FuzzPeek(f *testing.F) {
+	for _, c := range decodeCases {
+		f.Add([]byte(c))
+	}
+	f.Add([]byte(`{"USERID":"u","AnonymousId":"a","timeStamp":"2026-10-02T00:00:00Z","userId":"v"}`))
+	f.Add([]byte(`{"userId":12,"anonymousId":null,"timestamp":"2026-10-02T00:00:00Z"}`))
+	d := NewLineDecoder()
+	f.Fuzz(func(t *testing.T, line []byte) {
+		var peek, full Record
+		errPeek := d.Peek(line, &peek)
+		errFull := d.Decode(line, &full)
+		if errPeek != nil && errFull == nil {
+			t.Fatalf("Peek(%q): %v; Decode reads it", line, errPeek)
+		}
+		if errFull != nil {
+			return // Peek may read a line whose other members are wrong
+		}
+		if peek.UserID != full.UserID || peek.AnonymousID != full.AnonymousID || !peek.Timestamp.Equal(full.Timestamp) ||
+			peek.Timestamp.Location() != full.Timestamp.Location() {
+			t.Fatalf("Peek(%q) = %q %q %v; Decode: %q %q %v", line, peek.UserID, peek.AnonymousID, peek.Timestamp,
+				full.UserID, full.AnonymousID, full.Timestamp)
+		}
+	})
+}

@@ -280,6 +280,48 @@ func (b *DayBuilder) newID(s string) uint32 {
 	return i
 }
 
+// Wants reports whether a record can change the facts, from its ids and
+// time alone (event.LineDecoder.Peek's), once the builder is sealed and
+// the record is after the day: only if a session of the day reaches its
+// visitor or its user has a step of the day waiting for the next event,
+// as Add keeps them. Any other record (a record of the day or before it,
+// or one before NoMoreDay) it wants, so that Add sees it. A record it
+// does not want Add would leave out, so the window need not decode it.
+func (b *DayBuilder) Wants(r *event.Record) bool {
+	if !b.sealed || r.Timestamp.UnixNano() < b.endNS {
+		return true
+	}
+	if v, ok := b.lookup(r.Visitor()); ok && b.lastIn[v] >= b.endNS-b.timeout {
+		return true
+	}
+	u, ok := b.lookup(r.User())
+	return ok && b.marks[u] != nil
+}
+
+// Interest is the ids whose records after the day Wants may want once
+// sealed: a record whose visitor and user are both outside it, and whose
+// time is after the day, Wants leaves out. It is taken once the builder is
+// sealed (it does not change after), so that the window's decoders can
+// leave such records undecoded without asking the builder.
+func (b *DayBuilder) Interest() map[string]struct{} {
+	out := map[string]struct{}{}
+	for i, name := range b.names {
+		if b.lastIn[i] >= b.endNS-b.timeout || b.marks[uint32(i)] != nil {
+			out[name] = struct{}{}
+		}
+	}
+	return out
+}
+
+// Before is the time, in Unix nanoseconds, before which Add leaves every
+// record out unless the builder is sealed: an event that long before the
+// day cannot join a session of it, and only sessions read events before
+// the day.
+func (b *DayBuilder) Before() int64 { return b.startNS - b.timeout }
+
+// End is the day's end in Unix nanoseconds.
+func (b *DayBuilder) End() int64 { return b.endNS }
+
 // Add adds one record of the window. The builder keeps none of r: r's
 // strings may alias a buffer the caller reuses (LineDecoder), so those
 // it keeps are copied, once each (own, strings.Clone), and its raw

@@ -378,3 +378,57 @@ func TestDayBuilderTimeoutBefore(t *testing.T) {
 		sameFacts(t, fmt.Sprintf("seal=%v", seal), got, want)
 	}
 }
+
+// TestDayBuilderLeavesOut feeds generated windows to a builder leaving out
+// what the window's reader leaves out undecoded (records before Before
+// until sealed; once sealed, records Wants refuses, or whose ids are
+// outside Interest), and wants the facts of every record.
+func TestDayBuilderLeavesOut(t *testing.T) {
+	const seed, perDay = 11, 12_000
+	start := kpi.NewDay(2026, 10, 1)
+	files := genFiles(t, seed, perDay, start)
+	for _, zone := range []string{"UTC", "America/New_York", "Asia/Kolkata"} {
+		cfg := kpi.DefaultConfig()
+		cfg.TimeZone = zone
+		for _, day := range []kpi.Day{start.AddDays(1), start.AddDays(2)} {
+			w := readWindow(t, files, cfg, day)
+			want, _ := build(cfg, day, w, true)
+			for _, how := range []string{"Wants", "Interest"} {
+				b := kpi.NewDayBuilder(cfg, day)
+				var ids map[string]struct{}
+				out := [2]int{} // before, after
+				for i := range w.recs {
+					r := &w.recs[i]
+					if i == w.sealAt {
+						b.NoMoreDay()
+						ids = b.Interest()
+					}
+					t := r.Timestamp.UnixNano()
+					switch {
+					case i < w.sealAt && t < b.Before():
+						out[0]++
+						continue
+					case i >= w.sealAt && how == "Wants" && !b.Wants(r):
+						out[1]++
+						continue
+					case i >= w.sealAt && how == "Interest" && t >= b.End():
+						_, v := ids[r.Visitor()]
+						_, u := ids[r.User()]
+						if !v && !u {
+							out[1]++
+							continue
+						}
+					}
+					b.Add(r)
+				}
+				what := fmt.Sprintf("%s %s, %s", zone, day, how)
+				sameFacts(t, what, b.Facts(), want)
+				// (In other zones, the UTC day after the seal holds only
+				// the window's last hours.)
+				if out[0] < perDay/2 || zone == "UTC" && out[1] < perDay/2 {
+					t.Errorf("%s: left out %d records before the day and %d after it, want most of each neighbouring day", what, out[0], out[1])
+				}
+			}
+		}
+	}
+}
