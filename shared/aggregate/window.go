@@ -273,6 +273,10 @@ func (c *chunk) decode(dec *event.LineDecoder) {
 			continue
 		}
 		c.window++
+		if c.mode == decodeAll {
+			loadProps(r)
+			continue
+		}
 		switch c.mode {
 		case peekBefore:
 			if r.Timestamp.UnixNano() < c.before {
@@ -288,13 +292,22 @@ func (c *chunk) decode(dec *event.LineDecoder) {
 				c.recs = c.recs[:len(c.recs)-1]
 				continue
 			}
-		default:
-			continue
 		}
 		if err := dec.Decode(line, r); err != nil {
 			c.bad = append(c.bad, err)
 			c.recs = c.recs[:len(c.recs)-1]
+			continue
 		}
+		loadProps(r)
+	}
+}
+
+// loadProps decodes the properties the builder reads (pages' and some
+// track events'), here rather than on the builder's goroutine, which the
+// run waits for.
+func loadProps(r *event.Record) {
+	if r.Type == event.Page || r.Type == event.Track && kpi.ReadsProperties(r.Event) {
+		r.LoadProps()
 	}
 }
 

@@ -112,6 +112,10 @@ type Record struct {
 	Properties  json.RawMessage `json:"properties"`
 	Traits      json.RawMessage `json:"traits"`
 	Context     Context         `json:"context"`
+
+	// props is Props' answer once LoadProps has run.
+	props    Props
+	propsSet bool
 }
 
 // User is the record's user: its userId, else its anonymousId.
@@ -214,10 +218,20 @@ type Props struct {
 // Props decodes the properties KPIs read; fields of the wrong type are
 // left empty.
 func (r *Record) Props() Props {
+	if r.propsSet {
+		return r.props
+	}
 	if b := bytes.TrimSpace(r.Properties); len(b) > 0 && b[0] == '{' {
 		return decodeProps(b)
 	}
 	return propsSlow(r.Properties)
+}
+
+// LoadProps decodes the properties once, for Props to answer from then
+// on: the nightly run's decoders do it on every core, off the goroutine
+// that builds the day. The properties must not change after.
+func (r *Record) LoadProps() {
+	r.props, r.propsSet = r.Props(), true
 }
 
 // propsSlow is Props by encoding/json: what decodeProps does in one walk.
