@@ -36,10 +36,6 @@ type DayBuilder struct {
 	timeout    int64
 
 	f           Facts
-	active      map[string]struct{}
-	pageVis     map[string]struct{}
-	converted   map[string]struct{}
-	known       map[string]struct{}
 	responses   map[string]Response
 	features    map[string]map[string]struct{}
 	tickets     map[string]Ticket
@@ -62,6 +58,12 @@ type DayBuilder struct {
 	uhead          []uint32 // per id: its newest next-step point + 1
 	before         []int64  // per id: its latest session time before the day (minTime: none)
 	lastIn         []int64  // per id: its latest session time in the day (minTime: none)
+	// Per id: the day's sets it is in (known, active, page visitor,
+	// converted), and the millisecond of the day (+1; 0: none) at which
+	// it first reached FirstSeen and FirstActive, so that a later record
+	// (most are) skips the maps of f.Firsts.
+	flags            []uint8
+	seenMS, activeMS []uint32
 	pts            pointStore
 	marks          map[uint32]map[int]mark // per user: the day's earliest signup (0) and steps
 	farT           map[uint32]int64        // per point: its time, if far (tFar)
@@ -129,6 +131,14 @@ type labelKey struct {
 }
 
 const minTime = math.MinInt64
+
+// The day's sets an id is in (DayBuilder.flags).
+const (
+	isKnown uint8 = 1 << iota
+	isActive
+	isPageVisitor
+	isConverted
+)
 
 // pointChunk is how many points a chunk of the store holds (1.5 MB).
 const pointChunk = 1 << 16
@@ -208,7 +218,6 @@ func NewDayBuilder(cfg Config, day Day) *DayBuilder {
 		f: Facts{Day: day, Firsts: map[string]map[Milestone]time.Time{}, NextAfter: map[string]map[int]Next{}, Links: map[string]string{},
 			TraitChanges: map[string]Traits{}, Features: map[string][]string{}, SessionsBy: map[string]map[string]SessionStats{},
 			FirstSession: map[string]map[string][]string{}},
-		active: map[string]struct{}{}, pageVis: map[string]struct{}{}, converted: map[string]struct{}{}, known: map[string]struct{}{},
 		responses: map[string]Response{}, features: map[string]map[string]struct{}{}, tickets: map[string]Ticket{},
 		activeNames: set(cfg.ActiveEvents), featureEvs: set(cfg.FeatureEvents), valueEvs: set(cfg.ValueEvents),
 		bots: map[string]*userAgent{}, counted: map[string]struct{}{},
@@ -277,6 +286,9 @@ func (b *DayBuilder) newID(s string) uint32 {
 	b.uhead = append(b.uhead, 0)
 	b.before = append(b.before, minTime)
 	b.lastIn = append(b.lastIn, minTime)
+	b.flags = append(b.flags, 0)
+	b.seenMS = append(b.seenMS, 0)
+	b.activeMS = append(b.activeMS, 0)
 	return i
 }
 
@@ -601,9 +613,9 @@ func (b *DayBuilder) addFacts(r *event.Record, bot bool) {
 		tr[name] = append(tr[name], c)
 	})
 	if r.UserID != "" {
-		u := b.own(string(r.UserID))
-		b.known[u] = struct{}{}
-		b.reach(u, FirstSeen, r.Timestamp)
+		i := b.id(string(r.UserID))
+		b.flags[i] |= isKnown
+		b.reachByID(i, b.seenMS, FirstSeen, r.Timestamp)
 	}
 	if r.Type == event.Track && r.User() != "" {
 		user := b.own(r.User())
@@ -642,17 +654,17 @@ func (b *DayBuilder) addFacts(r *event.Record, bot bool) {
 		}
 	}
 	if r.IsActivity() && r.UserID != "" && (len(b.activeNames) == 0 || b.activeNames[activityName(r)]) {
-		u := b.own(string(r.UserID))
-		b.active[u] = struct{}{}
-		b.reach(u, FirstActive, r.Timestamp)
+		i := b.id(string(r.UserID))
+		b.flags[i] |= isActive
+		b.reachByID(i, b.activeMS, FirstActive, r.Timestamp)
 	}
 	if bot {
 		// Bots are out of web metrics. Their survey answers are kept: a
 		// survey tool does not send a user agent.
 	} else if r.Type == event.Page {
-		b.pageVis[b.own(r.Visitor())] = struct{}{}
+		b.flags[b.id(r.Visitor())] |= isPageVisitor
 	} else if r.Type == event.Track && r.Event == cfg.ConversionEvent {
-		b.converted[b.own(r.Visitor())] = struct{}{}
+		b.flags[b.id(r.Visitor())] |= isConverted
 		f.ConversionEvents++
 	}
 	if s, ok := r.Survey(); ok && r.User() != "" {
@@ -663,6 +675,20 @@ func (b *DayBuilder) addFacts(r *event.Record, bot bool) {
 		if old, ok := b.responses[resp.Key()]; !ok || resp.Newer(old) {
 			b.responses[resp.Key()] = resp
 		}
+	}
+}
+
+// reachByID is reach for an id's FirstSeen or FirstActive of the day (ms:
+// seenMS or activeMS): a time in a later millisecond than the first one
+// reached cannot be earlier, and leaves the maps alone.
+func (b *DayBuilder) reachByID(i uint32, ms []uint32, m Milestone, t time.Time) {
+	v := uint32((t.UnixNano()-b.startNS)/int64(time.Millisecond)) + 1
+	if ms[i] != 0 && v > ms[i] {
+		return
+	}
+	b.reach(b.names[i], m, t)
+	if ms[i] == 0 || v < ms[i] {
+		ms[i] = v
 	}
 }
 
@@ -682,6 +708,22 @@ func (b *DayBuilder) Facts() Facts {
 	f := b.f
 	b.sessions(&f)
 	b.nextSteps(&f)
+	f.KnownUsers, f.ActiveUsers, f.PageVisitors, f.ConvertedVisitors = []string{}, []string{}, []string{}, []string{}
+	for i, fl := range b.flags {
+		if fl&isKnown != 0 {
+			f.KnownUsers = append(f.KnownUsers, b.names[i])
+		}
+		if fl&isActive != 0 {
+			f.ActiveUsers = append(f.ActiveUsers, b.names[i])
+		}
+		if fl&isPageVisitor != 0 {
+			f.PageVisitors = append(f.PageVisitors, b.names[i])
+		}
+		if fl&isConverted != 0 {
+			f.ConvertedVisitors = append(f.ConvertedVisitors, b.names[i])
+		}
+	}
+	b.flags, b.seenMS, b.activeMS = nil, nil, nil
 	// The points and their indexes are done with: let them go before the
 	// sets below are copied into sorted slices (the day's peak of memory).
 	b.pts, b.ids, b.names, b.vhead, b.uhead, b.before, b.lastIn, b.farT, b.farSrc = pointStore{}, nil, nil, nil, nil, nil, nil, nil, nil
@@ -694,7 +736,7 @@ func (b *DayBuilder) Facts() Facts {
 	for name, users := range b.features {
 		f.Features[name] = sortedKeys(users)
 	}
-	f.KnownUsers, b.known = sortedKeys(b.known), nil
+	slices.Sort(f.KnownUsers)
 	ticketIDs := make([]string, 0, len(b.tickets))
 	for id := range b.tickets {
 		ticketIDs = append(ticketIDs, id)
@@ -703,9 +745,9 @@ func (b *DayBuilder) Facts() Facts {
 	for _, id := range ticketIDs {
 		f.Tickets = append(f.Tickets, b.tickets[id])
 	}
-	f.ActiveUsers, b.active = sortedKeys(b.active), nil
-	f.PageVisitors, b.pageVis = sortedKeys(b.pageVis), nil
-	f.ConvertedVisitors, b.converted = sortedKeys(b.converted), nil
+	slices.Sort(f.ActiveUsers)
+	slices.Sort(f.PageVisitors)
+	slices.Sort(f.ConvertedVisitors)
 	for _, r := range b.responses {
 		f.Responses = append(f.Responses, r)
 	}

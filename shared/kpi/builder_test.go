@@ -432,3 +432,23 @@ func TestDayBuilderLeavesOut(t *testing.T) {
 		}
 	}
 }
+
+// TestDayBuilderFirstsWithinMillisecond: the builder skips the maps of
+// Firsts for a record a millisecond or more after the first one reached;
+// an earlier time within the same millisecond, arriving later, still wins.
+func TestDayBuilderFirstsWithinMillisecond(t *testing.T) {
+	day := kpi.NewDay(2026, 10, 2)
+	cfg := kpi.DefaultConfig()
+	at := day.Start(time.UTC).Add(10 * time.Hour)
+	var recs []event.Record
+	for i, d := range []time.Duration{900 * time.Microsecond, 2 * time.Millisecond, 100 * time.Microsecond, 3 * time.Millisecond} {
+		recs = append(recs, event.Record{Type: "track", Event: "Report Viewed", MessageID: fmt.Sprint("m", i), UserID: "u", Timestamp: at.Add(d)})
+	}
+	got, want := kpi.ComputeDay(cfg, day, recs), kpi.ComputeDayRef(cfg, day, recs)
+	sameFacts(t, "firsts within a millisecond", got, want)
+	for _, m := range []kpi.Milestone{kpi.FirstSeen, kpi.FirstActive} {
+		if f := got.Firsts["u"][m]; !f.Equal(at.Add(100 * time.Microsecond)) {
+			t.Errorf("%s = %v, want the earliest record's %v", m, f, at.Add(100*time.Microsecond))
+		}
+	}
+}
