@@ -64,10 +64,10 @@ type DayBuilder struct {
 	// (most are) skips the maps of f.Firsts.
 	flags            []uint8
 	seenMS, activeMS []uint32
-	pts            pointStore
-	marks          map[uint32]map[int]mark // per user: the day's earliest signup (0) and steps
-	farT           map[uint32]int64        // per point: its time, if far (tFar)
-	farSrc         map[uint32]uint32       // per point: its src, if srcFar
+	pts              pointStore
+	marks            map[uint32]map[int]mark // per user: the day's earliest signup (0) and steps
+	farT             map[uint32]int64        // per point: its time, if far (tFar)
+	farSrc           map[uint32]uint32       // per point: its src, if srcFar
 
 	sources map[[4]string]string // TrafficSource's answers
 	devices map[[3]string]uint32
