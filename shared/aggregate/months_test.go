@@ -24,7 +24,13 @@ func checkMonths(t *testing.T, w *world) {
 		t.Fatalf("month parts of %v, want one for each month of day parts %v", got, want)
 	}
 	for m, days := range byMonth {
-		want, _ := kpi.BuildMonth(days)
+		var before []kpi.Part
+		for _, d := range kpi.Days(m.AddDays(-kpi.MonthLookback), m.AddDays(-1)) {
+			if p, ok := w.state.Stored[d]; ok {
+				before = append(before, p)
+			}
+		}
+		want, _ := kpi.BuildMonth(days, before)
 		got, ok := w.state.Months[m]
 		if !ok {
 			t.Errorf("no month part for %s", m)
@@ -38,6 +44,15 @@ func checkMonths(t *testing.T, w *world) {
 		}
 		if diff := cmp.Diff(got.Lists, want.Lists); diff != "" {
 			t.Errorf("month %s lists (-got +want):\n%s", m, diff)
+		}
+		if diff := cmp.Diff(got.Usage, want.Usage); diff != "" {
+			t.Errorf("month %s usage (-got +want):\n%s", m, diff)
+		}
+		if diff := cmp.Diff(got.Spells, want.Spells); diff != "" {
+			t.Errorf("month %s spells (-got +want):\n%s", m, diff)
+		}
+		if diff := cmp.Diff(got.Renewed, want.Renewed); diff != "" {
+			t.Errorf("month %s renewals (-got +want):\n%s", m, diff)
 		}
 		if len(got.Sets) != len(want.Sets) {
 			t.Errorf("month %s: %d sets, want %d", m, len(got.Sets), len(want.Sets))

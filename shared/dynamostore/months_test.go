@@ -49,7 +49,7 @@ func monthPart(t *testing.T, month kpi.Day, n int, big bool) kpi.Part {
 		p.Accounts = []kpi.AccountState{{Ordinal: 9, ID: "acme", ACV: 5000, Since: month.Start(time.UTC)}}
 		days = append(days, p)
 	}
-	m, ok := kpi.BuildMonth(days)
+	m, ok := kpi.BuildMonth(days, nil)
 	if !ok {
 		t.Fatal("BuildMonth of days gave no part")
 	}

@@ -89,13 +89,14 @@ func (p Part) days() int {
 
 // BuildMonth merges the day parts of one calendar month, in day order, into
 // the month part: Day is its first day part's day, Days how many it merges.
-// It returns false when days is empty.
-func BuildMonth(days []Part) (Part, bool) {
+// before are the day parts of the MonthLookback days before the month (any
+// others are ignored), which its summaries read (summary.go). It returns
+// false when days is empty.
+func BuildMonth(days, before []Part) (Part, bool) {
 	if len(days) == 0 {
 		return Part{}, false
 	}
-	days = slices.Clone(days)
-	slices.SortFunc(days, func(a, b Part) int { return strings.Compare(a.Day.String(), b.Day.String()) })
+	days = sortedParts(days)
 	m := NewPart(days[0].Day)
 	m.Days = len(days)
 	m.Accounts = slices.Clone(days[0].Accounts)
@@ -127,7 +128,15 @@ func BuildMonth(days []Part) (Part, bool) {
 			m.Sets[FirstSessionSet(dim, v)] = b
 		}
 	}
+	summarize(&m, days, before)
 	return m, true
+}
+
+// sortedParts is parts in day order.
+func sortedParts(parts []Part) []Part {
+	parts = slices.Clone(parts)
+	slices.SortFunc(parts, func(a, b Part) int { return strings.Compare(a.Day.String(), b.Day.String()) })
+	return parts
 }
 
 // firstSessionDims lists the dimensions of the parts' first-session sets.
@@ -286,7 +295,11 @@ const (
 	FieldOrders
 	FieldSets
 	FieldLists
-	AllFields = FieldResponses | FieldTickets | FieldAccounts | FieldOrders | FieldSets | FieldLists
+	// FieldUsage and FieldRenewals are the summaries of month parts
+	// (summary.go): Usage; Spells and Renewed.
+	FieldUsage
+	FieldRenewals
+	AllFields = FieldResponses | FieldTickets | FieldAccounts | FieldOrders | FieldSets | FieldLists | FieldUsage | FieldRenewals
 )
 
 // Only returns p without the fields f leaves out.
@@ -308,6 +321,12 @@ func (p Part) Only(f Fields) Part {
 	}
 	if f&FieldLists == 0 {
 		p.Lists = map[string][]float64{}
+	}
+	if f&FieldUsage == 0 {
+		p.Usage = nil
+	}
+	if f&FieldRenewals == 0 {
+		p.Spells, p.Renewed = nil, nil
 	}
 	return p
 }

@@ -321,7 +321,11 @@ func TestMonthPartsComplete(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mp, _ := kpi.BuildMonth(parts)
+	before, err := st.Parts(ctx, benchTenant, sep.AddDays(-kpi.MonthLookback), sep.AddDays(-1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mp, _ := kpi.BuildMonth(parts, before)
 	if mp.Days != 29 {
 		t.Fatalf("September's month part merges %d days, want 29", mp.Days)
 	}
