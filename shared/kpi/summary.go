@@ -59,11 +59,11 @@ type DayUsage struct {
 // part of days First..Last of a month (days of the month, without a
 // missing day part between them), with the same start and onboarding.
 type AccountSpell struct {
-	Ordinal     uint32    `json:"ord"`
-	Since       time.Time `json:"since"`
-	Onboarded   bool      `json:"onb,omitempty"`
-	First       int       `json:"f"`
-	Last        int       `json:"l"`
+	Ordinal   uint32    `json:"ord"`
+	Since     time.Time `json:"since"`
+	Onboarded bool      `json:"onb,omitempty"`
+	First     int       `json:"f"`
+	Last      int       `json:"l"`
 }
 
 // Renewal is an account's renewal on a day of a month.
