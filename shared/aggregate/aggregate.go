@@ -44,6 +44,9 @@ type State interface {
 	// months a run touched equal to the merge of their day parts.
 	Parts(ctx context.Context, tenantID string, from, to kpi.Day) ([]kpi.Part, error)
 	PutMonthPart(ctx context.Context, tenantID string, p kpi.Part, computedAt time.Time) error
+	// PartsOnly reads day parts with only the named counters and sets:
+	// the active users of the days before a month, for its summaries.
+	PartsOnly(ctx context.Context, tenantID string, from, to kpi.Day, names []string) ([]kpi.Part, error)
 	DirtyDays(ctx context.Context, tenantID string, from, to kpi.Day) ([]kpi.Dirty, error)
 	ClearDirty(ctx context.Context, tenantID string, d kpi.Dirty) error
 	// MarkPending, ResponsesReplaced and Tickets let a run mark the days
@@ -172,7 +175,8 @@ func (s *Service) run(ctx context.Context, tenantID string, cfg kpi.Config, days
 }
 
 // MergeMonths merges the month parts of the months days fall in (and of
-// the days before them) from the stored day parts, as a run does after
+// the days before and after them, as mergeMonths says) from the stored
+// day parts, as a run does after
 // its days: for day parts written otherwise (benchmarks seeding a store,
 // a store upgraded from a version without month parts).
 func (s *Service) MergeMonths(ctx context.Context, tenantID string, days []kpi.Day) error {
@@ -207,7 +211,7 @@ func (s *Service) mergeMonths(ctx context.Context, tenantID string, ran map[kpi.
 		if len(parts) == 0 {
 			continue
 		}
-		before, err := s.State.Parts(ctx, tenantID, m.AddDays(-kpi.MonthLookback), m.AddDays(-1))
+		before, err := s.State.PartsOnly(ctx, tenantID, m.AddDays(-kpi.MonthLookback), m.AddDays(-1), []string{kpi.SetActiveUsers})
 		if err != nil {
 			return fmt.Errorf("merge month %s: %w", m, err)
 		}

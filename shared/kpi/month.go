@@ -87,8 +87,8 @@ func (p Part) days() int {
 // BuildMonth merges the day parts of one calendar month, in day order, into
 // the month part: Day is its first day part's day, Days how many it merges.
 // before are the day parts of the MonthLookback days before the month (any
-// others are ignored), which its summaries read (summary.go). It returns
-// false when days is empty.
+// others are ignored), of which its summaries read the active users
+// (summary.go). It returns false when days is empty.
 func BuildMonth(days, before []Part) (Part, bool) {
 	if len(days) == 0 {
 		return Part{}, false
