@@ -44,6 +44,9 @@ type State interface {
 	// months a run touched equal to the merge of their day parts.
 	Parts(ctx context.Context, tenantID string, from, to kpi.Day) ([]kpi.Part, error)
 	PutMonthPart(ctx context.Context, tenantID string, p kpi.Part, computedAt time.Time) error
+	// PartsOnly reads day parts with only the named counters and sets:
+	// the active users of the days before a month, for its summaries.
+	PartsOnly(ctx context.Context, tenantID string, from, to kpi.Day, names []string) ([]kpi.Part, error)
 	DirtyDays(ctx context.Context, tenantID string, from, to kpi.Day) ([]kpi.Dirty, error)
 	ClearDirty(ctx context.Context, tenantID string, d kpi.Dirty) error
 	// MarkPending, ResponsesReplaced and Tickets let a run mark the days
@@ -174,7 +177,8 @@ func (s *Service) run(ctx context.Context, tenantID string, cfg kpi.Config, days
 }
 
 // MergeMonths merges the month parts of the months days fall in (and of
-// the days before them) from the stored day parts, as a run does after
+// the days before and after them, as mergeMonths says) from the stored
+// day parts, as a run does after
 // its days: for day parts written otherwise (benchmarks seeding a store,
 // a store upgraded from a version without month parts).
 func (s *Service) MergeMonths(ctx context.Context, tenantID string, days []kpi.Day) error {
@@ -189,19 +193,31 @@ func (s *Service) MergeMonths(ctx context.Context, tenantID string, days []kpi.D
 // and of the days before them: a nightly run killed between its day part
 // and its month merge (yesterday is not marked dirty) leaves that month
 // stale only until the next night, which runs the following day and so
-// merges the month of the day before it again.
+// merges the month of the day before it again. A month part's summaries
+// also read the kpi.MonthLookback days before the month (the 30-day
+// windows of its first days), so the months that start within that many
+// days after a day run are merged again too (up to two: a day of January
+// is in the window of March's first day when February is short).
 func (s *Service) mergeMonths(ctx context.Context, tenantID string, ran map[kpi.Day]bool) error {
 	months := map[kpi.Day]bool{}
 	for d := range ran {
-		months[kpi.MonthOf(d)] = true
-		months[kpi.MonthOf(d.AddDays(-1))] = true
+		for m := kpi.MonthOf(d.AddDays(-1)); !m.After(d.AddDays(kpi.MonthLookback)); m = kpi.NextMonth(m) {
+			months[m] = true
+		}
 	}
 	for _, m := range sortedDays(keys(months)) {
 		parts, err := s.State.Parts(ctx, tenantID, m, kpi.MonthEnd(m))
 		if err != nil {
 			return fmt.Errorf("merge month %s: %w", m, err)
 		}
-		mp, ok := kpi.BuildMonth(parts)
+		if len(parts) == 0 {
+			continue
+		}
+		before, err := s.State.PartsOnly(ctx, tenantID, m.AddDays(-kpi.MonthLookback), m.AddDays(-1), []string{kpi.SetActiveUsers})
+		if err != nil {
+			return fmt.Errorf("merge month %s: %w", m, err)
+		}
+		mp, ok := kpi.BuildMonth(parts, before)
 		if !ok {
 			continue
 		}

@@ -2,6 +2,7 @@ package aggregate_test
 
 import (
 	"context"
+	"log/slog"
 	"maps"
 	"slices"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/uptakehq/uptake/shared/kpi"
+	"github.com/uptakehq/uptake/shared/query"
 )
 
 // checkMonths fails unless every month with day parts has a month part
@@ -24,7 +26,13 @@ func checkMonths(t *testing.T, w *world) {
 		t.Fatalf("month parts of %v, want one for each month of day parts %v", got, want)
 	}
 	for m, days := range byMonth {
-		want, _ := kpi.BuildMonth(days)
+		var before []kpi.Part
+		for _, d := range kpi.Days(m.AddDays(-kpi.MonthLookback), m.AddDays(-1)) {
+			if p, ok := w.state.Stored[d]; ok {
+				before = append(before, p)
+			}
+		}
+		want, _ := kpi.BuildMonth(days, before)
 		got, ok := w.state.Months[m]
 		if !ok {
 			t.Errorf("no month part for %s", m)
@@ -38,6 +46,15 @@ func checkMonths(t *testing.T, w *world) {
 		}
 		if diff := cmp.Diff(got.Lists, want.Lists); diff != "" {
 			t.Errorf("month %s lists (-got +want):\n%s", m, diff)
+		}
+		if diff := cmp.Diff(got.Usage, want.Usage); diff != "" {
+			t.Errorf("month %s usage (-got +want):\n%s", m, diff)
+		}
+		if diff := cmp.Diff(got.Spells, want.Spells); diff != "" {
+			t.Errorf("month %s spells (-got +want):\n%s", m, diff)
+		}
+		if diff := cmp.Diff(got.Renewed, want.Renewed); diff != "" {
+			t.Errorf("month %s renewals (-got +want):\n%s", m, diff)
 		}
 		if len(got.Sets) != len(want.Sets) {
 			t.Errorf("month %s: %d sets, want %d", m, len(got.Sets), len(want.Sets))
@@ -94,5 +111,51 @@ func TestMonthPartsFollowDays(t *testing.T) {
 		if strings.HasPrefix(k.String(), "2026-09") || strings.HasPrefix(k.String(), "2026-10") {
 			t.Errorf("dirty mark left on %s", k)
 		}
+	}
+}
+
+// TestMonthSummariesFollowDaysBefore: a month part's usage counts the
+// active users of the 29 days before the month, so running a day again
+// merges again the months whose first days' windows hold it: February
+// and, February being short, March (January 31 is in the window of March
+// 1). The month parts then equal the merge of their days, and stickiness
+// read from them equals stickiness read from day parts.
+func TestMonthSummariesFollowDaysBefore(t *testing.T) {
+	w := newWorld(kpi.DefaultConfig())
+	page := func(d, u string) []byte {
+		return []byte(`{"type":"page","messageId":"` + d + u + `","userId":"` + u + `","timestamp":"` + d + `T12:00:00Z"}`)
+	}
+	var lines [][]byte
+	for _, d := range []string{"2026-01-31", "2026-02-10", "2026-03-01", "2026-03-05"} {
+		lines = append(lines, page(d, "u1"))
+	}
+	w.send(t, 0, lines)
+	ctx := context.Background()
+	if _, err := w.agg.Run(ctx, "t", []kpi.Day{day("2026-01-31"), day("2026-02-10"), day("2026-03-01"), day("2026-03-05")}); err != nil {
+		t.Fatal(err)
+	}
+	checkMonths(t, w)
+	// A late event of a new user on January 31: only that day runs.
+	w.send(t, 1, [][]byte{page("2026-01-31", "u9")})
+	if _, err := w.agg.Run(ctx, "t", []kpi.Day{day("2026-01-31")}); err != nil {
+		t.Fatal(err)
+	}
+	checkMonths(t, w)
+	mar := day("2026-03-01")
+	want := []kpi.DayUsage{{Day: 1, DAU: 1, MAU: 2}, {Day: 5, DAU: 1, MAU: 1}}
+	if diff := cmp.Diff(w.state.Months[mar].Usage, want); diff != "" {
+		t.Errorf("March's usage after January 31 ran again (-got +want):\n%s", diff)
+	}
+	q := query.Request{KPI: "stickiness", From: mar, To: kpi.MonthEnd(mar)}
+	got, err := w.query.KPI(ctx, "t", q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := (&query.Service{Store: w.state, Log: slog.New(slog.DiscardHandler), DayParts: true}).KPI(ctx, "t", q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(got, ref); diff != "" {
+		t.Errorf("stickiness of March from its month part differs from its day parts (-months +days):\n%s", diff)
 	}
 }

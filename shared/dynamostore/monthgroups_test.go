@@ -24,7 +24,8 @@ import (
 
 // monthFieldSets are the field selections a month is read with: none,
 // each field alone, and all.
-var monthFieldSets = []kpi.Fields{0, kpi.FieldSets, kpi.FieldLists, kpi.FieldResponses, kpi.FieldTickets, kpi.FieldAccounts, kpi.FieldOrders, kpi.AllFields}
+var monthFieldSets = []kpi.Fields{0, kpi.FieldSets, kpi.FieldLists, kpi.FieldResponses, kpi.FieldTickets, kpi.FieldAccounts, kpi.FieldOrders,
+	kpi.FieldUsage, kpi.FieldRenewals, kpi.AllFields}
 
 // readMonth reads month m with each of monthFieldSets: the parts read
 // (nil where the month reads as absent).
@@ -105,13 +106,14 @@ func TestMonthPartKilled(t *testing.T) {
 	other := monthPart(t, oct, 20, false)
 	bare := other
 	bare.Tickets, bare.Orders, bare.Responses, bare.Lists = nil, nil, nil, map[string][]float64{}
+	bare.Usage, bare.Spells, bare.Renewed = nil, nil, nil // as merged before the summaries
 	for _, tc := range []struct {
 		name     string
 		old, new kpi.Part
 	}{
 		{"fewer items over more", full, other},
 		{"more items over fewer", other, full},
-		{"no answers, tickets, orders or lists over some", full, bare},
+		{"no answers, tickets, orders, lists or summaries over some", full, bare},
 		{"some over none", bare, full},
 	} {
 		for writes := 0; ; writes++ {

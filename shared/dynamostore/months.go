@@ -34,7 +34,9 @@ import (
 //	h#<YYYY-MM>#<v>#<nn>     the head group's further items (nn from 01),
 //	                         in the rare month whose counters pass an item
 //	s#<YYYY-MM>#<v>#<nn>     the sets; l#… the lists; r#…, t#…, a#…, o#…
-//	                         the answers, tickets, accounts and orders
+//	                         the answers, tickets, accounts and orders;
+//	                         u#… the usage summary, n#… the spells and
+//	                         renewals (kpi's summary.go)
 //
 // A group's values are packed into as many items as they need (pack.go:
 // a month's union of sets or its answers can pass DynamoDB's 400 KB item
@@ -52,6 +54,11 @@ import (
 // every group it reads hold the counts the head gives, all of the head's
 // version, and reads it as not merged otherwise (items lost): the query
 // then reads its days.
+//
+// A month part written before the summaries has no u or n group (its g
+// gives none): it reads with no summary, and without the counters
+// kpi.CounterUsage and kpi.CounterRenewals, so the query reads its days
+// for the KPIs that need them (kpi.Definition.Requires).
 //
 // Items of the earlier layout (every value in items <YYYY-MM>#<nn>) sort
 // apart from these keys, so no read of this layout meets them: such a
@@ -81,6 +88,7 @@ const maxSetNameBytes = 32 * 1024
 var monthGroups = []monthGroup{
 	{"s", kpi.FieldSets}, {"l", kpi.FieldLists},
 	{"r", kpi.FieldResponses}, {"t", kpi.FieldTickets}, {"a", kpi.FieldAccounts}, {"o", kpi.FieldOrders},
+	{"u", kpi.FieldUsage}, {"n", kpi.FieldRenewals},
 }
 
 // groupOf is the group of a packed value: counters go to the head.
@@ -98,6 +106,10 @@ func groupOf(v packedValue) string {
 			return "a"
 		case "orders":
 			return "o"
+		case "usage":
+			return "u"
+		case "spells", "renewed":
+			return "n"
 		}
 	}
 	return headGroup

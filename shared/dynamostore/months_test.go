@@ -14,12 +14,18 @@ import (
 	"github.com/uptakehq/uptake/shared/kpi"
 )
 
-// monthPart builds a month part from n days of generated day parts; big
-// makes its sets and answers pass the 400 KB item limit several times.
+// monthPart builds a month part from n days of generated day parts (and
+// the days before the month, for its usage summary); big makes its sets
+// and answers pass the 400 KB item limit several times.
 func monthPart(t *testing.T, month kpi.Day, n int, big bool) kpi.Part {
 	t.Helper()
 	r := rand.New(rand.NewPCG(3, uint64(n)))
-	var days []kpi.Part
+	var before, days []kpi.Part
+	for i := range kpi.MonthLookback {
+		p := kpi.NewPart(month.AddDays(i - kpi.MonthLookback))
+		p.Sets[kpi.SetActiveUsers] = roaring.BitmapOf(r.Uint32N(100), r.Uint32N(100))
+		before = append(before, p)
+	}
 	for i := range n {
 		p := kpi.NewPart(month.AddDays(i))
 		p.Counters["dau"] = float64(100 + i)
@@ -46,10 +52,14 @@ func monthPart(t *testing.T, month kpi.Day, n int, big bool) kpi.Part {
 		}
 		p.Tickets = []kpi.Ticket{{ID: fmt.Sprintf("t%d", i), Status: "open", Created: month.AddDays(i).Start(time.UTC), Updated: month.AddDays(i).Start(time.UTC)}}
 		p.Orders = []kpi.OrderRecord{{Ordinal: uint32(i), Revenue: 10.25}}
-		p.Accounts = []kpi.AccountState{{Ordinal: 9, ID: "acme", ACV: 5000, Since: month.Start(time.UTC)}}
+		p.Accounts = []kpi.AccountState{{Ordinal: 9, ID: "acme", ACV: 5000, Since: month.Start(time.UTC)},
+			{Ordinal: 10, ID: "beta", ACV: 100, Since: month.AddDays(i / 7 * 7).Start(time.UTC), Onboarded: i%2 == 0}}
+		if i%7 == 0 {
+			p.Sets[kpi.SetRenewed] = roaring.BitmapOf(10)
+		}
 		days = append(days, p)
 	}
-	m, ok := kpi.BuildMonth(days)
+	m, ok := kpi.BuildMonth(days, before)
 	if !ok {
 		t.Fatal("BuildMonth of days gave no part")
 	}
@@ -66,7 +76,8 @@ func partJSON(t *testing.T, p kpi.Part) string {
 	b, err := json.Marshal(struct {
 		P    kpi.Part
 		Sets map[string][]uint32
-	}{P: kpi.Part{Day: p.Day, Days: p.Days, Counters: p.Counters, Lists: p.Lists, Responses: p.Responses, Tickets: p.Tickets, Accounts: p.Accounts, Orders: p.Orders}, Sets: sets})
+	}{P: kpi.Part{Day: p.Day, Days: p.Days, Counters: p.Counters, Lists: p.Lists, Responses: p.Responses, Tickets: p.Tickets, Accounts: p.Accounts, Orders: p.Orders,
+		Usage: p.Usage, Spells: p.Spells, Renewed: p.Renewed}, Sets: sets})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,6 +156,7 @@ func TestDayPartsFields(t *testing.T) {
 	st := newStore(t)
 	p := monthPart(t, day("2026-10-01"), 1, false)
 	p.Days = 0
+	p.Usage, p.Spells, p.Renewed = nil, nil, nil // a day part has no summary
 	if err := st.PutPart(ctx, "acme", p, time.Now()); err != nil {
 		t.Fatal(err)
 	}

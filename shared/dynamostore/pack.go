@@ -23,7 +23,8 @@ import (
 // the 400 KB limit) is packed into as many items as it needs:
 //
 //	c  counters (number values), s sets, l lists (float64 arrays) and
-//	   b blobs (responses, tickets, accounts, orders as JSON), each value
+//	   b blobs (responses, tickets, accounts, orders, and a month part's
+//	   summaries usage, spells and renewed, as JSON), each value
 //	   in one item's map under its name;
 //	x  the further pieces of a value too big for one item, under
 //	   <kind>:<name>#<i>, concatenated with the first on reading;
@@ -67,7 +68,8 @@ func packValues(p kpi.Part) ([]packedValue, error) {
 		name string
 		v    any
 		n    int
-	}{{"responses", p.Responses, len(p.Responses)}, {"tickets", p.Tickets, len(p.Tickets)}, {"accounts", p.Accounts, len(p.Accounts)}, {"orders", p.Orders, len(p.Orders)}}
+	}{{"responses", p.Responses, len(p.Responses)}, {"tickets", p.Tickets, len(p.Tickets)}, {"accounts", p.Accounts, len(p.Accounts)}, {"orders", p.Orders, len(p.Orders)},
+		{"usage", p.Usage, len(p.Usage)}, {"spells", p.Spells, len(p.Spells)}, {"renewed", p.Renewed, len(p.Renewed)}}
 	for _, b := range blobs {
 		if b.n == 0 {
 			continue
@@ -306,6 +308,12 @@ func unpack(p *kpi.Part, items []map[string]types.AttributeValue) error {
 				err = json.Unmarshal(raw, &p.Accounts)
 			case "orders":
 				err = json.Unmarshal(raw, &p.Orders)
+			case "usage":
+				err = json.Unmarshal(raw, &p.Usage)
+			case "spells":
+				err = json.Unmarshal(raw, &p.Spells)
+			case "renewed":
+				err = json.Unmarshal(raw, &p.Renewed)
 			}
 			if err != nil {
 				return fmt.Errorf("%s: %w", name, err)
@@ -326,5 +334,6 @@ func onlyNamed(parts []kpi.Part, names []string) {
 			}
 		}
 		parts[i].Responses, parts[i].Tickets, parts[i].Accounts, parts[i].Orders = nil, nil, nil, nil
+		parts[i].Usage, parts[i].Spells, parts[i].Renewed = nil, nil, nil
 	}
 }

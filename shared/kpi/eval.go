@@ -101,8 +101,9 @@ type Definition struct {
 	// without a filter or breakdown counts from counters, not answers).
 	FieldsFor func(in Input) Fields
 	// CountersOnly, when set, reports that an evaluation reads no set and
-	// no list of its parts: month parts are then read without them (a
-	// year of dau reads a year of counters, not of sets). A KPI without it
+	// no list of its month parts: they are then read without them (a
+	// year of dau reads a year of counters, not of sets; day parts are
+	// read with theirs whatever the KPI). A KPI without it
 	// reads them all, which is always right; TestMonthPartsExact checks
 	// that those with it answer as day parts read whole do.
 	CountersOnly func(in Input) bool
@@ -113,7 +114,12 @@ type Definition struct {
 	// and day parts with Fields as well, so that parts written before the
 	// counters are evaluated from what they hold.
 	Requires func(in Input) []string
-	Eval     func(in Input) Result
+	// DayWindow is how many days before a day the evaluation of that day
+	// from day parts reads (stickiness: the rest of its 30-day window): a
+	// whole month read as its days, for want of a month part, is read
+	// with the DayWindow days before it.
+	DayWindow int
+	Eval      func(in Input) Result
 }
 
 // readOrganic covers the range and the previous range of equal length.
@@ -138,7 +144,8 @@ func init() {
 	define(Definition{Segments: true, ID: "active_users", Reads: readRange, CountersOnly: plain, Eval: evalDAU})
 	define(Definition{Segments: true, ID: "wau", Lookback: lookback(6), Reads: readLastDays(7), Eval: rolling(7)})
 	define(Definition{Segments: true, ID: "mau", Lookback: lookback(29), Reads: readLastDays(30), Eval: rolling(30)})
-	define(Definition{Segments: true, ID: "stickiness", Lookback: lookback(29), Eval: evalStickiness})
+	define(Definition{Segments: true, ID: "stickiness", Lookback: lookback(MonthLookback), Reads: readStickiness, DayWindow: MonthLookback,
+		Fields: FieldUsage, Requires: requireUsage, CountersOnly: always, Eval: evalStickiness})
 	define(Definition{ID: "engagement_rate", History: []string{CounterKnownNew}, HistoryBefore: func(_, to Day) Day { return to.AddDays(1) }, Reads: readRange, Eval: evalEngagement})
 	define(Definition{ID: "sessions", Breakdowns: SessionDims, Filters: SessionDims, Reads: readRange, CountersOnly: always, Eval: evalSessions})
 	define(Definition{ID: "pages_per_session", Breakdowns: SessionDims, Filters: SessionDims, Reads: readRange, CountersOnly: always, Eval: evalPagesPerSession})
@@ -168,15 +175,18 @@ func init() {
 	define(Definition{ID: "churn_rate", Lookback: lookback(1), Reads: readChurn, Fields: FieldAccounts, Eval: evalChurn})
 	define(Definition{ID: "customer_retention_rate", Lookback: lookback(1), Reads: readRetentionRate, Fields: FieldAccounts, Eval: evalRetentionRate})
 	define(Definition{ID: "free_to_paid_conversion", Reads: readRange, Fields: FieldLists, CountersOnly: always, Eval: evalFreeToPaid})
-	define(Definition{ID: "renewal_rate", Lookback: lookback(31), Lookforward: 30, Fields: FieldAccounts, Eval: evalRenewal})
+	define(Definition{ID: "renewal_rate", Lookback: lookback(31), Lookforward: 30, Reads: readRenewals, Fields: FieldAccounts | FieldRenewals,
+		FieldsFor: renewalFields, Requires: requireRenewals, CountersOnly: always, Eval: evalRenewal})
 	define(Definition{ID: "avg_purchase_value", Reads: readRange, Fields: FieldOrders, CountersOnly: always, Eval: evalAvgPurchase})
 	define(Definition{ID: "repeat_purchase_rate", Reads: readRange, Fields: FieldOrders, CountersOnly: always, Eval: evalRepeatPurchase})
 	define(Definition{ID: "clv", Lookback: lookback(365), Fields: FieldAccounts | FieldOrders, Eval: evalCLV})
 	define(Definition{ID: "flow_comparison", Params: []string{ParamChangeDate, ParamFlow}, CheckParams: checkChangeDate, Reads: readChange, Fields: FieldLists, CountersOnly: always, Eval: evalFlowComparison})
 	define(Definition{ID: "guidance_impact", Params: []string{ParamChangeDate, ParamSavingMinutes, ParamHourlyWage, ParamAttribution}, CheckParams: checkImpact, Reads: readChange, Fields: FieldLists, CountersOnly: always, Eval: evalGuidanceImpact})
 	define(Definition{ID: "health_score", Lookback: lookback(30 + healthLookback), Fields: FieldAccounts | FieldResponses | FieldTickets, Eval: evalHealth})
-	define(Definition{ID: "renewal_by_onboarding", Lookback: lookback(31), Lookforward: 30, Fields: FieldAccounts, Eval: evalRenewalByOnboarding})
-	define(Definition{ID: "roi_projection", Lookback: lookback(31), Lookforward: 30, Fields: FieldAccounts, Params: roiParams, CheckParams: checkROI, Eval: evalROI})
+	define(Definition{ID: "renewal_by_onboarding", Lookback: lookback(31), Lookforward: 30, Reads: readRenewals, Fields: FieldAccounts | FieldRenewals,
+		FieldsFor: renewalFields, Requires: requireRenewals, CountersOnly: always, Eval: evalRenewalByOnboarding})
+	define(Definition{ID: "roi_projection", Lookback: lookback(31), Lookforward: 30, Reads: readROI, Fields: FieldAccounts | FieldRenewals,
+		FieldsFor: renewalFields, Requires: requireRenewals, CountersOnly: always, Params: roiParams, CheckParams: checkROI, Eval: evalROI})
 	define(Definition{ID: "onboarding_completion_rate", Reads: readRange, CountersOnly: always, Eval: evalOnboardingCompletion})
 	define(Definition{ID: "onboarding_funnel", Reads: readRange, Fields: FieldLists, CountersOnly: always, Eval: evalFunnel})
 	define(Definition{ID: "time_to_first_value", Reads: readRange, Fields: FieldLists, CountersOnly: always, Eval: evalTTFV})
@@ -249,19 +259,29 @@ func rolling(n int) func(Input) Result {
 	}
 }
 
+// evalStickiness sums the daily ratios in day order: those of a whole
+// month from its month part's Usage, the others from day parts.
 func evalStickiness(in Input) Result {
 	var sum, dauSum, mauSum float64
 	n := 0
-	for _, p := range in.Range() {
-		mau, _ := windowUsers(in, p.Day, 30)
+	add := func(dau, mau float64) {
 		if mau == 0 {
-			continue
+			return
 		}
-		dau := p.Counters[CounterDAU]
 		sum += dau / mau * 100
 		dauSum += dau
 		mauSum += mau
 		n++
+	}
+	for _, p := range in.CoverRange() {
+		if p.IsMonth() {
+			for _, u := range p.Usage {
+				add(u.DAU, u.MAU)
+			}
+			continue
+		}
+		mau, _ := windowUsers(in, p.Day, 30)
+		add(p.Counters[CounterDAU], mau)
 	}
 	return Result{Value: ratio(sum, float64(n), 1), Numerator: sum, Denominator: float64(n),
 		Details: map[string]any{"days": n, "mean_dau": ratio(dauSum, float64(n), 1), "mean_mau": ratio(mauSum, float64(n), 1)}}

@@ -30,10 +30,14 @@ import (
 //   - lists, responses, tickets and orders concatenated in day order;
 //   - Accounts, which are a snapshot at a day's end and do not add up:
 //     the month part keeps those of its first day, and KPIs that read the
-//     customers of a given day read day parts.
+//     customers of a given day read day parts (or the spells below);
+//   - summaries of what some KPIs read of each day (summary.go): the
+//     daily DAU and rolling MAU (stickiness, which reads them with the 29
+//     days before the month), and the customers' spells and renewals by
+//     day (renewal_rate, renewal_by_onboarding, roi_projection).
 //
 // What does not merge stays on day parts: the daily values of rolling
-// windows (WAU, MAU, stickiness), per-day cohorts (retention), trait
+// windows (WAU, MAU), per-day cohorts (retention), trait
 // segments (a trait filter restricts each day's users by that day's
 // traits), and daily or weekly series. A Definition says what it reads
 // through Reads; one without Reads, or a query with trait filters, a
@@ -47,13 +51,6 @@ import (
 //
 // What a year still costs about 12 times a month (BenchmarkQuery, P2):
 //
-//   - stickiness is the mean over the range's days of DAU(d) / MAU(d),
-//     MAU a rolling 30-day union: each day's ratio needs that day's
-//     window, so it reads every day part (a month part could carry the
-//     sum of its days' ratios, merged with the 29 days before the month);
-//   - renewal_rate, renewal_by_onboarding and roi_projection find, day by
-//     day, the customers due that day (a term after their latest start)
-//     in the day before's accounts, so they read every day's accounts;
 //   - retention_cohorts answers a triangle of signup cohorts × periods:
 //     a year of weekly cohorts has about 1,400 cells where 30 days have
 //     about 15, whatever the parts;
@@ -89,13 +86,14 @@ func (p Part) days() int {
 
 // BuildMonth merges the day parts of one calendar month, in day order, into
 // the month part: Day is its first day part's day, Days how many it merges.
-// It returns false when days is empty.
-func BuildMonth(days []Part) (Part, bool) {
+// before are the day parts of the MonthLookback days before the month (any
+// others are ignored), of which its summaries read the active users
+// (summary.go). It returns false when days is empty.
+func BuildMonth(days, before []Part) (Part, bool) {
 	if len(days) == 0 {
 		return Part{}, false
 	}
-	days = slices.Clone(days)
-	slices.SortFunc(days, func(a, b Part) int { return strings.Compare(a.Day.String(), b.Day.String()) })
+	days = sortedParts(days)
 	m := NewPart(days[0].Day)
 	m.Days = len(days)
 	m.Accounts = slices.Clone(days[0].Accounts)
@@ -127,7 +125,15 @@ func BuildMonth(days []Part) (Part, bool) {
 			m.Sets[FirstSessionSet(dim, v)] = b
 		}
 	}
+	summarize(&m, days, before)
 	return m, true
+}
+
+// sortedParts is parts in day order.
+func sortedParts(parts []Part) []Part {
+	parts = slices.Clone(parts)
+	slices.SortFunc(parts, func(a, b Part) int { return strings.Compare(a.Day.String(), b.Day.String()) })
+	return parts
 }
 
 // firstSessionDims lists the dimensions of the parts' first-session sets.
@@ -286,7 +292,11 @@ const (
 	FieldOrders
 	FieldSets
 	FieldLists
-	AllFields = FieldResponses | FieldTickets | FieldAccounts | FieldOrders | FieldSets | FieldLists
+	// FieldUsage and FieldRenewals are the summaries of month parts
+	// (summary.go): Usage; Spells and Renewed.
+	FieldUsage
+	FieldRenewals
+	AllFields = FieldResponses | FieldTickets | FieldAccounts | FieldOrders | FieldSets | FieldLists | FieldUsage | FieldRenewals
 )
 
 // Only returns p without the fields f leaves out.
@@ -308,6 +318,12 @@ func (p Part) Only(f Fields) Part {
 	}
 	if f&FieldLists == 0 {
 		p.Lists = map[string][]float64{}
+	}
+	if f&FieldUsage == 0 {
+		p.Usage = nil
+	}
+	if f&FieldRenewals == 0 {
+		p.Spells, p.Renewed = nil, nil
 	}
 	return p
 }

@@ -76,6 +76,12 @@ type Part struct {
 	// day's orders.
 	Accounts []AccountState
 	Orders   []OrderRecord
+	// Usage, Spells and Renewed are a month part's summaries (summary.go),
+	// none on a day part: its days' DAU and rolling MAU (stickiness), its
+	// customers' spells and its renewals by day (renewal KPIs).
+	Usage   []DayUsage
+	Spells  []AccountSpell
+	Renewed []Renewal
 }
 
 // NewPart returns an empty part for day.

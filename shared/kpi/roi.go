@@ -96,7 +96,7 @@ func evalROI(in Input) Result {
 	if v, ok := in.Params[ParamCompletionNow]; ok {
 		r.CompletionNow, _ = strconv.ParseFloat(v, 64)
 	} else {
-		m := Merge(in.Range())
+		m := Merge(in.CoverRange())
 		obs := ratio(m.Counters[CounterOnboarded], m.Counters[CounterSignups], 100)
 		if obs == nil {
 			missing = append(missing, ParamCompletionNow)

@@ -46,7 +46,7 @@ func TestScoreCounters(t *testing.T) {
 		}
 		days = append(days, kpi.BuildPart(kpi.DefaultConfig(), kpi.Facts{Day: d}, kpi.Ordinals{}, kpi.DayState{Counted: counted}))
 	}
-	month, ok := kpi.BuildMonth(days)
+	month, ok := kpi.BuildMonth(days, nil)
 	if !ok {
 		t.Fatal("no month part")
 	}
@@ -153,7 +153,7 @@ func TestTicketCounters(t *testing.T) {
 			}
 			days = append(days, kpi.BuildPart(cfg, kpi.Facts{Day: d}, kpi.Ordinals{}, kpi.DayState{Tickets: ts}))
 		}
-		month, ok := kpi.BuildMonth(days)
+		month, ok := kpi.BuildMonth(days, nil)
 		if !ok {
 			t.Fatal("no month part")
 		}

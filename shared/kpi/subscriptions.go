@@ -249,11 +249,7 @@ func subscriptionPart(p *Part, cfg Config, sd SubscriptionDay) {
 func customersAt(in Input, d Day) (map[uint32]AccountState, bool) {
 	for _, p := range in.Parts {
 		if p.Day.Equal(d) {
-			out := make(map[uint32]AccountState, len(p.Accounts))
-			for _, a := range p.Accounts {
-				out[a.Ordinal] = a
-			}
-			return out, true
+			return accountsOf(p), true
 		}
 	}
 	return nil, false
@@ -324,40 +320,26 @@ func evalFreeToPaid(in Input) Result {
 // renewals counts the subscriptions due in the range (a term after their
 // latest start or renewal) and those renewed within 30 days of the due
 // date, apart for accounts whose users completed onboarding in time.
+// Whole months come from the summaries of their month parts (dueIn,
+// renewedOn), the other days from their day parts.
 func renewals(in Input) (due, renewed [2]float64) {
-	term := in.Config.RenewalTermDays
-	renewedOn := map[Day]*roaring.Bitmap{}
-	for _, p := range in.Parts {
-		if b := p.Sets[SetRenewed]; b != nil {
-			renewedOn[p.Day] = b
+	renewedOn := renewedOn(in, in.From.AddDays(-30), in.To.AddDays(30))
+	for _, a := range dueIn(in) {
+		i := 0
+		if a.onboarded {
+			i = 1
 		}
-	}
-	for _, x := range Days(in.From, in.To) {
-		before, ok := customersAt(in, x.AddDays(-1))
-		if !ok {
-			continue
+		due[i]++
+		// Renewed within 30 days of the due date, by a renewal after
+		// the one that started this term.
+		from := a.day.AddDays(-30)
+		if !from.After(a.since) {
+			from = a.since.AddDays(1)
 		}
-		for _, a := range before {
-			since := DayOf(a.Since, in.Config.Location())
-			if !since.AddDays(term).Equal(x) {
-				continue
-			}
-			i := 0
-			if a.Onboarded {
-				i = 1
-			}
-			due[i]++
-			// Renewed within 30 days of the due date, by a renewal after
-			// the one that started this term.
-			from := x.AddDays(-30)
-			if !from.After(since) {
-				from = since.AddDays(1)
-			}
-			for d := from; !d.After(x.AddDays(30)); d = d.AddDays(1) {
-				if b := renewedOn[d]; b != nil && b.Contains(a.Ordinal) {
-					renewed[i]++
-					break
-				}
+		for d := from; !d.After(a.day.AddDays(30)); d = d.AddDays(1) {
+			if b := renewedOn[d]; b != nil && b.Contains(a.ordinal) {
+				renewed[i]++
+				break
 			}
 		}
 	}

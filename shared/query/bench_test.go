@@ -233,6 +233,12 @@ func decodeFields(sp storedPart, names []string, fields kpi.Fields) (kpi.Part, e
 			err = json.Unmarshal(raw, &p.Accounts)
 		case k == "orders" && fields&kpi.FieldOrders != 0:
 			err = json.Unmarshal(raw, &p.Orders)
+		case k == "usage" && fields&kpi.FieldUsage != 0:
+			err = json.Unmarshal(raw, &p.Usage)
+		case k == "spells" && fields&kpi.FieldRenewals != 0:
+			err = json.Unmarshal(raw, &p.Spells)
+		case k == "renewed" && fields&kpi.FieldRenewals != 0:
+			err = json.Unmarshal(raw, &p.Renewed)
 		}
 		if err != nil {
 			return kpi.Part{}, fmt.Errorf("part %s %s: %w", p.Day, k, err)
@@ -251,7 +257,8 @@ func store(p kpi.Part) (storedPart, error) {
 		}
 		sp.sets[k] = raw
 	}
-	for k, v := range map[string]any{"responses": p.Responses, "tickets": p.Tickets, "accounts": p.Accounts, "orders": p.Orders} {
+	for k, v := range map[string]any{"responses": p.Responses, "tickets": p.Tickets, "accounts": p.Accounts, "orders": p.Orders,
+		"usage": p.Usage, "spells": p.Spells, "renewed": p.Renewed} {
 		if reflect.ValueOf(v).Len() == 0 {
 			continue
 		}
@@ -385,7 +392,11 @@ func genStore(h *parts.History) (*memStore, int, error) {
 		if err != nil {
 			return nil, 0, err
 		}
-		if mp, ok := kpi.BuildMonth(parts); ok {
+		before, err := m.Parts(context.Background(), benchTenant, mo.AddDays(-kpi.MonthLookback), mo.AddDays(-1))
+		if err != nil {
+			return nil, 0, err
+		}
+		if mp, ok := kpi.BuildMonth(parts, before); ok {
 			if m.months[mo], err = store(mp); err != nil {
 				return nil, 0, err
 			}

@@ -321,7 +321,11 @@ func TestMonthPartsComplete(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mp, _ := kpi.BuildMonth(parts)
+	before, err := st.Parts(ctx, benchTenant, sep.AddDays(-kpi.MonthLookback), sep.AddDays(-1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mp, _ := kpi.BuildMonth(parts, before)
 	if mp.Days != 29 {
 		t.Fatalf("September's month part merges %d days, want 29", mp.Days)
 	}
@@ -385,6 +389,113 @@ func TestScoreCountersOfOldMonths(t *testing.T) {
 			}
 			if diff := answerDiff(t, got, want); diff != "" {
 				t.Errorf("%s, month part without counters %v: differs from day parts (-months +days):\n%s", id, old, diff)
+			}
+		}
+	}
+}
+
+// summaryKPIs read the month parts' summaries (kpi's summary.go).
+var summaryKPIs = []string{"stickiness", "renewal_rate", "renewal_by_onboarding", "roi_projection"}
+
+// summaryQueries are the queries asked of summaryKPIs: a year of whole
+// months, a year ending mid-month, and a monthly series.
+func summaryQueries(id string) []query.Request {
+	p := params(kpi.Definition{Params: []string{kpi.ParamNewCustomers, kpi.ParamCompletionTarget, kpi.ParamContractValue}}, query.Period{})
+	if id != "roi_projection" {
+		p = map[string]string{}
+	}
+	mid := benchLast.AddDays(-12)
+	return []query.Request{
+		{KPI: id, From: benchLast.AddDays(-364), To: benchLast, Params: p},
+		{KPI: id, From: mid.AddDays(-364), To: mid, Params: p},
+		{KPI: id, From: benchLast.AddDays(-200), To: mid, Interval: "month", Params: p},
+	}
+}
+
+// TestSummariesRead: stickiness and the renewal KPIs answer a year of
+// whole months from its month parts' summaries, reading the day parts of
+// at most the two months around it (the renewals of the 30 days before
+// the range and the customers of the day before it), and answer every
+// query of summaryQueries as day parts do.
+func TestSummariesRead(t *testing.T) {
+	st, _, err := genStore(parts.New(benchLast, 430, parts.Seed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := newRefStore(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	for _, id := range summaryKPIs {
+		for i, q := range summaryQueries(id) {
+			st.reads.Store(0)
+			st.monthly.Store(0)
+			got, err := (&query.Service{Store: st, Log: log}).KPI(ctx, benchTenant, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if i == 0 && (st.reads.Load() > 62 || st.monthly.Load() < 12) {
+				t.Errorf("%s over the year %s to %s: %d day parts and %d month parts read, want at most 62 and 12", id, q.From, q.To, st.reads.Load(), st.monthly.Load())
+			}
+			want, err := (&query.Service{Store: ref, Log: log, DayParts: true}).KPI(ctx, benchTenant, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := answerDiff(t, got, want); diff != "" {
+				t.Errorf("%s %s to %s interval=%q: differs from day parts (-months +days):\n%s", id, q.From, q.To, q.Interval, diff)
+			}
+		}
+	}
+}
+
+// TestSummariesOfOldMonths: a month part merged before the summaries
+// (without them and their counters) is not read for the KPIs that need
+// them: the query reads its days, with the 29 days before them that
+// stickiness's windows need, though those lie in a month read from its
+// month part, and answers as day parts do.
+func TestSummariesOfOldMonths(t *testing.T) {
+	st, _, err := genStore(parts.New(benchLast, 430, parts.Seed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := newRefStore(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []kpi.Day{kpi.NewDay(2026, 3, 1), kpi.NewDay(2025, 11, 1), kpi.NewDay(2026, 10, 1)} {
+		sp := st.months[m]
+		sp.counters = maps.Clone(sp.counters)
+		delete(sp.counters, kpi.CounterUsage)
+		delete(sp.counters, kpi.CounterRenewals)
+		sp.blobs = maps.Clone(sp.blobs)
+		if _, ok := sp.blobs["usage"]; !ok {
+			t.Fatalf("month part %s has no usage to remove", m)
+		}
+		for _, k := range []string{"usage", "spells", "renewed"} {
+			delete(sp.blobs, k)
+		}
+		st.months[m] = sp
+	}
+	ctx := context.Background()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	for _, id := range summaryKPIs {
+		for i, q := range summaryQueries(id) {
+			st.reads.Store(0)
+			got, err := (&query.Service{Store: st, Log: log}).KPI(ctx, benchTenant, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if i == 0 && st.reads.Load() < 3*28 {
+				t.Errorf("%s over the year %s to %s: %d day parts read, want the days of the three old months at least", id, q.From, q.To, st.reads.Load())
+			}
+			want, err := (&query.Service{Store: ref, Log: log, DayParts: true}).KPI(ctx, benchTenant, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := answerDiff(t, got, want); diff != "" {
+				t.Errorf("%s %s to %s interval=%q, old month parts: differs from day parts (-months +days):\n%s", id, q.From, q.To, q.Interval, diff)
 			}
 		}
 	}

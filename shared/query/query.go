@@ -350,6 +350,10 @@ func (s *Service) load(ctx context.Context, tenantID string, from, to kpi.Day, d
 	// required are the counters a month part must hold to be read
 	// (kpi.Definition.Requires); one without them is read as its days.
 	var required []string
+	// window is the longest DayWindow of the definitions planned on month
+	// parts: a whole month read as its days is read with as many days
+	// before it.
+	window := 0
 	dayFields := kpi.FieldSets | kpi.FieldLists
 	for _, def := range defs {
 		first := from.AddDays(-def.Lookback(from.DaysUntil(to) + 1))
@@ -398,6 +402,7 @@ func (s *Service) load(ctx context.Context, tenantID string, from, to kpi.Day, d
 		}
 		d.monthly[def.ID] = true
 		required = append(required, defRequired...)
+		window = max(window, def.DayWindow)
 		for _, x := range defCover {
 			if x, in := clip(x); in {
 				cover = append(cover, x)
@@ -445,7 +450,7 @@ func (s *Service) load(ctx context.Context, tenantID string, from, to kpi.Day, d
 		}
 		for _, m := range ms {
 			if !have[m] {
-				days.add(m, kpi.MonthEnd(m))
+				days.add(m.AddDays(-window), kpi.MonthEnd(m))
 			}
 		}
 	}
