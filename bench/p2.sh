@@ -25,7 +25,7 @@
 # heavy load): BenchmarkQuery 1, DuckDB at 1 M 0.7 (at 10 M about 1 more),
 # seeding DynamoDB Local 0.6, its queries 1.3, the nightly run at 1 M 1.
 #
-# Data: P1's files at 1 M events a day (bench/data/p1-1000000-<seed>,
+# Data: P1's files at 1 M events a day (bench/data/p1-1000000-<seed>-l2,
 # generated here if P1 has not run); DuckDB also scans the 10 M files if
 # P1_10M=1 bench/p1.sh made them. Artifacts go to bench/results/p2/.
 set -euo pipefail
@@ -45,8 +45,8 @@ bench/duckdb/deps.sh
 D1=$(data 1000000)
 "$ART/duckdb-query" -data "$D1" -day "$DAY" -kpis "${P2_DUCKDB_KPIS:-dau,sessions,nps,csat}" -o "$ART/duckdb-1m.json"
 ARGS=()
-if [ -f "bench/data/p1-10000000-$SEED/done" ]; then
-  "$ART/duckdb-query" -data "bench/data/p1-10000000-$SEED" -day "$DAY" -kpis "${P2_DUCKDB10M_KPIS:-dau,nps}" -o "$ART/duckdb-10m.json"
+if [ -f "bench/data/p1-10000000-$SEED-l2/done" ]; then
+  "$ART/duckdb-query" -data "bench/data/p1-10000000-$SEED-l2" -day "$DAY" -kpis "${P2_DUCKDB10M_KPIS:-dau,nps}" -o "$ART/duckdb-10m.json"
   ARGS+=(-duckdb10m "$ART/duckdb-10m.json")
 fi
 

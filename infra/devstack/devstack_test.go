@@ -30,6 +30,7 @@ import (
 	"github.com/uptakehq/uptake/infra/samtemplate"
 	"github.com/uptakehq/uptake/infra/stacktest"
 	"github.com/uptakehq/uptake/shared/httpapi"
+	"github.com/uptakehq/uptake/shared/rawstore"
 	"github.com/uptakehq/uptake/shared/tenant"
 	"github.com/uptakehq/uptake/shared/webhook"
 )
@@ -275,6 +276,13 @@ func TestIngestBatch(t *testing.T) {
 	slices.Sort(objects)
 	if len(objects) != 2 || !strings.Contains(objects[0], "dt=2026-09-30/") || !strings.Contains(objects[1], "dt=2026-10-01/") {
 		t.Fatalf("raw objects = %v, want one file for 2026-09-30 and one for 2026-10-01", objects)
+	}
+	// Each object's name says its latest event time (rawstore.Latest).
+	for i, want := range []string{"2026-09-30T23:59:59Z", "2026-10-01T10:00:00Z"} {
+		at, ok := rawstore.Latest(strings.TrimPrefix(objects[i], "object "))
+		if !ok || at.Format(time.RFC3339) != want {
+			t.Errorf("latest event of %s = %v, %v; want %s", objects[i], at, ok, want)
+		}
 	}
 }
 

@@ -30,7 +30,7 @@ func BenchmarkEraseUser(b *testing.B) {
 			batch[i] = fmt.Appendf(nil, `{"type":"track","event":"Report Viewed","messageId":"m-%d-%d","userId":%q,"timestamp":"2026-10-01T%02d:%02d:00Z","receivedAt":"2026-10-01T12:00:00Z"}`,
 				o, i, user, (o/50)%24, i%60)
 		}
-		if _, err := st.App.Raw.Put(ctx, "raw", st.Tenant, day, now.Add(time.Duration(o)), batch); err != nil {
+		if _, err := st.App.Raw.Put(ctx, "raw", st.Tenant, day, now.Add(time.Duration(o)), time.Time{}, batch); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -65,7 +65,7 @@ func BenchmarkEraseUser(b *testing.B) {
 			for i := range back {
 				back[i] = fmt.Appendf(nil, `{"type":"track","event":"Report Viewed","messageId":"back-%d","userId":"bench-erased","timestamp":"2026-10-01T10:00:00Z","receivedAt":"2026-10-01T12:00:00Z"}`, i)
 			}
-			if _, err := st.App.Raw.Put(ctx, "raw", st.Tenant, day, now, back); err != nil {
+			if _, err := st.App.Raw.Put(ctx, "raw", st.Tenant, day, now, time.Time{}, back); err != nil {
 				b.Fatal(err)
 			}
 			b.StartTimer()

@@ -352,14 +352,23 @@ type gzRaw struct{ m *memRaw }
 func (g gzRaw) put(day kpi.Day, lines [][]byte) (int, error) {
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
+	var latest time.Time
+	dec := event.NewLineDecoder()
 	for _, l := range lines {
+		var r event.Record
+		if err := dec.Peek(l, &r); err != nil {
+			return 0, err
+		}
+		if r.Timestamp.After(latest) {
+			latest = r.Timestamp
+		}
 		zw.Write(l)
 		zw.Write([]byte{'\n'})
 	}
 	if err := zw.Close(); err != nil {
 		return 0, err
 	}
-	g.m.put(benchTenant, day, [][]byte{buf.Bytes()})
+	g.m.putNamed(benchTenant, day, latest, [][]byte{buf.Bytes()})
 	return buf.Len(), nil
 }
 

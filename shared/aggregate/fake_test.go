@@ -6,9 +6,11 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/uptakehq/uptake/shared/aggregate/memstate"
 	"github.com/uptakehq/uptake/shared/kpi"
+	"github.com/uptakehq/uptake/shared/rawstore"
 )
 
 // memRaw is an in-memory raw store: files of lines per UTC day.
@@ -25,6 +27,15 @@ func (m *memRaw) put(tenantID string, day kpi.Day, lines [][]byte) {
 	defer m.mu.Unlock()
 	m.n++
 	m.files[fmt.Sprintf("raw/tenant=%s/dt=%s/%06d", tenantID, day, m.n)] = lines
+}
+
+// putNamed stores lines as put does, under a name that says the latest
+// event time in them, as rawstore.Put names objects.
+func (m *memRaw) putNamed(tenantID string, day kpi.Day, latest time.Time, lines [][]byte) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.n++
+	m.files[fmt.Sprintf("raw/tenant=%s/dt=%s/", tenantID, day)+rawstore.Name(time.Unix(0, int64(m.n)), latest, "00")] = lines
 }
 
 func (m *memRaw) Keys(_ context.Context, kind, tenantID string, day kpi.Day) ([]string, error) {

@@ -2,6 +2,7 @@ package aggregate_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"reflect"
@@ -34,6 +35,23 @@ func TestPeekedWindowSameParts(t *testing.T) {
 		})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// A UTC day's object whose latest event is exactly the session
+	// timeout before the day's start: it is read, and its visitor's first
+	// page of the day continues that session (an off-by-one in leaving
+	// objects out would make it a new one).
+	page := func(id string, at time.Time) []byte {
+		return fmt.Appendf(nil, `{"anonymousId":"edge","messageId":%q,"properties":{"path":"/p"},"receivedAt":%q,"timestamp":%q,"type":"page"}`,
+			id, at.Format(time.RFC3339Nano), at.Format(time.RFC3339Nano))
+	}
+	edge := benchDay.Start(time.UTC)
+	for _, l := range []struct {
+		day kpi.Day
+		at  time.Time
+	}{{benchDay.AddDays(-1), edge.Add(-kpi.DefaultConfig().SessionTimeout())}, {benchDay, edge}} {
+		if _, err := bd.raw.put(l.day, [][]byte{page("edge-"+l.at.Format(time.RFC3339), l.at)}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	ctx := context.Background()
 	for _, zone := range []string{"UTC", "America/Los_Angeles", "Asia/Tokyo"} {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/uptakehq/uptake/shared/event"
 	"github.com/uptakehq/uptake/shared/kpi"
+	"github.com/uptakehq/uptake/shared/rawstore"
 )
 
 // readAhead is how many raw objects of a window are read and decoded
@@ -51,7 +52,9 @@ const (
 	// decodeAll: an object of a UTC day that holds events of the day.
 	decodeAll peekMode = iota
 	// peekBefore: an object of a UTC day that ends before the day
-	// starts: lines before the builder's Before are left out.
+	// starts: lines before the builder's Before are left out, and so is
+	// the whole object if its name says its latest event is
+	// (rawstore.Latest).
 	peekBefore
 	// peekAfter: an object read after the builder is sealed: lines after
 	// the day whose visitor and user are outside the builder's Interest
@@ -110,6 +113,7 @@ var chunks = sync.Pool{New: func() any { return &chunk{} }}
 func (s *Service) build(ctx context.Context, tenantID string, cfg kpi.Config, day kpi.Day, seal bool) (kpi.Facts, int, bool, error) {
 	loc := cfg.Location()
 	from, to := day.Start(loc).Add(-24*time.Hour), day.End(loc).Add(24*time.Hour)
+	b := kpi.NewDayBuilder(cfg, day)
 	var objs []*object
 	sealNext, sealed := false, false
 	for _, u := range kpi.Days(kpi.DayOf(from, time.UTC), kpi.DayOf(to.Add(-time.Nanosecond), time.UTC)) {
@@ -131,11 +135,13 @@ func (s *Service) build(ctx context.Context, tenantID string, cfg kpi.Config, da
 			mode = decodeAll
 		}
 		for _, k := range keys {
+			if latest, ok := rawstore.Latest(k); ok && mode == peekBefore && latest.UnixNano() < b.Before() && s.peek != peekNever {
+				continue // every line of it would be left out
+			}
 			objs = append(objs, &object{key: k, sealing: sealNext, mode: mode, chunks: make(chan *chunk, chunksAhead)})
 			sealNext = false
 		}
 	}
-	b := kpi.NewDayBuilder(cfg, day)
 	in := &interest{ready: make(chan struct{})}
 	if s.peek == peekBuilderOnly {
 		in.ready = nil // never ready: the decoders only peek

@@ -70,7 +70,7 @@ type memRaw struct {
 	seq   int
 }
 
-func (m *memRaw) Put(_ context.Context, kind, tenantID string, day kpi.Day, receivedAt time.Time, lines [][]byte) (string, error) {
+func (m *memRaw) Put(_ context.Context, kind, tenantID string, day kpi.Day, receivedAt, _ time.Time, lines [][]byte) (string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var obj []byte

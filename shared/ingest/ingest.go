@@ -27,7 +27,7 @@ import (
 
 // RawStore keeps accepted lines, one object per tenant and UTC day.
 type RawStore interface {
-	Put(ctx context.Context, kind, tenantID string, day kpi.Day, receivedAt time.Time, lines [][]byte) (string, error)
+	Put(ctx context.Context, kind, tenantID string, day kpi.Day, receivedAt, latest time.Time, lines [][]byte) (string, error)
 	Delete(ctx context.Context, key string) error
 }
 
@@ -116,6 +116,7 @@ func (s *Service) Ingest(ctx context.Context, tenantID, route string, body []byt
 	res := Result{Success: true, Rejected: []Rejection{}}
 	seen := make(map[string]bool, len(msgs))
 	byDay := map[kpi.Day][][]byte{}
+	latest := map[kpi.Day]time.Time{} // each day's latest event time
 	for i, raw := range msgs {
 		p, err := event.Parse(raw, event.Arrival{RouteType: route, ReceivedAt: now, SentAt: sentAt, Checked: true})
 		if event.IsInvalid(err) {
@@ -132,6 +133,9 @@ func (s *Service) Ingest(ctx context.Context, tenantID, route string, body []byt
 		seen[p.Record.MessageID] = true
 		day := kpi.DayOf(p.Record.Timestamp, time.UTC)
 		byDay[day] = append(byDay[day], p.Line)
+		if ts := p.Record.Timestamp; ts.After(latest[day]) {
+			latest[day] = ts
+		}
 		res.Accepted++
 	}
 	if res.Accepted == 0 && len(res.Rejected) > 0 {
@@ -142,7 +146,7 @@ func (s *Service) Ingest(ctx context.Context, tenantID, route string, body []byt
 		}
 		return Result{}, e
 	}
-	if err := s.store(ctx, tenantID, now, byDay); err != nil {
+	if err := s.store(ctx, tenantID, now, byDay, latest); err != nil {
 		return Result{}, err
 	}
 	return res, nil
@@ -150,7 +154,7 @@ func (s *Service) Ingest(ctx context.Context, tenantID, route string, body []byt
 
 // store writes the day files and marks the days; if anything fails, it
 // removes what it wrote, so that a 5xx means nothing was kept.
-func (s *Service) store(ctx context.Context, tenantID string, now time.Time, byDay map[kpi.Day][][]byte) error {
+func (s *Service) store(ctx context.Context, tenantID string, now time.Time, byDay map[kpi.Day][][]byte, latest map[kpi.Day]time.Time) error {
 	days := make([]kpi.Day, 0, len(byDay))
 	for d := range byDay {
 		days = append(days, d)
@@ -172,7 +176,7 @@ func (s *Service) store(ctx context.Context, tenantID string, now time.Time, byD
 		return apierr.New(apierr.Unavailable, "storage is unavailable, nothing was stored: retry the request")
 	}
 	for _, d := range days {
-		k, err := s.Raw.Put(ctx, RawKind, tenantID, d, now, byDay[d])
+		k, err := s.Raw.Put(ctx, RawKind, tenantID, d, now, latest[d], byDay[d])
 		if err != nil {
 			return fail(err)
 		}

@@ -2,7 +2,10 @@
 // JSON, partitioned by tenant and UTC day, the layout Athena reads with
 // partition projection:
 //
-//	raw/tenant=<tenant>/dt=<YYYY-MM-DD>/<received-nanos>-<random>.ndjson.gz
+//	raw/tenant=<tenant>/dt=<YYYY-MM-DD>/<received-nanos>-<random>-<latest-nanos>.ndjson.gz
+//
+// where latest is the latest event time in the object (Latest), absent
+// from objects written before it was named.
 //
 // Each ingest request writes one object per day it touches; objects are
 // rewritten only to erase a person's events on request (Rewrite), so
@@ -19,6 +22,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -99,14 +103,46 @@ func prefix(kind, tenantID string, day kpi.Day) string {
 
 // Put writes lines (JSON objects without newlines) as one new object of
 // the tenant's day and returns its key. The name starts with the receive
-// time, so listing a day returns its files in arrival order.
-func (st *Store) Put(ctx context.Context, kind, tenantID string, day kpi.Day, receivedAt time.Time, lines [][]byte) (string, error) {
+// time, so listing a day returns its files in arrival order; latest is
+// the latest event time among the lines (zero if unknown), which the
+// name carries too (Latest).
+func (st *Store) Put(ctx context.Context, kind, tenantID string, day kpi.Day, receivedAt, latest time.Time, lines [][]byte) (string, error) {
 	rnd := make([]byte, 8)
 	if _, err := rand.Read(rnd); err != nil {
 		return "", fmt.Errorf("random name: %w", err)
 	}
-	key := fmt.Sprintf("%s%019d-%s.ndjson.gz", prefix(kind, tenantID, day), receivedAt.UnixNano(), hex.EncodeToString(rnd))
+	key := prefix(kind, tenantID, day) + Name(receivedAt, latest, hex.EncodeToString(rnd))
 	return key, st.putLines(ctx, key, lines)
+}
+
+// Name is an object's name in its day's folder: the receive time, a
+// random part (hex digits) and, when known (not zero, not before 1970),
+// the latest event time in the object.
+func Name(receivedAt, latest time.Time, random string) string {
+	if latest.IsZero() || latest.UnixNano() < 0 {
+		return fmt.Sprintf("%019d-%s.ndjson.gz", receivedAt.UnixNano(), random)
+	}
+	return fmt.Sprintf("%019d-%s-%019d.ndjson.gz", receivedAt.UnixNano(), random, latest.UnixNano())
+}
+
+// Latest returns the latest event time an object's key names: no event
+// in the object is later. False for a key without one (written before
+// keys named it, or with an unknown time). The nightly run leaves the
+// objects of the day before that end too early to matter unread.
+func Latest(key string) (time.Time, bool) {
+	name, ok := strings.CutSuffix(key[strings.LastIndexByte(key, '/')+1:], ".ndjson.gz")
+	if !ok {
+		return time.Time{}, false
+	}
+	parts := strings.Split(name, "-")
+	if len(parts) != 3 || len(parts[2]) != 19 {
+		return time.Time{}, false
+	}
+	n, err := strconv.ParseInt(parts[2], 10, 64)
+	if err != nil || n < 0 {
+		return time.Time{}, false
+	}
+	return time.Unix(0, n).UTC(), true
 }
 
 func (st *Store) putLines(ctx context.Context, key string, lines [][]byte) error {

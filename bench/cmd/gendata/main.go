@@ -1,11 +1,12 @@
 // Command gendata writes a tenant's generated days (bench/gen) into a
 // local folder in the layout Uptake keeps in S3 (shared/rawstore):
 //
-//	<out>/raw/tenant=<tenant>/dt=<YYYY-MM-DD>/<received-nanos>-<hex>.ndjson.gz
+//	<out>/raw/tenant=<tenant>/dt=<YYYY-MM-DD>/<received-nanos>-<hex>-<latest-nanos>.ndjson.gz
 //
 // Each day's lines go to a few objects (-objects), each one gzip stream of
-// newline-terminated lines, in arrival order; the same flags write the
-// same files.
+// newline-terminated lines, in arrival order, named as rawstore names them
+// (rawstore.Name: the first request's receive time, and the latest event
+// time in the object); the same flags write the same files.
 //
 //	go run ./bench/cmd/gendata -out bench/data -events 1000000 -days 30
 package main
@@ -21,7 +22,9 @@ import (
 	"time"
 
 	"github.com/uptakehq/uptake/bench/gen"
+	"github.com/uptakehq/uptake/shared/event"
 	"github.com/uptakehq/uptake/shared/kpi"
+	"github.com/uptakehq/uptake/shared/rawstore"
 )
 
 func main() {
@@ -68,7 +71,7 @@ func run(out string, events, days int, start string, seed uint64, tenant string,
 		perDay[i] = events
 	}
 	w := &writer{root: filepath.Join(out, "raw", "tenant="+tenant), limit: (events + objects - 1) / objects,
-		names: rand.New(rand.NewPCG(seed, 7)), open: map[kpi.Day]*object{}, lines: map[kpi.Day]int{}}
+		names: rand.New(rand.NewPCG(seed, 7)), open: map[kpi.Day]*object{}, lines: map[kpi.Day]int{}, dec: event.NewLineDecoder()}
 	cfg := gen.Config{Seed: seed, Population: gen.NewPopulation(seed, events, first), Start: first, PerDay: perDay}
 	if err := gen.Generate(cfg, w.add); err != nil {
 		w.close()
@@ -96,12 +99,16 @@ type writer struct {
 	lines map[kpi.Day]int
 	files int
 	bytes int64
+	dec   *event.LineDecoder
 }
 
 type object struct {
-	f     *os.File
-	zw    *gzip.Writer
-	lines int
+	f        *os.File
+	zw       *gzip.Writer
+	lines    int
+	received time.Time
+	random   string
+	latest   time.Time
 }
 
 func (w *writer) add(f gen.File) error {
@@ -111,17 +118,25 @@ func (w *writer) add(f gen.File) error {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err
 		}
-		name := fmt.Sprintf("%019d-%016x.ndjson.gz", f.ReceivedAt.UnixNano(), w.names.Uint64())
-		file, err := os.Create(filepath.Join(dir, name))
+		// Named when finished, once its latest event is known.
+		random := fmt.Sprintf("%016x", w.names.Uint64())
+		file, err := os.Create(filepath.Join(dir, rawstore.Name(f.ReceivedAt, time.Time{}, random)))
 		if err != nil {
 			return err
 		}
 		zw, _ := gzip.NewWriterLevel(file, gzip.BestSpeed) // as rawstore.Encode writes objects
-		o = &object{f: file, zw: zw}
+		o = &object{f: file, zw: zw, received: f.ReceivedAt, random: random}
 		w.open[f.Day] = o
 		w.files++
 	}
 	for _, l := range f.Lines {
+		var r event.Record
+		if err := w.dec.Peek(l, &r); err != nil {
+			return fmt.Errorf("generated line: %w", err)
+		}
+		if r.Timestamp.After(o.latest) {
+			o.latest = r.Timestamp
+		}
 		o.zw.Write(l)
 		if _, err := o.zw.Write([]byte{'\n'}); err != nil {
 			return err
@@ -143,6 +158,10 @@ func (w *writer) finish(o *object) error {
 	}
 	if cerr := o.f.Close(); err == nil {
 		err = cerr
+	}
+	if err == nil {
+		dir := filepath.Dir(o.f.Name())
+		err = os.Rename(o.f.Name(), filepath.Join(dir, rawstore.Name(o.received, o.latest, o.random)))
 	}
 	return err
 }

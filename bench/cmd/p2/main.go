@@ -19,7 +19,7 @@
 //
 // Usage:
 //
-//	go run ./bench/cmd/p2 [-rounds 10] [-inprocess bench.txt] [-data bench/data/p1-1000000-20261014 -duckdb duck.json]
+//	go run ./bench/cmd/p2 [-rounds 10] [-inprocess bench.txt] [-data bench/data/p1-1000000-20261014-l2 -duckdb duck.json]
 //
 // bench/p2.sh runs it all.
 package main
