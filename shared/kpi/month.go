@@ -126,6 +126,8 @@ func BuildMonth(days, before []Part) (Part, bool) {
 		}
 	}
 	summarize(&m, days, before)
+	summarizeFollowUps(&m, days)
+	summarizeContacts(&m, days)
 	return m, true
 }
 
@@ -282,7 +284,7 @@ func readDropoff(in Input) (cover, days []Span) {
 // tickets and orders, or even its sets, costs far more than its counters,
 // so month parts are read with only the fields the KPIs evaluated on them
 // use (Definition.FieldsOf).
-type Fields uint8
+type Fields uint16
 
 // The fields a read may bring.
 const (
@@ -296,7 +298,12 @@ const (
 	// (summary.go): Usage; Spells and Renewed.
 	FieldUsage
 	FieldRenewals
-	AllFields = FieldResponses | FieldTickets | FieldAccounts | FieldOrders | FieldSets | FieldLists | FieldUsage | FieldRenewals
+	// FieldFollowUps and FieldContacts are the month summaries of
+	// detractor_followups (FollowUps) and repeat_contact_rate (Contacts).
+	FieldFollowUps
+	FieldContacts
+	AllFields = FieldResponses | FieldTickets | FieldAccounts | FieldOrders | FieldSets | FieldLists | FieldUsage | FieldRenewals |
+		FieldFollowUps | FieldContacts
 )
 
 // Only returns p without the fields f leaves out.
@@ -324,6 +331,12 @@ func (p Part) Only(f Fields) Part {
 	}
 	if f&FieldRenewals == 0 {
 		p.Spells, p.Renewed = nil, nil
+	}
+	if f&FieldFollowUps == 0 {
+		p.FollowUps = nil
+	}
+	if f&FieldContacts == 0 {
+		p.Contacts = nil
 	}
 	return p
 }
