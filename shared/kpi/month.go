@@ -133,6 +133,7 @@ func BuildMonth(days, before []Part) (Part, bool) {
 	summarize(&m, days, before)
 	summarizeFollowUps(&m, days)
 	summarizeContacts(&m, days)
+	summarizeActivity(&m, days)
 	return m, true
 }
 
