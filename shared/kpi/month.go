@@ -133,7 +133,6 @@ func BuildMonth(days, before []Part) (Part, bool) {
 	summarize(&m, days, before)
 	summarizeFollowUps(&m, days)
 	summarizeContacts(&m, days)
-	summarizeActivity(&m, days)
 	return m, true
 }
 

@@ -287,8 +287,14 @@ func evalRetention(in Input) Result {
 	if interval == "" {
 		interval = "week"
 	}
-	// Day parts, or the activity summaries of month parts (activity.go).
-	signups, activeOn, last := retentionDays(in)
+	byDay := map[Day]Part{}
+	last := Day{}
+	for _, p := range in.Parts {
+		byDay[p.Day] = p
+		if p.Day.After(last) {
+			last = p.Day
+		}
+	}
 	// Cohorts of the signup days in the range; each user's periods count
 	// from their own signup day.
 	type member struct {
@@ -305,7 +311,7 @@ func evalRetention(in Input) Result {
 		}
 		var sets []*roaring.Bitmap
 		for _, d := range Days(sp.From, sp.To) {
-			if b := activeOn[d]; b != nil {
+			if b := byDay[d].Sets[SetActiveUsers]; b != nil {
 				sets = append(sets, b)
 			}
 		}
@@ -314,9 +320,11 @@ func evalRetention(in Input) Result {
 		return b
 	}
 	cohorts := map[Day][]member{}
-	for _, d := range slices.SortedFunc(maps.Keys(signups), func(a, b Day) int { return cmp.Compare(a.String(), b.String()) }) {
-		c := cohortStart(d, interval)
-		cohorts[c] = append(cohorts[c], member{d, signups[d]})
+	for _, p := range in.Range() {
+		if s := p.Sets[SetSignups]; s != nil && !s.IsEmpty() {
+			c := cohortStart(p.Day, interval)
+			cohorts[c] = append(cohorts[c], member{p.Day, s})
+		}
 	}
 	rows := []CohortRow{}
 	var avgNum, avgDen []float64

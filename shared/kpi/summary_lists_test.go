@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/uptakehq/uptake/shared/kpi"
@@ -213,75 +212,5 @@ func TestContactsAcrossMonthStart(t *testing.T) {
 		if got.Numerator != tc.repeat || got.Denominator != tc.requested {
 			t.Errorf("%s to %s: %v repeat of %v requesters, want %v of %v", tc.from, tc.to, got.Numerator, got.Denominator, tc.repeat, tc.requested)
 		}
-	}
-}
-
-// activityDays generates day parts from first to last with active users
-// and signups (some signing up on two days), and days never aggregated.
-func activityDays(first, last kpi.Day, missing map[kpi.Day]bool) []kpi.Part {
-	r := rand.New(rand.NewPCG(9, 4))
-	const users = 3000
-	var out []kpi.Part
-	for d := first; !d.After(last); d = d.AddDays(1) {
-		p := kpi.NewPart(d)
-		active, signups := roaring.New(), roaring.New()
-		for range 100 + r.IntN(400) {
-			active.Add(uint32(r.IntN(users)))
-		}
-		for range r.IntN(15) {
-			signups.Add(uint32(r.IntN(users)))
-		}
-		if r.IntN(20) > 0 {
-			p.Sets[kpi.SetActiveUsers] = active
-		}
-		if r.IntN(10) > 0 {
-			p.Sets[kpi.SetSignups] = signups
-		}
-		if !missing[d] {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-// TestActivityExact: retention_cohorts evaluated as the query plans it
-// (whole months from their month parts' activity lists, the other days
-// from day parts) equals its evaluation on every day part, to the last
-// bit, by day, week and month, for ranges within a month, across months,
-// on whole months, ending before the data does and with it, and with days
-// never aggregated (the last of them too).
-func TestActivityExact(t *testing.T) {
-	first, last := kpi.NewDay(2025, 11, 3), kpi.NewDay(2026, 6, 29)
-	missing := map[kpi.Day]bool{kpi.NewDay(2026, 1, 30): true, kpi.NewDay(2026, 3, 1): true, kpi.NewDay(2026, 3, 2): true,
-		kpi.NewDay(2026, 4, 15): true, kpi.NewDay(2026, 6, 28): true}
-	days := activityDays(first, last, missing)
-	months := monthParts(t, days)
-	ranges := []kpi.Span{
-		{From: kpi.NewDay(2026, 2, 3), To: kpi.NewDay(2026, 2, 20)},
-		{From: kpi.NewDay(2026, 1, 20), To: kpi.NewDay(2026, 3, 10)},
-		{From: kpi.NewDay(2026, 2, 1), To: kpi.NewDay(2026, 2, 28)},
-		{From: kpi.NewDay(2025, 12, 1), To: kpi.NewDay(2026, 5, 31)},
-		{From: kpi.NewDay(2025, 11, 14), To: kpi.NewDay(2026, 6, 29)},
-		{From: kpi.NewDay(2026, 5, 31), To: kpi.NewDay(2026, 6, 10)},
-	}
-	def, _ := kpi.Lookup("retention_cohorts")
-	cells := 0
-	for _, interval := range []string{"day", "week", "month"} {
-		for _, rg := range ranges {
-			in := kpi.Input{From: rg.From, To: rg.To, Config: kpi.DefaultConfig(), Params: map[string]string{"interval": interval}}
-			all := in
-			all.Parts = days
-			want := def.Evaluate(all)
-			got := def.Evaluate(planned(t, def, in, days, months))
-			if diff := cmp.Diff(asJSON(t, got), asJSON(t, want)); diff != "" {
-				t.Errorf("%s, %s to %s: month parts answer differently (-months +days):\n%s", interval, rg.From, rg.To, diff)
-			}
-			for _, row := range want.Details["cohorts"].([]kpi.CohortRow) {
-				cells += len(row.Active)
-			}
-		}
-	}
-	if cells < 1000 {
-		t.Errorf("%d cells over all ranges: the test checks little", cells)
 	}
 }
