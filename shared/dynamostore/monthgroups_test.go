@@ -25,7 +25,7 @@ import (
 // monthFieldSets are the field selections a month is read with: none,
 // each field alone, and all.
 var monthFieldSets = []kpi.Fields{0, kpi.FieldSets, kpi.FieldLists, kpi.FieldResponses, kpi.FieldTickets, kpi.FieldAccounts, kpi.FieldOrders,
-	kpi.FieldUsage, kpi.FieldRenewals, kpi.AllFields}
+	kpi.FieldUsage, kpi.FieldRenewals, kpi.FieldFollowUps, kpi.FieldContacts, kpi.AllFields}
 
 // readMonth reads month m with each of monthFieldSets: the parts read
 // (nil where the month reads as absent).
@@ -107,6 +107,7 @@ func TestMonthPartKilled(t *testing.T) {
 	bare := other
 	bare.Tickets, bare.Orders, bare.Responses, bare.Lists = nil, nil, nil, map[string][]float64{}
 	bare.Usage, bare.Spells, bare.Renewed = nil, nil, nil // as merged before the summaries
+	bare.FollowUps, bare.Contacts = nil, nil
 	for _, tc := range []struct {
 		name     string
 		old, new kpi.Part

@@ -58,7 +58,9 @@ import (
 // A month part written before the summaries has no u or n group (its g
 // gives none): it reads with no summary, and without the counters
 // kpi.CounterUsage and kpi.CounterRenewals, so the query reads its days
-// for the KPIs that need them (kpi.Definition.Requires).
+// for the KPIs that need them (kpi.Definition.Requires). So with the
+// follow-up (f) and contact (c) summaries, and kpi.CounterFollowUps and
+// kpi.CounterContacts.
 //
 // Items of the earlier layout (every value in items <YYYY-MM>#<nn>) sort
 // apart from these keys, so no read of this layout meets them: such a
@@ -88,7 +90,7 @@ const maxSetNameBytes = 32 * 1024
 var monthGroups = []monthGroup{
 	{"s", kpi.FieldSets}, {"l", kpi.FieldLists},
 	{"r", kpi.FieldResponses}, {"t", kpi.FieldTickets}, {"a", kpi.FieldAccounts}, {"o", kpi.FieldOrders},
-	{"u", kpi.FieldUsage}, {"n", kpi.FieldRenewals},
+	{"u", kpi.FieldUsage}, {"n", kpi.FieldRenewals}, {"f", kpi.FieldFollowUps}, {"c", kpi.FieldContacts},
 }
 
 // groupOf is the group of a packed value: counters go to the head.
@@ -110,6 +112,10 @@ func groupOf(v packedValue) string {
 			return "u"
 		case "spells", "renewed":
 			return "n"
+		case "followups":
+			return "f"
+		case "contacts":
+			return "c"
 		}
 	}
 	return headGroup

@@ -50,7 +50,7 @@ func monthPart(t *testing.T, month kpi.Day, n int, big bool) kpi.Part {
 			p.Responses = append(p.Responses, kpi.Response{Type: "nps", SurveyID: "q", Respondent: fmt.Sprintf("u%d-%d", i, k),
 				MessageID: fmt.Sprint(r.Int()), Time: month.AddDays(i).Start(time.UTC), Score: float64(r.IntN(11)), Comment: "a comment that takes some room"})
 		}
-		p.Tickets = []kpi.Ticket{{ID: fmt.Sprintf("t%d", i), Status: "open", Created: month.AddDays(i).Start(time.UTC), Updated: month.AddDays(i).Start(time.UTC)}}
+		p.Tickets = []kpi.Ticket{{ID: fmt.Sprintf("t%d", i), Status: "open", Requester: fmt.Sprintf("r%d", i%5), Created: month.AddDays(i).Start(time.UTC), Updated: month.AddDays(i).Start(time.UTC)}}
 		p.Orders = []kpi.OrderRecord{{Ordinal: uint32(i), Revenue: 10.25}}
 		p.Accounts = []kpi.AccountState{{Ordinal: 9, ID: "acme", ACV: 5000, Since: month.Start(time.UTC)},
 			{Ordinal: 10, ID: "beta", ACV: 100, Since: month.AddDays(i / 7 * 7).Start(time.UTC), Onboarded: i%2 == 0}}
@@ -77,7 +77,7 @@ func partJSON(t *testing.T, p kpi.Part) string {
 		P    kpi.Part
 		Sets map[string][]uint32
 	}{P: kpi.Part{Day: p.Day, Days: p.Days, Counters: p.Counters, Lists: p.Lists, Responses: p.Responses, Tickets: p.Tickets, Accounts: p.Accounts, Orders: p.Orders,
-		Usage: p.Usage, Spells: p.Spells, Renewed: p.Renewed}, Sets: sets})
+		Usage: p.Usage, Spells: p.Spells, Renewed: p.Renewed, FollowUps: p.FollowUps, Contacts: p.Contacts}, Sets: sets})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,6 +157,7 @@ func TestDayPartsFields(t *testing.T) {
 	p := monthPart(t, day("2026-10-01"), 1, false)
 	p.Days = 0
 	p.Usage, p.Spells, p.Renewed = nil, nil, nil // a day part has no summary
+	p.FollowUps, p.Contacts = nil, nil
 	if err := st.PutPart(ctx, "acme", p, time.Now()); err != nil {
 		t.Fatal(err)
 	}

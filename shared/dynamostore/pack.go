@@ -69,7 +69,8 @@ func packValues(p kpi.Part) ([]packedValue, error) {
 		v    any
 		n    int
 	}{{"responses", p.Responses, len(p.Responses)}, {"tickets", p.Tickets, len(p.Tickets)}, {"accounts", p.Accounts, len(p.Accounts)}, {"orders", p.Orders, len(p.Orders)},
-		{"usage", p.Usage, len(p.Usage)}, {"spells", p.Spells, len(p.Spells)}, {"renewed", p.Renewed, len(p.Renewed)}}
+		{"usage", p.Usage, len(p.Usage)}, {"spells", p.Spells, len(p.Spells)}, {"renewed", p.Renewed, len(p.Renewed)},
+		{"followups", p.FollowUps, len(p.FollowUps)}, {"contacts", p.Contacts, contactsLen(p.Contacts)}}
 	for _, b := range blobs {
 		if b.n == 0 {
 			continue
@@ -314,6 +315,10 @@ func unpack(p *kpi.Part, items []map[string]types.AttributeValue) error {
 				err = json.Unmarshal(raw, &p.Spells)
 			case "renewed":
 				err = json.Unmarshal(raw, &p.Renewed)
+			case "followups":
+				err = json.Unmarshal(raw, &p.FollowUps)
+			case "contacts":
+				err = json.Unmarshal(raw, &p.Contacts)
 			}
 			if err != nil {
 				return fmt.Errorf("%s: %w", name, err)
@@ -335,5 +340,14 @@ func onlyNamed(parts []kpi.Part, names []string) {
 		}
 		parts[i].Responses, parts[i].Tickets, parts[i].Accounts, parts[i].Orders = nil, nil, nil, nil
 		parts[i].Usage, parts[i].Spells, parts[i].Renewed = nil, nil, nil
+		parts[i].FollowUps, parts[i].Contacts = nil, nil
 	}
+}
+
+// contactsLen is 1 for a month part's contact summary, 0 without one.
+func contactsLen(c *kpi.Contacts) int {
+	if c == nil {
+		return 0
+	}
+	return 1
 }

@@ -21,7 +21,9 @@ import (
 // months merged as the nightly run merges them; stickiness and the
 // renewal KPIs read from the month parts' summaries (u# and n#) answer as
 // the same store's day parts do, to the last bit, with a term of a year
-// and, set after the merge, of 30 days (75 days hold no yearly renewal).
+// and, set after the merge, of 30 days (75 days hold no yearly renewal);
+// so do detractor_followups and repeat_contact_rate (f# and c#), with the
+// CES direction changed after the merge.
 func TestSummariesThroughDynamoDB(t *testing.T) {
 	ctx := context.Background()
 	st := newStore(t)
@@ -46,6 +48,11 @@ func TestSummariesThroughDynamoDB(t *testing.T) {
 	if len(mp[0].Usage) != 30 || len(mp[0].Spells) == 0 || mp[0].Counters[kpi.CounterUsage] != 30 {
 		t.Fatalf("September's month part: %d days of usage, %d spells, usage counter %v; want 30, some, 30", len(mp[0].Usage), len(mp[0].Spells), mp[0].Counters[kpi.CounterUsage])
 	}
+	fc, err := st.MonthParts(ctx, "acme", sep, sep, kpi.FieldFollowUps|kpi.FieldContacts)
+	if err != nil || len(fc) != 1 || len(fc[0].FollowUps) == 0 || fc[0].Contacts == nil || len(fc[0].Contacts.Requesters) == 0 ||
+		fc[0].Counters[kpi.CounterFollowUps] != 30 || fc[0].Counters[kpi.CounterContacts] != 30 {
+		t.Fatalf("September's follow-up and contact summaries: %+v, %v", fc, err)
+	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	monthly, daily := &query.Service{Store: st, Log: log}, &query.Service{Store: st, Log: log, DayParts: true}
 	p := map[string]string{kpi.ParamNewCustomers: "1000", kpi.ParamCompletionTarget: "85", kpi.ParamContractValue: "5000"}
@@ -56,7 +63,11 @@ func TestSummariesThroughDynamoDB(t *testing.T) {
 		if err := st.PutConfig(ctx, "acme", cfg); err != nil {
 			t.Fatal(err)
 		}
-		for _, id := range []string{"stickiness", "renewal_rate", "renewal_by_onboarding", "roi_projection"} {
+		cfg.CESHigherIsEasier = term == 30 // low CES answers change after the merge
+		if err := st.PutConfig(ctx, "acme", cfg); err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range []string{"stickiness", "renewal_rate", "renewal_by_onboarding", "roi_projection", "detractor_followups", "repeat_contact_rate"} {
 			for _, rg := range []query.Period{{From: sep, To: last}, {From: sep.AddDays(-5), To: last.AddDays(-3)}} {
 				q := query.Request{KPI: id, From: rg.From, To: rg.To}
 				if id == "roi_projection" {

@@ -160,7 +160,8 @@ func init() {
 		FieldsFor: scoreFields(csatScale), Requires: scoreRequires(csatScale), CountersOnly: plain, Eval: evalCSAT})
 	define(Definition{Segments: true, ID: "ces", Breakdowns: surveyDims, Filters: surveyDims, Reads: readRange, Fields: FieldResponses,
 		FieldsFor: scoreFields(cesScale), Requires: scoreRequires(cesScale), CountersOnly: plain, Eval: evalCES})
-	define(Definition{Segments: true, ID: "detractor_followups", Filters: surveyDims, Reads: readRange, Fields: FieldResponses, Eval: evalFollowUps})
+	define(Definition{Segments: true, ID: "detractor_followups", Filters: surveyDims, Reads: readRange, Fields: FieldResponses,
+		FieldsFor: followUpFields, Requires: followUpRequires, CountersOnly: always, Eval: evalFollowUps})
 	define(Definition{ID: "ticket_volume", Breakdowns: ticketDims, Filters: ticketDims, Reads: readRange, Fields: FieldTickets,
 		FieldsFor: ticketVolumeFields, Requires: ticketVolumeRequires, CountersOnly: always, Eval: evalTicketVolume})
 	define(Definition{ID: "first_response_time", Breakdowns: ticketDims, Filters: ticketDims, Reads: readRange, Fields: FieldTickets,
@@ -171,7 +172,8 @@ func init() {
 		FieldsFor: resolutionRateFields, Requires: resolutionRateRequires, CountersOnly: always, Eval: evalResolutionRate})
 	define(Definition{ID: "escalation_response_time", Breakdowns: ticketDims, Filters: ticketDims, Reads: readRange, Fields: FieldTickets,
 		FieldsFor: durationFields, Requires: escalationRequires, CountersOnly: always, Eval: evalEscalation})
-	define(Definition{ID: "repeat_contact_rate", Breakdowns: ticketDims, Filters: ticketDims, Reads: readRange, Fields: FieldTickets, Eval: evalRepeatContact})
+	define(Definition{ID: "repeat_contact_rate", Breakdowns: ticketDims, Filters: ticketDims, Reads: readRange, Fields: FieldTickets,
+		FieldsFor: contactsFields, Requires: contactsRequires, CountersOnly: always, Eval: evalRepeatContact})
 	define(Definition{ID: "churn_rate", Lookback: lookback(1), Reads: readChurn, Fields: FieldAccounts, Eval: evalChurn})
 	define(Definition{ID: "customer_retention_rate", Lookback: lookback(1), Reads: readRetentionRate, Fields: FieldAccounts, Eval: evalRetentionRate})
 	define(Definition{ID: "free_to_paid_conversion", Reads: readRange, Fields: FieldLists, CountersOnly: always, Eval: evalFreeToPaid})

@@ -34,7 +34,11 @@ import (
 //   - summaries of what some KPIs read of each day (summary.go): the
 //     daily DAU and rolling MAU (stickiness, which reads them with the 29
 //     days before the month), and the customers' spells and renewals by
-//     day (renewal_rate, renewal_by_onboarding, roi_projection).
+//     day (renewal_rate, renewal_by_onboarding, roi_projection);
+//   - summaries of its answers and tickets for the KPIs made of them: the
+//     low answers by class, newest first (followups.go:
+//     detractor_followups), and the requesters, repeat requesters and
+//     tickets near the month's edges (contacts.go: repeat_contact_rate).
 //
 // What does not merge stays on day parts: the daily values of rolling
 // windows (WAU, MAU), per-day cohorts (retention), trait
@@ -54,15 +58,16 @@ import (
 //   - retention_cohorts answers a triangle of signup cohorts × periods:
 //     a year of weekly cohorts has about 1,400 cells where 30 days have
 //     about 15, whatever the parts;
-//   - detractor_followups, repeat_contact_rate, and the survey and ticket
-//     KPIs with a filter or a breakdown (or ticket times in business
-//     hours) are made of every answer or ticket of the range (medians,
-//     filters and breakdowns on their own fields, the newest low answers):
-//     month parts hold them whole, so a year decodes a year of them.
-//     Without one, NPS counts from counters, CSAT and CES from score
-//     histograms (ScoreCounter), ticket_volume from ticket counts,
+//   - the survey and ticket KPIs with a filter or a breakdown (or ticket
+//     times in business hours) are made of every answer or ticket of the
+//     range (medians, filters and breakdowns on their own fields): month
+//     parts hold them whole, so a year decodes a year of them. Without
+//     one, NPS counts from counters, CSAT and CES from score histograms
+//     (ScoreCounter), ticket_volume from ticket counts,
 //     first_response_time, resolution_time, resolution_rate and
-//     escalation_response_time from lists of ticket times (tickets.go).
+//     escalation_response_time from lists of ticket times (tickets.go),
+//     detractor_followups from its classes of low answers (followups.go)
+//     and repeat_contact_rate from its contact summaries (contacts.go).
 
 // MonthOf is the first day of d's calendar month.
 func MonthOf(d Day) Day { return NewDay(d.Year(), d.Month(), 1) }
@@ -126,6 +131,8 @@ func BuildMonth(days, before []Part) (Part, bool) {
 		}
 	}
 	summarize(&m, days, before)
+	summarizeFollowUps(&m, days)
+	summarizeContacts(&m, days)
 	return m, true
 }
 
@@ -282,7 +289,7 @@ func readDropoff(in Input) (cover, days []Span) {
 // tickets and orders, or even its sets, costs far more than its counters,
 // so month parts are read with only the fields the KPIs evaluated on them
 // use (Definition.FieldsOf).
-type Fields uint8
+type Fields uint16
 
 // The fields a read may bring.
 const (
@@ -296,7 +303,12 @@ const (
 	// (summary.go): Usage; Spells and Renewed.
 	FieldUsage
 	FieldRenewals
-	AllFields = FieldResponses | FieldTickets | FieldAccounts | FieldOrders | FieldSets | FieldLists | FieldUsage | FieldRenewals
+	// FieldFollowUps and FieldContacts are the month summaries of
+	// detractor_followups (FollowUps) and repeat_contact_rate (Contacts).
+	FieldFollowUps
+	FieldContacts
+	AllFields = FieldResponses | FieldTickets | FieldAccounts | FieldOrders | FieldSets | FieldLists | FieldUsage | FieldRenewals |
+		FieldFollowUps | FieldContacts
 )
 
 // Only returns p without the fields f leaves out.
@@ -324,6 +336,12 @@ func (p Part) Only(f Fields) Part {
 	}
 	if f&FieldRenewals == 0 {
 		p.Spells, p.Renewed = nil, nil
+	}
+	if f&FieldFollowUps == 0 {
+		p.FollowUps = nil
+	}
+	if f&FieldContacts == 0 {
+		p.Contacts = nil
 	}
 	return p
 }

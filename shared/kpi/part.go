@@ -82,6 +82,11 @@ type Part struct {
 	Usage   []DayUsage
 	Spells  []AccountSpell
 	Renewed []Renewal
+	// FollowUps and Contacts are a month part's summaries of its low
+	// answers (followups.go: detractor_followups) and of its requesters
+	// (contacts.go: repeat_contact_rate).
+	FollowUps []FollowUpClass
+	Contacts  *Contacts
 }
 
 // NewPart returns an empty part for day.

@@ -1,7 +1,6 @@
 package kpi
 
 import (
-	"cmp"
 	"maps"
 	"math"
 	"slices"
@@ -343,33 +342,4 @@ func low(cfg Config, r Response) bool {
 		return r.Score >= float64(cfg.CESScaleMax-1)
 	}
 	return false
-}
-
-func evalFollowUps(in Input) Result {
-	var items []FollowUp
-	total := 0.0
-	for _, dr := range Merge(in.CoverRange()).Responses {
-		r := dr.Response
-		keep := low(in.Config, r)
-		for _, flt := range in.Filters {
-			keep = keep && responseDim(r, flt.Dim) == flt.Value
-		}
-		if !keep {
-			continue
-		}
-		total++
-		items = append(items, FollowUp{Type: r.Type, SurveyID: r.SurveyID, Respondent: r.Respondent, Score: r.Score,
-			Comment: r.Comment, Time: r.Time.UTC().Format("2006-01-02T15:04:05Z07:00"), Channel: r.Channel, Touchpoint: r.Touchpoint})
-	}
-	slices.SortFunc(items, func(a, b FollowUp) int {
-		if c := cmp.Compare(b.Time, a.Time); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Respondent, b.Respondent)
-	})
-	if items == nil {
-		items = []FollowUp{}
-	}
-	items = items[:min(len(items), maxFollowUps)]
-	return Result{Value: &total, Numerator: total, Denominator: 1, Details: map[string]any{"items": items, "listed": len(items)}}
 }

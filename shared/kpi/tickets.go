@@ -417,6 +417,9 @@ func resolutionRateRequires(in Input) []string {
 const repeatWindow = 7 * 24 * time.Hour
 
 func evalRepeatContact(in Input) Result {
+	if plain(in) {
+		return repeatContacts(in)
+	}
 	return ticketKPI(in, func(ts []Ticket) Result {
 		byRequester := map[string][]time.Time{}
 		for _, t := range ts {
@@ -426,17 +429,11 @@ func evalRepeatContact(in Input) Result {
 		}
 		var repeat float64
 		for _, times := range byRequester {
-			slices.SortFunc(times, func(a, b time.Time) int { return a.Compare(b) })
-			for i := 1; i < len(times); i++ {
-				if times[i].Sub(times[i-1]) <= repeatWindow {
-					repeat++
-					break
-				}
+			if repeats(times) {
+				repeat++
 			}
 		}
-		n := float64(len(byRequester))
-		return Result{Value: ratio(repeat, n, 100), Numerator: repeat, Denominator: n,
-			Details: map[string]any{"requesters": n, "repeat_requesters": repeat}}
+		return repeatResult(repeat, float64(len(byRequester)))
 	})
 }
 

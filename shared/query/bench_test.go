@@ -239,6 +239,10 @@ func decodeFields(sp storedPart, names []string, fields kpi.Fields) (kpi.Part, e
 			err = json.Unmarshal(raw, &p.Spells)
 		case k == "renewed" && fields&kpi.FieldRenewals != 0:
 			err = json.Unmarshal(raw, &p.Renewed)
+		case k == "followups" && fields&kpi.FieldFollowUps != 0:
+			err = json.Unmarshal(raw, &p.FollowUps)
+		case k == "contacts" && fields&kpi.FieldContacts != 0:
+			err = json.Unmarshal(raw, &p.Contacts)
 		}
 		if err != nil {
 			return kpi.Part{}, fmt.Errorf("part %s %s: %w", p.Day, k, err)
@@ -258,7 +262,7 @@ func store(p kpi.Part) (storedPart, error) {
 		sp.sets[k] = raw
 	}
 	for k, v := range map[string]any{"responses": p.Responses, "tickets": p.Tickets, "accounts": p.Accounts, "orders": p.Orders,
-		"usage": p.Usage, "spells": p.Spells, "renewed": p.Renewed} {
+		"usage": p.Usage, "spells": p.Spells, "renewed": p.Renewed, "followups": p.FollowUps} {
 		if reflect.ValueOf(v).Len() == 0 {
 			continue
 		}
@@ -267,6 +271,13 @@ func store(p kpi.Part) (storedPart, error) {
 			return storedPart{}, err
 		}
 		sp.blobs[k] = raw
+	}
+	if p.Contacts != nil {
+		raw, err := json.Marshal(p.Contacts)
+		if err != nil {
+			return storedPart{}, err
+		}
+		sp.blobs["contacts"] = raw
 	}
 	return sp, nil
 }

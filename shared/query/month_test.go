@@ -395,7 +395,7 @@ func TestScoreCountersOfOldMonths(t *testing.T) {
 }
 
 // summaryKPIs read the month parts' summaries (kpi's summary.go).
-var summaryKPIs = []string{"stickiness", "renewal_rate", "renewal_by_onboarding", "roi_projection"}
+var summaryKPIs = []string{"stickiness", "renewal_rate", "renewal_by_onboarding", "roi_projection", "detractor_followups", "repeat_contact_rate"}
 
 // summaryQueries are the queries asked of summaryKPIs: a year of whole
 // months, a year ending mid-month, and a monthly series.
@@ -412,7 +412,8 @@ func summaryQueries(id string) []query.Request {
 	}
 }
 
-// TestSummariesRead: stickiness and the renewal KPIs answer a year of
+// TestSummariesRead: stickiness, the renewal KPIs, detractor_followups and
+// repeat_contact_rate answer a year of
 // whole months from its month parts' summaries, reading the day parts of
 // at most the two months around it (the renewals of the 30 days before
 // the range and the customers of the day before it), and answer every
@@ -469,11 +470,15 @@ func TestSummariesOfOldMonths(t *testing.T) {
 		sp.counters = maps.Clone(sp.counters)
 		delete(sp.counters, kpi.CounterUsage)
 		delete(sp.counters, kpi.CounterRenewals)
+		delete(sp.counters, kpi.CounterFollowUps)
+		delete(sp.counters, kpi.CounterContacts)
 		sp.blobs = maps.Clone(sp.blobs)
-		if _, ok := sp.blobs["usage"]; !ok {
-			t.Fatalf("month part %s has no usage to remove", m)
+		for _, k := range []string{"usage", "followups", "contacts"} {
+			if _, ok := sp.blobs[k]; !ok {
+				t.Fatalf("month part %s has no %s to remove", m, k)
+			}
 		}
-		for _, k := range []string{"usage", "spells", "renewed"} {
+		for _, k := range []string{"usage", "spells", "renewed", "followups", "contacts"} {
 			delete(sp.blobs, k)
 		}
 		st.months[m] = sp

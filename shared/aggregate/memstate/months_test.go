@@ -11,8 +11,9 @@ import (
 	"github.com/uptakehq/uptake/shared/kpi"
 )
 
-// TestMonthSummariesRoundTrip: a month part's summaries are read back
-// with the fields that ask for them, and only then, as from DynamoDB.
+// TestMonthSummariesRoundTrip: a month part's summaries (usage, renewals,
+// follow-ups, contacts) are read back with the fields that ask for them,
+// and only then, as from DynamoDB.
 func TestMonthSummariesRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	oct := kpi.NewDay(2026, 10, 1)
@@ -23,6 +24,8 @@ func TestMonthSummariesRoundTrip(t *testing.T) {
 		p.Counters[kpi.CounterDAU] = 2
 		p.Accounts = []kpi.AccountState{{Ordinal: 5, Since: oct.Start(time.UTC)}}
 		p.Sets[kpi.SetRenewed] = roaring.BitmapOf(5)
+		p.Responses = []kpi.Response{{Type: "nps", Respondent: "u", Score: 3, Time: oct.AddDays(i).Start(time.UTC)}}
+		p.Tickets = []kpi.Ticket{{ID: "t", Requester: "r", Created: oct.AddDays(i).Start(time.UTC)}}
 		days = append(days, p)
 	}
 	want, _ := kpi.BuildMonth(days, nil)
@@ -30,17 +33,22 @@ func TestMonthSummariesRoundTrip(t *testing.T) {
 	if err := st.PutMonthPart(ctx, "t", want, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []kpi.Fields{0, kpi.FieldUsage, kpi.FieldRenewals, kpi.AllFields} {
+	for _, f := range []kpi.Fields{0, kpi.FieldUsage, kpi.FieldRenewals, kpi.FieldFollowUps, kpi.FieldContacts, kpi.AllFields} {
 		got, err := st.MonthParts(ctx, "t", oct, oct, f)
 		if err != nil || len(got) != 1 {
 			t.Fatalf("MonthParts(%b) = %d parts, %v", f, len(got), err)
 		}
 		w := want.Only(f)
-		if diff := cmp.Diff([]any{got[0].Usage, got[0].Spells, got[0].Renewed}, []any{w.Usage, w.Spells, w.Renewed}); diff != "" {
+		if diff := cmp.Diff([]any{got[0].Usage, got[0].Spells, got[0].Renewed, got[0].FollowUps, got[0].Contacts},
+			[]any{w.Usage, w.Spells, w.Renewed, w.FollowUps, w.Contacts}); diff != "" {
 			t.Errorf("MonthParts(%b) summaries (-got +want):\n%s", f, diff)
 		}
 		if (f&kpi.FieldUsage != 0) != (len(got[0].Usage) == 3) || (f&kpi.FieldRenewals != 0) != (len(got[0].Spells) == 1 && len(got[0].Renewed) == 3) {
 			t.Errorf("MonthParts(%b): %d days of usage, %d spells, %d renewals", f, len(got[0].Usage), len(got[0].Spells), len(got[0].Renewed))
+		}
+		if (f&kpi.FieldFollowUps != 0) != (len(got[0].FollowUps) == 1 && got[0].FollowUps[0].N == 3) ||
+			(f&kpi.FieldContacts != 0) != (got[0].Contacts != nil && len(got[0].Contacts.Requesters) == 1) {
+			t.Errorf("MonthParts(%b): follow-ups %+v, contacts %+v", f, got[0].FollowUps, got[0].Contacts)
 		}
 	}
 }
