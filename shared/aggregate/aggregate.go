@@ -288,8 +288,8 @@ func (s *Service) runDay(ctx context.Context, tenantID string, cfg kpi.Config, d
 	loc := cfg.Location()
 	st := kpi.DayState{}
 	for _, u := range slices.Sorted(maps.Keys(facts.Firsts)) {
-		for _, m := range slices.Sorted(maps.Keys(facts.Firsts[u])) {
-			at := facts.Firsts[u][m]
+		for _, r := range facts.Firsts[u] { // in milestone order
+			m, at := r.M, r.At
 			f := kpi.First{At: at, Day: kpi.DayOf(at, loc)}
 			have := idents[u].First(m)
 			if !have.IsZero() && !have.At.After(at) {
@@ -442,8 +442,8 @@ func (s *Service) runDay(ctx context.Context, tenantID string, cfg kpi.Config, d
 	// Training courses started on the day, and where users went after
 	// their first completion of an onboarding step (or signup) that day.
 	for _, u := range slices.Sorted(maps.Keys(facts.Firsts)) {
-		for m := range facts.Firsts[u] {
-			if f := idents[u].First(m); strings.HasPrefix(string(m), "training_start:") && f.Day.Equal(day) {
+		for _, r := range facts.Firsts[u] {
+			if m := r.M; strings.HasPrefix(string(m), "training_start:") && idents[u].First(m).Day.Equal(day) {
 				st.Started = append(st.Started, kpi.Started{User: u, Course: strings.TrimPrefix(string(m), "training_start:"), Identity: idents[u]})
 			}
 		}

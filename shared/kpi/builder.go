@@ -215,7 +215,7 @@ func NewDayBuilder(cfg Config, day Day) *DayBuilder {
 	loc := cfg.Location()
 	b := &DayBuilder{
 		cfg: cfg, day: day, start: day.Start(loc), end: day.End(loc), timeout: int64(cfg.SessionTimeout()),
-		f: Facts{Day: day, Firsts: map[string]map[Milestone]time.Time{}, NextAfter: map[string]map[int]Next{}, Links: map[string]string{},
+		f: Facts{Day: day, Firsts: map[string]Reached{}, NextAfter: map[string]map[int]Next{}, Links: map[string]string{},
 			TraitChanges: map[string]Traits{}, Features: map[string][]string{}, SessionsBy: map[string]map[string]SessionStats{},
 			FirstSession: map[string]map[string][]string{}},
 		responses: map[string]Response{}, features: map[string]map[string]struct{}{}, tickets: map[string]Ticket{},
@@ -694,12 +694,8 @@ func (b *DayBuilder) reachByID(i uint32, ms []uint32, m Milestone, t time.Time) 
 
 func (b *DayBuilder) reach(user string, m Milestone, t time.Time) {
 	fs := b.f.Firsts[user]
-	if fs == nil {
-		fs = map[Milestone]time.Time{}
+	if fs.Reach(m, t) {
 		b.f.Firsts[user] = fs
-	}
-	if old, ok := fs[m]; !ok || t.Before(old) {
-		fs[m] = t
 	}
 }
 

@@ -447,7 +447,7 @@ func TestDayBuilderFirstsWithinMillisecond(t *testing.T) {
 	got, want := kpi.ComputeDay(cfg, day, recs), kpi.ComputeDayRef(cfg, day, recs)
 	sameFacts(t, "firsts within a millisecond", got, want)
 	for _, m := range []kpi.Milestone{kpi.FirstSeen, kpi.FirstActive} {
-		if f := got.Firsts["u"][m]; !f.Equal(at.Add(100 * time.Microsecond)) {
+		if f, _ := got.Firsts["u"].At(m); !f.Equal(at.Add(100 * time.Microsecond)) {
 			t.Errorf("%s = %v, want the earliest record's %v", m, f, at.Add(100*time.Microsecond))
 		}
 	}

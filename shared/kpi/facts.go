@@ -4,6 +4,7 @@ import (
 	"maps"
 	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -76,7 +77,7 @@ type Facts struct {
 	// signup (a `Signed Up` event, or an identify's created_at trait,
 	// which may name any day), onboarding steps and completion, first
 	// value.
-	Firsts map[string]map[Milestone]time.Time
+	Firsts map[string]Reached
 	// Tickets are the ticket updates of the day, merged per ticket within
 	// the day (MergeTicket).
 	Tickets []Ticket
@@ -234,6 +235,42 @@ func mergeDistinct(a, b []string) []string {
 		push(b[j])
 	}
 	return out
+}
+
+// Reached is a user's milestones of a day, each with the earliest time it
+// was reached, in milestone order: a short list rather than a map, as a
+// day of 10 M events has hundreds of thousands of users, most with two
+// (FirstSeen, FirstActive), and a map of two takes four times the memory.
+type Reached []MilestoneAt
+
+// MilestoneAt is a milestone and when it was reached.
+type MilestoneAt struct {
+	M  Milestone
+	At time.Time
+}
+
+// At returns when m was reached; false if it was not.
+func (r Reached) At(m Milestone) (time.Time, bool) {
+	i, ok := slices.BinarySearchFunc(r, m, func(e MilestoneAt, m Milestone) int { return strings.Compare(string(e.M), string(m)) })
+	if !ok {
+		return time.Time{}, false
+	}
+	return r[i].At, true
+}
+
+// Reach records that m was reached at t, unless it was earlier, and says
+// whether r changed.
+func (r *Reached) Reach(m Milestone, t time.Time) bool {
+	i, ok := slices.BinarySearchFunc(*r, m, func(e MilestoneAt, m Milestone) int { return strings.Compare(string(e.M), string(m)) })
+	switch {
+	case !ok:
+		*r = slices.Insert(*r, i, MilestoneAt{M: m, At: t})
+	case t.Before((*r)[i].At):
+		(*r)[i].At = t
+	default:
+		return false
+	}
+	return true
 }
 
 // stepIndex is the 1-based onboarding step of a `Onboarding Step

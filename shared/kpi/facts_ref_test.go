@@ -48,7 +48,7 @@ func computeDayRef(cfg Config, day Day, recs []event.Record) Facts {
 	for _, n := range cfg.ActiveEvents {
 		activeNames[n] = true
 	}
-	f := Facts{Day: day, Firsts: map[string]map[Milestone]time.Time{}, NextAfter: map[string]map[int]Next{}, Links: map[string]string{}, TraitChanges: map[string]Traits{}, Features: map[string][]string{}, SessionsBy: map[string]map[string]SessionStats{}, FirstSession: map[string]map[string][]string{}}
+	f := Facts{Day: day, Firsts: map[string]Reached{}, NextAfter: map[string]map[int]Next{}, Links: map[string]string{}, TraitChanges: map[string]Traits{}, Features: map[string][]string{}, SessionsBy: map[string]map[string]SessionStats{}, FirstSession: map[string]map[string][]string{}}
 	known := map[string]struct{}{}
 	features := map[string]map[string]struct{}{}
 	featureEvents := make(map[string]bool, len(cfg.FeatureEvents))
@@ -57,11 +57,9 @@ func computeDayRef(cfg Config, day Day, recs []event.Record) Facts {
 	}
 	tickets := map[string]Ticket{}
 	reach := func(user string, m Milestone, t time.Time) {
-		if f.Firsts[user] == nil {
-			f.Firsts[user] = map[Milestone]time.Time{}
-		}
-		if old, ok := f.Firsts[user][m]; !ok || t.Before(old) {
-			f.Firsts[user][m] = t
+		r := f.Firsts[user]
+		if r.Reach(m, t) {
+			f.Firsts[user] = r
 		}
 	}
 	valueEvents := make(map[string]bool, len(cfg.ValueEvents))
