@@ -412,13 +412,10 @@ func summaryQueries(id string) []query.Request {
 	}
 }
 
-// TestSummariesRead: stickiness, the renewal KPIs, detractor_followups and
-// repeat_contact_rate answer a year of
-// whole months from its month parts' summaries, reading the day parts of
-// at most the two months around it (the renewals of the 30 days before
-// the range and the customers of the day before it), and answer every
-// query of summaryQueries as day parts do.
-func TestSummariesRead(t *testing.T) {
+// summaryStores are the summary tests' store of 430 days of generated
+// parts with their month parts, and its reference of day parts.
+func summaryStores(t *testing.T) (*memStore, *refStore) {
+	t.Helper()
 	st, _, err := genStore(parts.New(benchLast, 430, parts.Seed))
 	if err != nil {
 		t.Fatal(err)
@@ -427,6 +424,17 @@ func TestSummariesRead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return st, ref
+}
+
+// TestSummariesRead: stickiness, the renewal KPIs, detractor_followups and
+// repeat_contact_rate answer a year of
+// whole months from its month parts' summaries, reading the day parts of
+// at most the two months around it (the renewals of the 30 days before
+// the range and the customers of the day before it), and answer every
+// query of summaryQueries as day parts do.
+func TestSummariesRead(t *testing.T) {
+	st, ref := summaryStores(t)
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	for _, id := range summaryKPIs {
@@ -457,14 +465,7 @@ func TestSummariesRead(t *testing.T) {
 // stickiness's windows need, though those lie in a month read from its
 // month part, and answers as day parts do.
 func TestSummariesOfOldMonths(t *testing.T) {
-	st, _, err := genStore(parts.New(benchLast, 430, parts.Seed))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref, err := newRefStore(st)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, ref := summaryStores(t)
 	for _, m := range []kpi.Day{kpi.NewDay(2026, 3, 1), kpi.NewDay(2025, 11, 1), kpi.NewDay(2026, 10, 1)} {
 		sp := st.months[m]
 		sp.counters = maps.Clone(sp.counters)
