@@ -45,7 +45,9 @@ type object struct {
 // peekMode says which of an object's lines are decoded in full. Most lines
 // of the UTC days on either side of the day cannot change its facts: a
 // line is first peeked at (event.LineDecoder.Peek: its ids and time, in
-// half the time of a full decode), and decoded only if it can.
+// half the time of a full decode), and decoded only if it can. A line
+// left out is not checked further: one that would not decode is logged
+// by the run of its own day, which decodes it.
 type peekMode uint8
 
 const (
@@ -135,7 +137,7 @@ func (s *Service) build(ctx context.Context, tenantID string, cfg kpi.Config, da
 			mode = decodeAll
 		}
 		for _, k := range keys {
-			if latest, ok := rawstore.Latest(k); ok && mode == peekBefore && latest.UnixNano() < b.Before() && s.peek != peekNever {
+			if latest, ok := rawstore.Latest(k); ok && mode == peekBefore && latest.UnixNano() < b.Before() {
 				continue // every line of it would be left out
 			}
 			objs = append(objs, &object{key: k, sealing: sealNext, mode: mode, chunks: make(chan *chunk, chunksAhead)})
