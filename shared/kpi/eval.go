@@ -107,6 +107,13 @@ type Definition struct {
 	// reads them all, which is always right; TestMonthPartsExact checks
 	// that those with it answer as day parts read whole do.
 	CountersOnly func(in Input) bool
+	// MonthFields, when set, are what every evaluation reads of month
+	// parts in place of FieldsOf, which still says what it reads of day
+	// parts: churn_rate reads the accounts of the day before its range
+	// from that day's part, and only the cancellations (FieldAccountSets)
+	// of the months it covers. TestMonthPartsExact checks it as
+	// CountersOnly.
+	MonthFields Fields
 	// Requires, when set, names the counters that every part must hold,
 	// for each day it stands for (Part.Holds), for an evaluation to read
 	// no more than FieldsOf: counters added after parts were first
