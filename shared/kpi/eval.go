@@ -181,7 +181,7 @@ func init() {
 		FieldsFor: durationFields, Requires: escalationRequires, CountersOnly: always, Eval: evalEscalation})
 	define(Definition{ID: "repeat_contact_rate", Breakdowns: ticketDims, Filters: ticketDims, Reads: readRange, Fields: FieldTickets,
 		FieldsFor: contactsFields, Requires: contactsRequires, CountersOnly: always, Eval: evalRepeatContact})
-	define(Definition{ID: "churn_rate", Lookback: lookback(1), Reads: readChurn, Fields: FieldAccounts, Eval: evalChurn})
+	define(Definition{ID: "churn_rate", Lookback: lookback(1), Reads: readChurn, Fields: FieldAccounts, MonthFields: FieldAccountSets, Eval: evalChurn})
 	define(Definition{ID: "customer_retention_rate", Lookback: lookback(1), Reads: readRetentionRate, Fields: FieldAccounts, Eval: evalRetentionRate})
 	define(Definition{ID: "free_to_paid_conversion", Reads: readRange, Fields: FieldLists, CountersOnly: always, Eval: evalFreeToPaid})
 	define(Definition{ID: "renewal_rate", Lookback: lookback(31), Lookforward: 30, Reads: readRenewals, Fields: FieldAccounts | FieldRenewals,
