@@ -23,9 +23,10 @@ import (
 )
 
 // monthFieldSets are the field selections a month is read with: none,
-// each field alone, and all.
+// each field alone, the account sets with the accounts (churn_rate's day
+// parts), and all.
 var monthFieldSets = []kpi.Fields{0, kpi.FieldSets, kpi.FieldLists, kpi.FieldResponses, kpi.FieldTickets, kpi.FieldAccounts, kpi.FieldOrders,
-	kpi.FieldUsage, kpi.FieldRenewals, kpi.FieldFollowUps, kpi.FieldContacts, kpi.AllFields}
+	kpi.FieldUsage, kpi.FieldRenewals, kpi.FieldFollowUps, kpi.FieldContacts, kpi.FieldAccountSets, kpi.FieldAccountSets | kpi.FieldAccounts, kpi.AllFields}
 
 // readMonth reads month m with each of monthFieldSets: the parts read
 // (nil where the month reads as absent).
@@ -158,10 +159,10 @@ func TestMonthPartKilled(t *testing.T) {
 	}
 }
 
-// TestMonthPartVersionsMixed: a head of one write whose group has items
-// of another write only, or fewer items than the head announces, reads as
-// no month part for the reads of that group, and as the head's part for
-// the others.
+// TestMonthPartVersionsMixed: a head of one write whose group (tickets,
+// sets, account sets) has items of another write only, or fewer items
+// than the head announces, reads as no month part for the reads of that
+// group, and as the head's part for the others.
 func TestMonthPartVersionsMixed(t *testing.T) {
 	ctx := context.Background()
 	db, table := dayTable(t)
@@ -236,6 +237,25 @@ func TestMonthPartVersionsMixed(t *testing.T) {
 		case f&kpi.FieldSets != 0 && got != nil:
 			t.Errorf("MonthParts(%b) reads a month with a set item missing", f)
 		case f&kpi.FieldSets == 0 && (got == nil || !samePart(t, *got, next.Only(f))):
+			t.Errorf("MonthParts(%b) does not read the part", f)
+		}
+	}
+	// The item of the account sets lost.
+	if err := st.PutMonthPart(ctx, "acme", next, time.Now().Add(3*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	accountSets := group("k#")
+	if len(accountSets) != 1 {
+		t.Fatalf("%d items of account sets, want one", len(accountSets))
+	}
+	if _, err := db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(table), Key: keyOf(accountSets[0]["sk"].(*types.AttributeValueMemberS).Value)}); err != nil {
+		t.Fatal(err)
+	}
+	for f, got := range readMonth(t, st, oct) {
+		switch read := f&(kpi.FieldSets|kpi.FieldAccountSets) != 0; {
+		case read && got != nil:
+			t.Errorf("MonthParts(%b) reads a month with its account sets missing", f)
+		case !read && (got == nil || !samePart(t, *got, next.Only(f))):
 			t.Errorf("MonthParts(%b) does not read the part", f)
 		}
 	}

@@ -33,10 +33,12 @@ import (
 //	                         names of the sets, for MonthPartsOnly)
 //	h#<YYYY-MM>#<v>#<nn>     the head group's further items (nn from 01),
 //	                         in the rare month whose counters pass an item
-//	s#<YYYY-MM>#<v>#<nn>     the sets; l#… the lists; r#…, t#…, a#…, o#…
-//	                         the answers, tickets, accounts and orders;
-//	                         u#… the usage summary, n#… the spells and
-//	                         renewals (kpi's summary.go)
+//	s#<YYYY-MM>#<v>#<nn>     the sets but the account sets; k#… the
+//	                         account sets (kpi.AccountSets); l#… the
+//	                         lists; r#…, t#…, a#…, o#… the answers,
+//	                         tickets, accounts and orders; u#… the usage
+//	                         summary, n#… the spells and renewals (kpi's
+//	                         summary.go)
 //
 // A group's values are packed into as many items as they need (pack.go:
 // a month's union of sets or its answers can pass DynamoDB's 400 KB item
@@ -62,6 +64,12 @@ import (
 // follow-up (f) and contact (c) summaries, and kpi.CounterFollowUps and
 // kpi.CounterContacts.
 //
+// A month part written before the k group keeps its account sets in s,
+// and its g has no k (the g of a later write always has, 0 when the month
+// has no account set): a read of the account sets without the other sets
+// (kpi.FieldAccountSets) reads such a month's s group and keeps the
+// account sets of it.
+//
 // Items of the earlier layout (every value in items <YYYY-MM>#<nn>) sort
 // apart from these keys, so no read of this layout meets them: such a
 // month reads as not merged (its days are read, as before month parts
@@ -78,8 +86,12 @@ type monthGroup struct {
 	field kpi.Fields
 }
 
-// headGroup is the sk prefix of the head group.
-const headGroup = "h"
+// headGroup is the sk prefix of the head group; accountSetsGroup, of the
+// account sets, which every head's g lists.
+const (
+	headGroup        = "h"
+	accountSetsGroup = "k"
+)
 
 // maxSetNameBytes bounds the set names a head lists (sn), so that the
 // head stays under the item limit beside its counters; a head with sets
@@ -88,7 +100,7 @@ const maxSetNameBytes = 32 * 1024
 
 // monthGroups are the groups beside the head, in the order written.
 var monthGroups = []monthGroup{
-	{"s", kpi.FieldSets}, {"l", kpi.FieldLists},
+	{"s", kpi.FieldSets}, {"k", kpi.FieldSets | kpi.FieldAccountSets}, {"l", kpi.FieldLists},
 	{"r", kpi.FieldResponses}, {"t", kpi.FieldTickets}, {"a", kpi.FieldAccounts}, {"o", kpi.FieldOrders},
 	{"u", kpi.FieldUsage}, {"n", kpi.FieldRenewals}, {"f", kpi.FieldFollowUps}, {"c", kpi.FieldContacts},
 }
@@ -96,7 +108,12 @@ var monthGroups = []monthGroup{
 // groupOf is the group of a packed value: counters go to the head.
 func groupOf(v packedValue) string {
 	switch v.kind {
-	case "s", "l":
+	case "s":
+		if kpi.IsAccountSet(v.name) {
+			return accountSetsGroup
+		}
+		return "s"
+	case "l":
 		return v.kind
 	case "b":
 		switch v.name {
@@ -185,7 +202,7 @@ func (st *Store) PutMonthPart(ctx context.Context, tenantID string, p kpi.Part, 
 		item map[string]types.AttributeValue
 	}
 	var order []keyed
-	g := map[string]types.AttributeValue{}
+	g := map[string]types.AttributeValue{accountSetsGroup: n("0")}
 	for _, grp := range monthGroups {
 		if len(byGroup[grp.name]) == 0 {
 			continue
@@ -292,7 +309,8 @@ func groupPrefixes() []string {
 // MonthParts returns the month parts of the months from..to touch, in
 // month order; months being rewritten are left out. Beside the counters,
 // only the fields asked for are read: one Query for the head group, and
-// one for each group asked for.
+// one for each group asked for (and, for the account sets without the
+// other sets, one for the s groups of the months written before k).
 func (st *Store) MonthParts(ctx context.Context, tenantID string, from, to kpi.Day, fields kpi.Fields) ([]kpi.Part, error) {
 	heads, err := st.queryGroup(ctx, tenantID, headGroup, from, to, nil)
 	if err != nil {
@@ -307,7 +325,56 @@ func (st *Store) MonthParts(ctx context.Context, tenantID string, from, to kpi.D
 			return nil, fmt.Errorf("query month parts: %w", err)
 		}
 	}
-	return decodeMonths(heads, groups)
+	setsForK := false
+	if fields&kpi.FieldSets == 0 && fields&kpi.FieldAccountSets != 0 {
+		for _, run := range setsBeforeK(heads) {
+			setsForK = true
+			items, err := st.queryGroup(ctx, tenantID, "s", run.From, run.To, nil)
+			if err != nil {
+				return nil, fmt.Errorf("query month parts: %w", err)
+			}
+			groups["s"] = append(groups["s"], items...)
+		}
+	}
+	parts, err := decodeMonths(heads, groups, setsForK)
+	if err != nil || !setsForK {
+		return parts, err
+	}
+	for i := range parts {
+		parts[i] = parts[i].Only(fields) // the other sets of the s groups read
+	}
+	return parts, nil
+}
+
+// hasGroupK reports whether head h lists the k group (was written with it).
+func hasGroupK(h map[string]types.AttributeValue) bool {
+	g, _ := h["g"].(*types.AttributeValueMemberM)
+	return g != nil && g.Value[accountSetsGroup] != nil
+}
+
+// setsBeforeK returns the months of heads (in month order) written before
+// the k group (their g has no k) that have sets, as runs of consecutive
+// months, so that their s groups are read without those of the months
+// between.
+func setsBeforeK(heads []map[string]types.AttributeValue) []kpi.Span {
+	var runs []kpi.Span
+	for _, h := range heads {
+		mi, isHead := monthItemKey(str(h, "sk"))
+		g, _ := h["g"].(*types.AttributeValueMemberM)
+		if !isHead || mi.version != "" || g == nil || hasGroupK(h) || g.Value["s"] == nil {
+			continue
+		}
+		m, err := kpi.ParseDay(mi.month + "-01")
+		if err != nil {
+			continue
+		}
+		if n := len(runs); n > 0 && kpi.NextMonth(runs[n-1].To).Equal(m) {
+			runs[n-1].To = m
+			continue
+		}
+		runs = append(runs, kpi.Span{From: m, To: m})
+	}
+	return runs
 }
 
 // MonthPartsOnly returns the month parts of the months from..to touch with
@@ -328,6 +395,16 @@ func (st *Store) MonthPartsOnly(ctx context.Context, tenantID string, from, to k
 		return nil, fmt.Errorf("query month part history: %w", err)
 	}
 	groups := map[string][]map[string]types.AttributeValue{}
+	if slices.ContainsFunc(names, kpi.IsAccountSet) {
+		proj, attrNames := []string{"#v", "#x"}, map[string]string{"#v": "v", "#s": "s", "#x": "x"}
+		for i, name := range names {
+			attrNames[fmt.Sprintf("#n%d", i)] = name
+			proj = append(proj, fmt.Sprintf("#s.#n%d", i))
+		}
+		if groups[accountSetsGroup], err = st.queryGroup(ctx, tenantID, accountSetsGroup, from, to, projection(proj, attrNames)); err != nil {
+			return nil, fmt.Errorf("query month part history: %w", err)
+		}
+	}
 	if hasSet(heads, names) {
 		proj, attrNames := []string{"#v", "#x"}, map[string]string{"#v": "v", "#s": "s", "#x": "x"}
 		for i, name := range names {
@@ -338,7 +415,7 @@ func (st *Store) MonthPartsOnly(ctx context.Context, tenantID string, from, to k
 			return nil, fmt.Errorf("query month part history: %w", err)
 		}
 	}
-	parts, err := decodeMonths(heads, groups)
+	parts, err := decodeMonths(heads, groups, false)
 	if err != nil || len(names) == 0 {
 		return parts, err
 	}
@@ -395,8 +472,10 @@ func (st *Store) queryGroup(ctx context.Context, tenantID, group string, from, t
 
 // decodeMonths decodes the months of heads (the head groups' items) whose
 // head group and every group of groups (the items read of each, by
-// group) are complete, of the head's version.
-func decodeMonths(heads []map[string]types.AttributeValue, groups map[string][]map[string]types.AttributeValue) ([]kpi.Part, error) {
+// group) are complete, of the head's version. setsForK says the s group
+// was read only for the account sets of the months written before the k
+// group: the other months do not read it.
+func decodeMonths(heads []map[string]types.AttributeValue, groups map[string][]map[string]types.AttributeValue, setsForK bool) ([]kpi.Part, error) {
 	type month struct {
 		head  map[string]types.AttributeValue
 		items map[string][]map[string]types.AttributeValue // by group, the head's further items under h
@@ -431,7 +510,11 @@ func decodeMonths(heads []map[string]types.AttributeValue, groups map[string][]m
 		if mo.head == nil {
 			continue
 		}
-		p, ok, err := decodeMonth(mo.head, slices.Sorted(maps.Keys(groups)), mo.items)
+		read := slices.Sorted(maps.Keys(groups))
+		if setsForK && hasGroupK(mo.head) {
+			read = slices.DeleteFunc(read, func(g string) bool { return g == "s" })
+		}
+		p, ok, err := decodeMonth(mo.head, read, mo.items)
 		if err != nil {
 			return nil, fmt.Errorf("month part %s: %w", m, err)
 		}

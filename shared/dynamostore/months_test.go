@@ -57,6 +57,9 @@ func monthPart(t *testing.T, month kpi.Day, n int, big bool) kpi.Part {
 		if i%7 == 0 {
 			p.Sets[kpi.SetRenewed] = roaring.BitmapOf(10)
 		}
+		if i%9 == 4 {
+			p.Sets[kpi.SetCancelled] = roaring.BitmapOf(9)
+		}
 		days = append(days, p)
 	}
 	m, ok := kpi.BuildMonth(days, before)

@@ -107,6 +107,13 @@ type Definition struct {
 	// reads them all, which is always right; TestMonthPartsExact checks
 	// that those with it answer as day parts read whole do.
 	CountersOnly func(in Input) bool
+	// MonthFields, when set, are what every evaluation reads of month
+	// parts in place of FieldsOf, which still says what it reads of day
+	// parts: churn_rate reads the accounts of the day before its range
+	// from that day's part, and only the cancellations (FieldAccountSets)
+	// of the months it covers. TestMonthPartsExact checks it as
+	// CountersOnly.
+	MonthFields Fields
 	// Requires, when set, names the counters that every part must hold,
 	// for each day it stands for (Part.Holds), for an evaluation to read
 	// no more than FieldsOf: counters added after parts were first
@@ -174,7 +181,7 @@ func init() {
 		FieldsFor: durationFields, Requires: escalationRequires, CountersOnly: always, Eval: evalEscalation})
 	define(Definition{ID: "repeat_contact_rate", Breakdowns: ticketDims, Filters: ticketDims, Reads: readRange, Fields: FieldTickets,
 		FieldsFor: contactsFields, Requires: contactsRequires, CountersOnly: always, Eval: evalRepeatContact})
-	define(Definition{ID: "churn_rate", Lookback: lookback(1), Reads: readChurn, Fields: FieldAccounts, Eval: evalChurn})
+	define(Definition{ID: "churn_rate", Lookback: lookback(1), Reads: readChurn, Fields: FieldAccounts, MonthFields: FieldAccountSets, Eval: evalChurn})
 	define(Definition{ID: "customer_retention_rate", Lookback: lookback(1), Reads: readRetentionRate, Fields: FieldAccounts, Eval: evalRetentionRate})
 	define(Definition{ID: "free_to_paid_conversion", Reads: readRange, Fields: FieldLists, CountersOnly: always, Eval: evalFreeToPaid})
 	define(Definition{ID: "renewal_rate", Lookback: lookback(31), Lookforward: 30, Reads: readRenewals, Fields: FieldAccounts | FieldRenewals,

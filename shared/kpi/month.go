@@ -288,7 +288,7 @@ func readDropoff(in Input) (cover, days []Span) {
 // group of items per field (dynamostore), and decoding a month's answers,
 // tickets and orders, or even its sets, costs far more than its counters,
 // so month parts are read with only the fields the KPIs evaluated on them
-// use (Definition.FieldsOf).
+// use (Definition.MonthFieldsOf).
 type Fields uint16
 
 // The fields a read may bring.
@@ -307,9 +307,22 @@ const (
 	// detractor_followups (FollowUps) and repeat_contact_rate (Contacts).
 	FieldFollowUps
 	FieldContacts
+	// FieldAccountSets are the account sets (AccountSets) without the
+	// other sets; FieldSets brings them too. A day's accounts are few
+	// where its users are many: month parts keep these sets apart from
+	// the user sets, so that a KPI reading only them of its months
+	// (churn_rate, Definition.MonthFields) does not read a month of user
+	// sets.
+	FieldAccountSets
 	AllFields = FieldResponses | FieldTickets | FieldAccounts | FieldOrders | FieldSets | FieldLists | FieldUsage | FieldRenewals |
-		FieldFollowUps | FieldContacts
+		FieldFollowUps | FieldContacts | FieldAccountSets
 )
+
+// AccountSets are the sets of account ordinals (FieldAccountSets).
+var AccountSets = []string{SetActiveAccounts, SetCancelled, SetRenewed}
+
+// IsAccountSet reports whether name is one of AccountSets.
+func IsAccountSet(name string) bool { return slices.Contains(AccountSets, name) }
 
 // Only returns p without the fields f leaves out.
 func (p Part) Only(f Fields) Part {
@@ -326,7 +339,15 @@ func (p Part) Only(f Fields) Part {
 		p.Orders = nil
 	}
 	if f&FieldSets == 0 {
-		p.Sets = map[string]*roaring.Bitmap{}
+		sets := map[string]*roaring.Bitmap{}
+		if f&FieldAccountSets != 0 {
+			for _, name := range AccountSets {
+				if b, ok := p.Sets[name]; ok {
+					sets[name] = b
+				}
+			}
+		}
+		p.Sets = sets
 	}
 	if f&FieldLists == 0 {
 		p.Lists = map[string][]float64{}
@@ -358,6 +379,15 @@ func (d Definition) FieldsOf(in Input) Fields {
 		f |= FieldSets | FieldLists
 	}
 	return f
+}
+
+// MonthFieldsOf is what the evaluation of d on in reads of month parts
+// beside their counters: MonthFields when set, FieldsOf otherwise.
+func (d Definition) MonthFieldsOf(in Input) Fields {
+	if d.MonthFields != 0 {
+		return d.MonthFields
+	}
+	return d.FieldsOf(in)
 }
 
 // Holds reports whether p has each of counters for each day it stands

@@ -205,7 +205,7 @@ func decodeFields(sp storedPart, names []string, fields kpi.Fields) (kpi.Part, e
 		}
 	}
 	for k, raw := range sp.sets {
-		if !keep(k) || names == nil && fields&kpi.FieldSets == 0 {
+		if !keep(k) || names == nil && fields&kpi.FieldSets == 0 && (fields&kpi.FieldAccountSets == 0 || !kpi.IsAccountSet(k)) {
 			continue
 		}
 		b := roaring.New()

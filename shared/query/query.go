@@ -342,7 +342,7 @@ func (s *Service) load(ctx context.Context, tenantID string, from, to kpi.Day, d
 	var dayNames, monthNames []string
 	var befores []kpi.Day // HistoryBefore days of the monthly definitions
 	// Month parts are read with the fields of the definitions planned on
-	// them; day parts with those of every definition, sets and lists
+	// them (MonthFieldsOf); day parts with those of every definition, sets and lists
 	// always (a day part is one item: leaving them out saves decoding,
 	// not reading, and the plan of a definition that reads no set
 	// may still read its days through a trait filter).
@@ -387,7 +387,7 @@ func (s *Service) load(ctx context.Context, tenantID string, from, to kpi.Day, d
 			if !ok {
 				break
 			}
-			monthFields |= f
+			monthFields |= def.MonthFieldsOf(in)
 			if def.Requires != nil {
 				defRequired = append(defRequired, def.Requires(in)...)
 			}
