@@ -23,7 +23,6 @@ import (
 	"github.com/uptakehq/uptake/bench/parts"
 	"github.com/uptakehq/uptake/infra/localstack"
 	"github.com/uptakehq/uptake/infra/localstack/localstacktest"
-	"github.com/uptakehq/uptake/shared/aggregate"
 	"github.com/uptakehq/uptake/shared/dynamostore"
 	"github.com/uptakehq/uptake/shared/kpi"
 	"github.com/uptakehq/uptake/shared/query"
@@ -222,17 +221,7 @@ func TestYearOfChurnReadsNoUserSets(t *testing.T) {
 	st := dynamostore.New(c, table, nil)
 	from, to := day("2025-11-01"), day("2026-10-31")
 	h := parts.New(to, from.DaysUntil(to)+1+kpi.MonthLookback+1, parts.Seed)
-	var days []kpi.Day
-	for _, p := range h.All() {
-		if err := st.PutPart(ctx, "acme", p, time.Now()); err != nil {
-			t.Fatal(err)
-		}
-		days = append(days, p.Day)
-	}
-	agg := &aggregate.Service{State: st, Now: time.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	if err := agg.MergeMonths(ctx, "acme", days); err != nil {
-		t.Fatal(err)
-	}
+	putMerged(t, st, h)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	monthly, daily := &query.Service{Store: st, Log: log}, &query.Service{Store: st, Log: log, DayParts: true}
 	q := query.Request{KPI: "churn_rate", From: from, To: to}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/uptakehq/uptake/bench/parts"
 	"github.com/uptakehq/uptake/shared/aggregate"
+	"github.com/uptakehq/uptake/shared/dynamostore"
 	"github.com/uptakehq/uptake/shared/kpi"
 	"github.com/uptakehq/uptake/shared/query"
 )
@@ -29,17 +30,7 @@ func TestSummariesThroughDynamoDB(t *testing.T) {
 	st := newStore(t)
 	last := day("2026-10-31")
 	h := parts.New(last, 75, parts.Seed)
-	var days []kpi.Day
-	for _, p := range h.All() {
-		if err := st.PutPart(ctx, "acme", p, time.Now()); err != nil {
-			t.Fatal(err)
-		}
-		days = append(days, p.Day)
-	}
-	agg := &aggregate.Service{State: st, Now: time.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	if err := agg.MergeMonths(ctx, "acme", days); err != nil {
-		t.Fatal(err)
-	}
+	putMerged(t, st, h)
 	sep := day("2026-09-01")
 	mp, err := st.MonthParts(ctx, "acme", sep, sep, kpi.FieldUsage|kpi.FieldRenewals)
 	if err != nil || len(mp) != 1 {
@@ -94,5 +85,23 @@ func TestSummariesThroughDynamoDB(t *testing.T) {
 	}
 	if due == 0 {
 		t.Error("no subscription due in the ranges: the renewal KPIs check nothing")
+	}
+}
+
+// putMerged stores a history's day parts for tenant acme and merges their
+// months, as the nightly run does.
+func putMerged(t *testing.T, st *dynamostore.Store, h *parts.History) {
+	t.Helper()
+	ctx := context.Background()
+	var days []kpi.Day
+	for _, p := range h.All() {
+		if err := st.PutPart(ctx, "acme", p, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		days = append(days, p.Day)
+	}
+	agg := &aggregate.Service{State: st, Now: time.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if err := agg.MergeMonths(ctx, "acme", days); err != nil {
+		t.Fatal(err)
 	}
 }
