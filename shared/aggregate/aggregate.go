@@ -47,6 +47,9 @@ type State interface {
 	// PartsOnly reads day parts with only the named counters and sets:
 	// the active users of the days before a month, for its summaries.
 	PartsOnly(ctx context.Context, tenantID string, from, to kpi.Day, names []string) ([]kpi.Part, error)
+	// MonthParts reads the month parts of from..to with only fields: the
+	// signups of the months before a month, from their cohort summaries.
+	MonthParts(ctx context.Context, tenantID string, from, to kpi.Day, fields kpi.Fields) ([]kpi.Part, error)
 	DirtyDays(ctx context.Context, tenantID string, from, to kpi.Day) ([]kpi.Dirty, error)
 	ClearDirty(ctx context.Context, tenantID string, d kpi.Dirty) error
 	// MarkPending, ResponsesReplaced and Tickets let a run mark the days
@@ -197,11 +200,36 @@ func (s *Service) MergeMonths(ctx context.Context, tenantID string, days []kpi.D
 // also read the kpi.MonthLookback days before the month (the 30-day
 // windows of its first days), so the months that start within that many
 // days after a day run are merged again too (up to two: a day of January
-// is in the window of March's first day when February is short).
+// is in the window of March's first day when February is short). Their
+// cohort summaries read the signups of the kpi.CohortHorizon days before
+// them and the active users of the kpi.CohortLookback days before them, so
+// the months after a day run, up to that many days and to the last day
+// stored, are merged again too: every night the month of the day before
+// (and the next when a month begins), after a late day the months since.
 func (s *Service) mergeMonths(ctx context.Context, tenantID string, ran map[kpi.Day]bool) error {
+	if len(ran) == 0 {
+		return nil
+	}
+	// The cohort summaries of the months up to kpi.CohortHorizon days
+	// after a day count its signups: merged again up to the last day
+	// stored.
+	latest := slices.MaxFunc(keys(ran), kpi.Day.Compare)
+	after, err := s.State.PartsOnly(ctx, tenantID, latest.AddDays(1), latest.AddDays(kpi.CohortHorizon), nil)
+	if err != nil {
+		return fmt.Errorf("merge months: %w", err)
+	}
+	for _, p := range after {
+		if p.Day.After(latest) {
+			latest = p.Day
+		}
+	}
 	months := map[kpi.Day]bool{}
 	for d := range ran {
-		for m := kpi.MonthOf(d.AddDays(-1)); !m.After(d.AddDays(kpi.MonthLookback)); m = kpi.NextMonth(m) {
+		until := d.AddDays(kpi.CohortHorizon)
+		if until.After(latest) {
+			until = latest
+		}
+		for m := kpi.MonthOf(d.AddDays(-1)); !m.After(until); m = kpi.NextMonth(m) {
 			months[m] = true
 		}
 	}
@@ -213,11 +241,16 @@ func (s *Service) mergeMonths(ctx context.Context, tenantID string, ran map[kpi.
 		if len(parts) == 0 {
 			continue
 		}
-		before, err := s.State.PartsOnly(ctx, tenantID, m.AddDays(-kpi.MonthLookback), m.AddDays(-1), []string{kpi.SetActiveUsers})
+		active, signups := kpi.MonthWindow(m)
+		before, err := s.State.PartsOnly(ctx, tenantID, active.From, active.To, []string{kpi.SetActiveUsers, kpi.SetSignups})
 		if err != nil {
 			return fmt.Errorf("merge month %s: %w", m, err)
 		}
-		mp, ok := kpi.BuildMonth(parts, before)
+		older, err := s.signupsBefore(ctx, tenantID, signups)
+		if err != nil {
+			return fmt.Errorf("merge month %s: %w", m, err)
+		}
+		mp, ok := kpi.BuildMonth(parts, append(older, before...))
 		if !ok {
 			continue
 		}
@@ -226,6 +259,48 @@ func (s *Service) mergeMonths(ctx context.Context, tenantID string, ran map[kpi.
 		}
 	}
 	return nil
+}
+
+// signupsBefore reads the signups of the days of span as day parts with
+// them alone: from the cohort summaries of the month parts of their
+// months (kpi.CohortSignupParts), a few KB a month where the day parts
+// are a hundred KB a day, and from the day parts of the months without
+// one.
+func (s *Service) signupsBefore(ctx context.Context, tenantID string, span kpi.Span) ([]kpi.Part, error) {
+	months, err := s.State.MonthParts(ctx, tenantID, span.From, span.To, kpi.FieldCohorts)
+	if err != nil {
+		return nil, err
+	}
+	var out []kpi.Part
+	have := map[kpi.Day]bool{}
+	for _, mp := range months {
+		if mp.Cohorts != nil && mp.Holds([]string{kpi.CounterCohorts}) {
+			have[kpi.MonthOf(mp.Day)] = true
+			parts, err := kpi.CohortSignupParts(mp, span.From, span.To)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, parts...)
+		}
+	}
+	for m := kpi.MonthOf(span.From); !m.After(span.To); m = kpi.NextMonth(m) {
+		if have[m] {
+			continue
+		}
+		from, to := m, kpi.MonthEnd(m)
+		if from.Before(span.From) {
+			from = span.From
+		}
+		if to.After(span.To) {
+			to = span.To
+		}
+		parts, err := s.State.PartsOnly(ctx, tenantID, from, to, []string{kpi.SetSignups})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, parts...)
+	}
+	return out, nil
 }
 
 // pending tracks the days a run marked dirty before a write that

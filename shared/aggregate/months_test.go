@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/uptakehq/uptake/shared/kpi"
 	"github.com/uptakehq/uptake/shared/query"
@@ -27,7 +28,8 @@ func checkMonths(t *testing.T, w *world) {
 	}
 	for m, days := range byMonth {
 		var before []kpi.Part
-		for _, d := range kpi.Days(m.AddDays(-kpi.MonthLookback), m.AddDays(-1)) {
+		active, signups := kpi.MonthWindow(m)
+		for _, d := range kpi.Days(signups.From, active.To) {
 			if p, ok := w.state.Stored[d]; ok {
 				before = append(before, p)
 			}
@@ -55,6 +57,9 @@ func checkMonths(t *testing.T, w *world) {
 		}
 		if diff := cmp.Diff(got.Renewed, want.Renewed); diff != "" {
 			t.Errorf("month %s renewals (-got +want):\n%s", m, diff)
+		}
+		if diff := cmp.Diff(got.Cohorts, want.Cohorts, cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("month %s cohort summary (-got +want):\n%s", m, diff)
 		}
 		if len(got.Sets) != len(want.Sets) {
 			t.Errorf("month %s: %d sets, want %d", m, len(got.Sets), len(want.Sets))
@@ -157,5 +162,54 @@ func TestMonthSummariesFollowDaysBefore(t *testing.T) {
 	}
 	if diff := cmp.Diff(got, ref); diff != "" {
 		t.Errorf("stickiness of March from its month part differs from its day parts (-months +days):\n%s", diff)
+	}
+}
+
+// TestCohortSummariesFollowSignups: a month part's cohort summary counts
+// the users of the signup days of the kpi.CohortHorizon days before it, so
+// a late signup on a July day, run alone, merges September again; its
+// month parts then equal the merge of their days, and retention_cohorts
+// read from them equals retention_cohorts read from day parts.
+func TestCohortSummariesFollowSignups(t *testing.T) {
+	w := newWorld(kpi.DefaultConfig())
+	page := func(d, u string) []byte {
+		return []byte(`{"type":"page","messageId":"p` + d + u + `","userId":"` + u + `","timestamp":"` + d + `T12:00:00Z"}`)
+	}
+	signup := func(d, u string) []byte {
+		return []byte(`{"type":"track","event":"Signed Up","messageId":"s` + d + u + `","userId":"` + u + `","timestamp":"` + d + `T09:00:00Z"}`)
+	}
+	w.send(t, 0, [][]byte{
+		signup("2026-07-10", "u1"), page("2026-07-10", "u1"), page("2026-09-05", "u1"),
+		page("2026-07-12", "u2"), page("2026-09-05", "u2"), page("2026-09-20", "u2"),
+	})
+	ctx := context.Background()
+	days := []kpi.Day{day("2026-07-10"), day("2026-07-12"), day("2026-09-05"), day("2026-09-20")}
+	if _, err := w.agg.Run(ctx, "t", days); err != nil {
+		t.Fatal(err)
+	}
+	checkMonths(t, w)
+	// u2 signed up on July 12 after all: only that day runs.
+	w.send(t, 1, [][]byte{signup("2026-07-12", "u2")})
+	ran, err := w.agg.Run(ctx, "t", []kpi.Day{day("2026-07-12")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ran.Days) != 1 {
+		t.Fatalf("ran %v, want July 12 alone", ran.Days)
+	}
+	checkMonths(t, w)
+	for _, interval := range []string{"day", "week", "month"} {
+		q := query.Request{KPI: "retention_cohorts", From: day("2026-07-01"), To: day("2026-07-31"), Params: map[string]string{"interval": interval}}
+		got, err := w.query.KPI(ctx, "t", q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref, err := (&query.Service{Store: w.state, Log: slog.New(slog.DiscardHandler), DayParts: true}).KPI(ctx, "t", q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(got, ref); diff != "" {
+			t.Errorf("retention_cohorts by %s from month parts differs from day parts (-months +days):\n%s", interval, diff)
+		}
 	}
 }

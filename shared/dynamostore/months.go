@@ -62,7 +62,8 @@ import (
 // kpi.CounterUsage and kpi.CounterRenewals, so the query reads its days
 // for the KPIs that need them (kpi.Definition.Requires). So with the
 // follow-up (f) and contact (c) summaries, and kpi.CounterFollowUps and
-// kpi.CounterContacts.
+// kpi.CounterContacts, and with the cohort summary (y) and
+// kpi.CounterCohorts.
 //
 // A month part written before the k group keeps its account sets in s,
 // and its g has no k (the g of a later write always has, 0 when the month
@@ -103,6 +104,7 @@ var monthGroups = []monthGroup{
 	{"s", kpi.FieldSets}, {"k", kpi.FieldSets | kpi.FieldAccountSets}, {"l", kpi.FieldLists},
 	{"r", kpi.FieldResponses}, {"t", kpi.FieldTickets}, {"a", kpi.FieldAccounts}, {"o", kpi.FieldOrders},
 	{"u", kpi.FieldUsage}, {"n", kpi.FieldRenewals}, {"f", kpi.FieldFollowUps}, {"c", kpi.FieldContacts},
+	{"y", kpi.FieldCohorts},
 }
 
 // groupOf is the group of a packed value: counters go to the head.
@@ -133,6 +135,8 @@ func groupOf(v packedValue) string {
 			return "f"
 		case "contacts":
 			return "c"
+		case "cohorts":
+			return "y"
 		}
 	}
 	return headGroup

@@ -2,6 +2,7 @@ package dynamostore
 
 import (
 	"context"
+	"encoding"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -70,12 +71,18 @@ func packValues(p kpi.Part) ([]packedValue, error) {
 		n    int
 	}{{"responses", p.Responses, len(p.Responses)}, {"tickets", p.Tickets, len(p.Tickets)}, {"accounts", p.Accounts, len(p.Accounts)}, {"orders", p.Orders, len(p.Orders)},
 		{"usage", p.Usage, len(p.Usage)}, {"spells", p.Spells, len(p.Spells)}, {"renewed", p.Renewed, len(p.Renewed)},
-		{"followups", p.FollowUps, len(p.FollowUps)}, {"contacts", p.Contacts, contactsLen(p.Contacts)}}
+		{"followups", p.FollowUps, len(p.FollowUps)}, {"contacts", p.Contacts, contactsLen(p.Contacts)}, {"cohorts", p.Cohorts, cohortsLen(p.Cohorts)}}
 	for _, b := range blobs {
 		if b.n == 0 {
 			continue
 		}
-		raw, err := json.Marshal(b.v)
+		var raw []byte
+		var err error
+		if m, ok := b.v.(encoding.BinaryMarshaler); ok { // the cohort summary
+			raw, err = m.MarshalBinary()
+		} else {
+			raw, err = json.Marshal(b.v)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("encode %s: %w", b.name, err)
 		}
@@ -319,6 +326,9 @@ func unpack(p *kpi.Part, items []map[string]types.AttributeValue) error {
 				err = json.Unmarshal(raw, &p.FollowUps)
 			case "contacts":
 				err = json.Unmarshal(raw, &p.Contacts)
+			case "cohorts":
+				p.Cohorts = new(kpi.CohortSummary)
+				err = p.Cohorts.UnmarshalBinary(raw)
 			}
 			if err != nil {
 				return fmt.Errorf("%s: %w", name, err)
@@ -340,12 +350,20 @@ func onlyNamed(parts []kpi.Part, names []string) {
 		}
 		parts[i].Responses, parts[i].Tickets, parts[i].Accounts, parts[i].Orders = nil, nil, nil, nil
 		parts[i].Usage, parts[i].Spells, parts[i].Renewed = nil, nil, nil
-		parts[i].FollowUps, parts[i].Contacts = nil, nil
+		parts[i].FollowUps, parts[i].Contacts, parts[i].Cohorts = nil, nil, nil
 	}
 }
 
 // contactsLen is 1 for a month part's contact summary, 0 without one.
 func contactsLen(c *kpi.Contacts) int {
+	if c == nil {
+		return 0
+	}
+	return 1
+}
+
+// cohortsLen is 1 for a month part's cohort summary, 0 without one.
+func cohortsLen(c *kpi.CohortSummary) int {
 	if c == nil {
 		return 0
 	}

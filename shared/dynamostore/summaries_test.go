@@ -24,7 +24,7 @@ import (
 // the same store's day parts do, to the last bit, with a term of a year
 // and, set after the merge, of 30 days (75 days hold no yearly renewal);
 // so do detractor_followups and repeat_contact_rate (f# and c#), with the
-// CES direction changed after the merge.
+// CES direction changed after the merge, and retention_cohorts (y#).
 func TestSummariesThroughDynamoDB(t *testing.T) {
 	ctx := context.Background()
 	st := newStore(t)
@@ -44,6 +44,11 @@ func TestSummariesThroughDynamoDB(t *testing.T) {
 		fc[0].Counters[kpi.CounterFollowUps] != 30 || fc[0].Counters[kpi.CounterContacts] != 30 {
 		t.Fatalf("September's follow-up and contact summaries: %+v, %v", fc, err)
 	}
+	co, err := st.MonthParts(ctx, "acme", sep, sep, kpi.FieldCohorts)
+	if err != nil || len(co) != 1 || co[0].Cohorts == nil || len(co[0].Cohorts.Signups) != 30 || len(co[0].Cohorts.Hits[1]) == 0 ||
+		co[0].Counters[kpi.CounterCohorts] != 30 || len(co[0].Sets) > 0 {
+		t.Fatalf("September's cohort summary alone: %+v, %v", co, err)
+	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	monthly, daily := &query.Service{Store: st, Log: log}, &query.Service{Store: st, Log: log, DayParts: true}
 	p := map[string]string{kpi.ParamNewCustomers: "1000", kpi.ParamCompletionTarget: "85", kpi.ParamContractValue: "5000"}
@@ -58,7 +63,7 @@ func TestSummariesThroughDynamoDB(t *testing.T) {
 		if err := st.PutConfig(ctx, "acme", cfg); err != nil {
 			t.Fatal(err)
 		}
-		for _, id := range []string{"stickiness", "renewal_rate", "renewal_by_onboarding", "roi_projection", "detractor_followups", "repeat_contact_rate"} {
+		for _, id := range []string{"stickiness", "renewal_rate", "renewal_by_onboarding", "roi_projection", "detractor_followups", "repeat_contact_rate", "retention_cohorts"} {
 			for _, rg := range []query.Period{{From: sep, To: last}, {From: sep.AddDays(-5), To: last.AddDays(-3)}} {
 				q := query.Request{KPI: id, From: rg.From, To: rg.To}
 				if id == "roi_projection" {

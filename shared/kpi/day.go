@@ -40,6 +40,9 @@ func (d Day) Before(o Day) bool { return d.t.Before(o.t) }
 func (d Day) After(o Day) bool  { return d.t.After(o.t) }
 func (d Day) Equal(o Day) bool  { return d.t.Equal(o.t) }
 
+// Compare is -1, 0 or 1 as d is before, the same as or after o.
+func (d Day) Compare(o Day) int { return d.t.Compare(o.t) }
+
 // IsZero reports whether d is unset.
 func (d Day) IsZero() bool { return d.t.IsZero() }
 

@@ -201,7 +201,8 @@ func init() {
 	define(Definition{ID: "time_to_first_value", Reads: readRange, Fields: FieldLists, CountersOnly: always, Eval: evalTTFV})
 	define(Definition{ID: "dropoff_paths", Lookforward: 366, Reads: readDropoff, Eval: evalDropoff})
 	define(Definition{ID: "training_progress", Reads: readRange, Fields: FieldLists, CountersOnly: always, Eval: evalTraining})
-	define(Definition{Segments: true, ID: "retention_cohorts", Lookforward: 366, Params: []string{"interval"}, Eval: evalRetention})
+	define(Definition{Segments: true, ID: "retention_cohorts", Lookforward: retentionLookforward, Params: []string{"interval"}, Reads: readCohorts,
+		MonthFields: FieldCohorts, Requires: requireCohorts, DayWindow: CohortLookback, Eval: evalRetention})
 }
 
 // Lookup returns the definition of a computed KPI.

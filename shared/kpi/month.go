@@ -38,10 +38,12 @@ import (
 //   - summaries of its answers and tickets for the KPIs made of them: the
 //     low answers by class, newest first (followups.go:
 //     detractor_followups), and the requesters, repeat requesters and
-//     tickets near the month's edges (contacts.go: repeat_contact_rate).
+//     tickets near the month's edges (contacts.go: repeat_contact_rate);
+//   - the hits of retention_cohorts' periods on each of its days, which
+//     add up across months, and its signup days (cohorts.go).
 //
 // What does not merge stays on day parts: the daily values of rolling
-// windows (WAU, MAU), per-day cohorts (retention), trait
+// windows (WAU, MAU), trait
 // segments (a trait filter restricts each day's users by that day's
 // traits), and daily or weekly series. A Definition says what it reads
 // through Reads; one without Reads, or a query with trait filters, a
@@ -55,9 +57,6 @@ import (
 //
 // What a year still costs about 12 times a month (BenchmarkQuery, P2):
 //
-//   - retention_cohorts answers a triangle of signup cohorts × periods:
-//     a year of weekly cohorts has about 1,400 cells where 30 days have
-//     about 15, whatever the parts;
 //   - the survey and ticket KPIs with a filter or a breakdown (or ticket
 //     times in business hours) are made of every answer or ticket of the
 //     range (medians, filters and breakdowns on their own fields): month
@@ -91,9 +90,10 @@ func (p Part) days() int {
 
 // BuildMonth merges the day parts of one calendar month, in day order, into
 // the month part: Day is its first day part's day, Days how many it merges.
-// before are the day parts of the MonthLookback days before the month (any
-// others are ignored), of which its summaries read the active users
-// (summary.go). It returns false when days is empty.
+// before are the day parts of the days before the month that MonthWindow
+// names (any others are ignored), of which its summaries read the active
+// users and the signups (summary.go, cohorts.go). It returns false when
+// days is empty.
 func BuildMonth(days, before []Part) (Part, bool) {
 	if len(days) == 0 {
 		return Part{}, false
@@ -133,6 +133,7 @@ func BuildMonth(days, before []Part) (Part, bool) {
 	summarize(&m, days, before)
 	summarizeFollowUps(&m, days)
 	summarizeContacts(&m, days)
+	summarizeCohorts(&m, days, before)
 	return m, true
 }
 
@@ -314,8 +315,10 @@ const (
 	// (churn_rate, Definition.MonthFields) does not read a month of user
 	// sets.
 	FieldAccountSets
+	// FieldCohorts is the month summary of retention_cohorts (Cohorts).
+	FieldCohorts
 	AllFields = FieldResponses | FieldTickets | FieldAccounts | FieldOrders | FieldSets | FieldLists | FieldUsage | FieldRenewals |
-		FieldFollowUps | FieldContacts | FieldAccountSets
+		FieldFollowUps | FieldContacts | FieldAccountSets | FieldCohorts
 )
 
 // AccountSets are the sets of account ordinals (FieldAccountSets).
@@ -363,6 +366,9 @@ func (p Part) Only(f Fields) Part {
 	}
 	if f&FieldContacts == 0 {
 		p.Contacts = nil
+	}
+	if f&FieldCohorts == 0 {
+		p.Cohorts = nil
 	}
 	return p
 }

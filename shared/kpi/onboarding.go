@@ -2,14 +2,16 @@ package kpi
 
 import (
 	"cmp"
-
-	"github.com/RoaringBitmap/roaring/v2"
+	"errors"
+	"fmt"
 	"maps"
 	"math"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/RoaringBitmap/roaring/v2"
 )
 
 // CompletedAt is when a user completed onboarding within the window after
@@ -282,53 +284,79 @@ func cohortStart(d Day, interval string) Day {
 	return d.AddDays(-((int(d.Weekday()) + 6) % 7))
 }
 
+// evalRetention builds the cohort triangle from hits (cohorts.go): those
+// of month parts, and those it counts on day parts.
 func evalRetention(in Input) Result {
 	interval := in.Params["interval"]
 	if interval == "" {
 		interval = "week"
 	}
+	iv := uint8(slices.Index(cohortIntervals, interval))
+	end := in.To.AddDays(retentionLookforward)
+	parts := in.Cover(in.From, end)
 	byDay := map[Day]Part{}
-	last := Day{}
 	for _, p := range in.Parts {
 		byDay[p.Day] = p
-		if p.Day.After(last) {
-			last = p.Day
+	}
+	// The signup days of the range, and the last day with data.
+	var signups []signupDay
+	last := Day{}
+	inRange := func(d Day) bool { return !d.Before(in.From) && !d.After(in.To) }
+	var bad error
+	for _, p := range parts {
+		if !p.IsMonth() {
+			if b := p.Sets[SetSignups]; b != nil && !b.IsEmpty() && inRange(p.Day) {
+				signups = append(signups, signupDay{p.Day, b})
+			}
+			last = maxDay(last, p.Day)
+			continue
 		}
+		m := MonthOf(p.Day)
+		if p.Cohorts == nil {
+			// Requires keeps such months out of a query.
+			bad = errors.Join(bad, fmt.Errorf("month part %s has no cohort summary", m))
+			continue
+		}
+		for _, c := range p.Cohorts.Signups {
+			d := dayOfMonth(m, c.Day)
+			if !inRange(d) {
+				continue
+			}
+			b := roaring.New()
+			if _, err := b.FromUnsafeBytes(c.Users); err != nil {
+				bad = errors.Join(bad, fmt.Errorf("month part %s signups of %s: %w", m, d, err))
+				continue
+			}
+			signups = append(signups, signupDay{d, b})
+		}
+		last = maxDay(last, dayOfMonth(m, p.Cohorts.Last))
+	}
+	slices.SortFunc(signups, func(a, b signupDay) int { return a.day.Compare(b.day) })
+	hits := map[cohortKey]float64{}
+	add := func(k cohortKey, n uint64) { hits[k] += float64(n) }
+	activeOn := func(d Day) *roaring.Bitmap { return byDay[d].Sets[SetActiveUsers] }
+	for _, p := range parts {
+		if !p.IsMonth() {
+			firstActive(p.Day, p.Sets[SetActiveUsers], signups, math.MaxInt, []uint8{iv}, activeOn, add)
+		} else if p.Cohorts != nil {
+			if err := p.Cohorts.unpackHits(MonthOf(p.Day), iv, in.From, in.To, add); err != nil {
+				bad = errors.Join(bad, fmt.Errorf("month part %s: %w", MonthOf(p.Day), err))
+			}
+		}
+	}
+	if bad != nil {
+		return Result{Details: map[string]any{"error": "unreadable cohort summary: " + bad.Error()}}
 	}
 	// Cohorts of the signup days in the range; each user's periods count
 	// from their own signup day.
-	type member struct {
-		day   Day
-		users *roaring.Bitmap
-	}
-	// The active users of a period, unioned once: the periods of
-	// successive signup days overlap, and a year's triangle asks for each
-	// of them dozens of times.
-	unions := map[Span]*roaring.Bitmap{}
-	activeIn := func(sp Span) *roaring.Bitmap {
-		if b, ok := unions[sp]; ok {
-			return b
-		}
-		var sets []*roaring.Bitmap
-		for _, d := range Days(sp.From, sp.To) {
-			if b := byDay[d].Sets[SetActiveUsers]; b != nil {
-				sets = append(sets, b)
-			}
-		}
-		b := roaring.FastOr(sets...)
-		unions[sp] = b
-		return b
-	}
-	cohorts := map[Day][]member{}
-	for _, p := range in.Range() {
-		if s := p.Sets[SetSignups]; s != nil && !s.IsEmpty() {
-			c := cohortStart(p.Day, interval)
-			cohorts[c] = append(cohorts[c], member{p.Day, s})
-		}
+	cohorts := map[Day][]signupDay{}
+	for _, s := range signups {
+		c := cohortStart(s.day, interval)
+		cohorts[c] = append(cohorts[c], s)
 	}
 	rows := []CohortRow{}
 	var avgNum, avgDen []float64
-	for _, c := range slices.SortedFunc(maps.Keys(cohorts), func(a, b Day) int { return cmp.Compare(a.String(), b.String()) }) {
+	for _, c := range slices.SortedFunc(maps.Keys(cohorts), Day.Compare) {
 		row := CohortRow{Cohort: c.String(), Active: []*float64{}, Pct: []*float64{}}
 		for _, m := range cohorts[c] {
 			row.Size += int(m.users.GetCardinality())
@@ -336,12 +364,12 @@ func evalRetention(in Input) Result {
 		for n := 0; ; n++ {
 			ended, active := true, 0.0
 			for _, m := range cohorts[c] {
-				from, to := retentionPeriod(m.day, n, interval)
+				_, to := retentionPeriod(m.day, n, interval)
 				if to.After(last) {
 					ended = false
 					break
 				}
-				active += float64(m.users.AndCardinality(activeIn(Span{from, to})))
+				active += hits[cohortKey{iv, m.day, n}]
 			}
 			if !ended {
 				break

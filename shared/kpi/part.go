@@ -87,6 +87,8 @@ type Part struct {
 	// (contacts.go: repeat_contact_rate).
 	FollowUps []FollowUpClass
 	Contacts  *Contacts
+	// Cohorts is a month part's retention_cohorts summary (cohorts.go).
+	Cohorts *CohortSummary
 }
 
 // NewPart returns an empty part for day.

@@ -243,6 +243,9 @@ func decodeFields(sp storedPart, names []string, fields kpi.Fields) (kpi.Part, e
 			err = json.Unmarshal(raw, &p.FollowUps)
 		case k == "contacts" && fields&kpi.FieldContacts != 0:
 			err = json.Unmarshal(raw, &p.Contacts)
+		case k == "cohorts" && fields&kpi.FieldCohorts != 0:
+			p.Cohorts = new(kpi.CohortSummary)
+			err = p.Cohorts.UnmarshalBinary(raw)
 		}
 		if err != nil {
 			return kpi.Part{}, fmt.Errorf("part %s %s: %w", p.Day, k, err)
@@ -278,6 +281,13 @@ func store(p kpi.Part) (storedPart, error) {
 			return storedPart{}, err
 		}
 		sp.blobs["contacts"] = raw
+	}
+	if p.Cohorts != nil { // binary, as dynamostore keeps it
+		raw, err := p.Cohorts.MarshalBinary()
+		if err != nil {
+			return storedPart{}, err
+		}
+		sp.blobs["cohorts"] = raw
 	}
 	return sp, nil
 }
@@ -403,16 +413,22 @@ func genStore(h *parts.History) (*memStore, int, error) {
 		if err != nil {
 			return nil, 0, err
 		}
-		before, err := m.Parts(context.Background(), benchTenant, mo.AddDays(-kpi.MonthLookback), mo.AddDays(-1))
+		active, signups := kpi.MonthWindow(mo)
+		before, err := m.PartsOnly(context.Background(), benchTenant, active.From, active.To, []string{kpi.SetActiveUsers, kpi.SetSignups})
 		if err != nil {
 			return nil, 0, err
 		}
-		if mp, ok := kpi.BuildMonth(parts, before); ok {
+		older, err := m.PartsOnly(context.Background(), benchTenant, signups.From, signups.To, []string{kpi.SetSignups})
+		if err != nil {
+			return nil, 0, err
+		}
+		if mp, ok := kpi.BuildMonth(parts, append(older, before...)); ok {
 			if m.months[mo], err = store(mp); err != nil {
 				return nil, 0, err
 			}
 		}
 	}
 	m.reads.Store(0)
+	m.history.Store(0)
 	return m, size, nil
 }

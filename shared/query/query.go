@@ -315,6 +315,25 @@ func (sp spans) merged() []kpi.Span {
 	return out
 }
 
+// minus is the days of x outside the spans of read (disjoint, in day
+// order), as spans.
+func minus(x kpi.Span, read []kpi.Span) []kpi.Span {
+	var out []kpi.Span
+	for _, r := range read {
+		if r.To.Before(x.From) || r.From.After(x.To) {
+			continue
+		}
+		if r.From.After(x.From) {
+			out = append(out, kpi.Span{From: x.From, To: r.From.AddDays(-1)})
+		}
+		x.From = r.To.AddDays(1)
+		if x.From.After(x.To) {
+			return out
+		}
+	}
+	return append(out, x)
+}
+
 func (sp spans) contains(from, to kpi.Day) bool {
 	for _, x := range sp.merged() {
 		if !from.Before(x.From) && !to.After(x.To) {
@@ -423,6 +442,7 @@ func (s *Service) load(ctx context.Context, tenantID string, from, to kpi.Day, d
 	// Month parts of the whole months of the cover spans; their edges,
 	// and whole months without a month part, day by day.
 	want := map[kpi.Day]bool{}
+	var missing []kpi.Day // whole months without a month part
 	for _, x := range cover {
 		whole := kpi.WholeMonths(x.From, x.To)
 		for _, m := range whole {
@@ -450,19 +470,39 @@ func (s *Service) load(ctx context.Context, tenantID string, from, to kpi.Day, d
 		}
 		for _, m := range ms {
 			if !have[m] {
-				days.add(m.AddDays(-window), kpi.MonthEnd(m))
+				days.add(m, kpi.MonthEnd(m))
+				missing = append(missing, m)
 			}
 		}
 	}
 	if s.DayParts {
 		dayFields = kpi.AllFields
 	}
-	for _, x := range days.merged() {
+	read := days.merged()
+	for _, x := range read {
 		ps, err := s.Store.DayParts(ctx, tenantID, x.From, x.To, dayFields)
 		if err != nil {
 			return data{}, fmt.Errorf("query %s: %w", tenantID, err)
 		}
 		d.parts = append(d.parts, ps...)
+	}
+	// A whole month read as its days is read with the window days before
+	// it, when it has any (months after the data have none).
+	var before spans
+	for _, m := range missing {
+		if window > 0 && slices.ContainsFunc(d.parts, func(p kpi.Part) bool { return kpi.MonthOf(p.Day).Equal(m) }) {
+			before.add(m.AddDays(-window), m.AddDays(-1))
+		}
+	}
+	for _, x := range before.merged() {
+		for _, y := range minus(x, read) {
+			ps, err := s.Store.DayParts(ctx, tenantID, y.From, y.To, dayFields)
+			if err != nil {
+				return data{}, fmt.Errorf("query %s: %w", tenantID, err)
+			}
+			d.parts = append(d.parts, ps...)
+			days.add(y.From, y.To)
+		}
 	}
 	if d.complete, err = s.complete(ctx, tenantID, cfg, from, to, days, d); err != nil {
 		return data{}, err

@@ -1,0 +1,7 @@
+package kpi
+
+// Hooks for the external tests.
+var (
+	RetentionPeriod = retentionPeriod
+	CohortStart     = cohortStart
+)
