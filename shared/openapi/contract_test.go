@@ -6,19 +6,22 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -522,8 +525,14 @@ func TestResponsesMatchDocument(t *testing.T) {
 	for _, id := range kpi.Defined() {
 		q := rng + params[id]
 		c.do(exchange{name: id, method: "GET", path: "/v1/kpis/" + id + "?" + q, header: R, status: 200})
-		c.do(exchange{name: id + " by day", method: "GET", path: "/v1/kpis/" + id + "?" + q + "&interval=day", header: basic(st.ReadKey), status: 200})
-		c.do(exchange{name: id + " CSV", method: "GET", path: "/v1/kpis/" + id + ".csv?" + q + "&interval=week", header: R, status: 200})
+		series := c.do(exchange{name: id + " by day", method: "GET", path: "/v1/kpis/" + id + "?" + q + "&interval=day", header: basic(st.ReadKey), status: 200})
+		if id != "retention_cohorts" { // its interval is the cohort size
+			checkSeries(t, id, series, 32)
+		}
+		for _, shape := range []string{"&interval=week", "", "&interval=day"} {
+			b := c.do(exchange{name: id + " CSV" + shape, method: "GET", path: "/v1/kpis/" + id + ".csv?" + q + shape, header: R, status: 200})
+			checkCSV(t, id+".csv"+shape, b)
+		}
 	}
 	for _, q := range []string{
 		"dau?" + rng + "&breakdown=plan",
@@ -534,7 +543,19 @@ func TestResponsesMatchDocument(t *testing.T) {
 		"sessions.csv?" + rng + "&breakdown=source",
 		"retention_cohorts?" + rng + "&interval=week",
 	} {
-		c.do(exchange{name: q, method: "GET", path: "/v1/kpis/" + q, header: R, status: 200})
+		b := c.do(exchange{name: q, method: "GET", path: "/v1/kpis/" + q, header: R, status: 200})
+		if strings.Contains(q, ".csv") {
+			checkCSV(t, q, b)
+		}
+	}
+	// u3's plan is a spreadsheet formula: its breakdown key is defused.
+	plans := checkCSV(t, "dau.csv by plan", c.do(exchange{name: "dau.csv by plan", method: "GET", path: "/v1/kpis/dau.csv?" + rng + "&breakdown=plan", header: R, status: 200}))
+	var keys []string
+	for _, row := range plans {
+		keys = append(keys, row["key"])
+	}
+	if !slices.Contains(keys, `'=HYPERLINK("http://x.example","pro")`) || !slices.Contains(keys, "pro") {
+		t.Errorf("dau.csv by plan: keys %q, want pro, free and the formula plan behind a quote", keys)
 	}
 	c.do(exchange{name: "every KPI", method: "GET", path: "/v1/kpis?" + rng, header: R, status: 200})
 	c.do(exchange{name: "every KPI, basic", method: "GET", path: "/v1/kpis?" + rng, header: basic(st.ReadKey), status: 200})
@@ -562,6 +583,80 @@ func TestResponsesMatchDocument(t *testing.T) {
 	c.do(exchange{name: "erasures read key", method: "GET", path: "/v1/admin/erasures", header: R, status: 403})
 
 	c.checkCoverage()
+}
+
+// checkSeries checks what a Grafana Infinity panel reads of a JSON
+// answer with interval=day (root selector `series`, columns `period` as
+// time YYYY-MM-DD and `value` as number): one point a day, in order.
+func checkSeries(t *testing.T, what string, body []byte, days int) {
+	t.Helper()
+	var a struct {
+		Series []struct {
+			Period string   `json:"period"`
+			Value  *float64 `json:"value"`
+		} `json:"series"`
+	}
+	if err := json.Unmarshal(body, &a); err != nil {
+		t.Errorf("%s: %v", what, err)
+		return
+	}
+	if len(a.Series) != days {
+		t.Errorf("%s: %d points, want %d", what, len(a.Series), days)
+		return
+	}
+	var prev time.Time
+	for i, p := range a.Series {
+		d, err := time.Parse(time.DateOnly, p.Period)
+		if err != nil || (i > 0 && !d.Equal(prev.AddDate(0, 0, 1))) {
+			t.Errorf("%s: point %d: period %q does not follow %s", what, i, p.Period, prev.Format(time.DateOnly))
+		}
+		prev = d
+	}
+}
+
+// checkCSV reads a CSV answer as a spreadsheet or Grafana's Infinity data
+// source would: UTF-8 without a byte-order mark, no comment lines, RFC 4180
+// records as long as the header row, an ISO 8601 date as period, numbers
+// (or nothing) as value, numerator and denominator, and no cell that a
+// spreadsheet would run as a formula.
+func checkCSV(t *testing.T, what string, body []byte) []map[string]string {
+	t.Helper()
+	if !utf8.Valid(body) || bytes.HasPrefix(body, []byte("\ufeff")) {
+		t.Errorf("%s: not UTF-8 without a byte-order mark", what)
+	}
+	r := csv.NewReader(bytes.NewReader(body))
+	r.FieldsPerRecord = 0
+	recs, err := r.ReadAll()
+	if err != nil || len(recs) < 2 {
+		t.Errorf("%s: %d records, %v:\n%s", what, len(recs), err, body)
+		return nil
+	}
+	header := recs[0]
+	if !slices.Equal(header[:6], []string{"kpi", "period", "key", "value", "numerator", "denominator"}) {
+		t.Errorf("%s: header %q", what, header)
+	}
+	var rows []map[string]string
+	for _, rec := range recs[1:] {
+		row := map[string]string{}
+		for i, h := range header {
+			row[h] = rec[i]
+			if c := rec[i]; c != "" && strings.ContainsRune("=+-@\t\r", rune(c[0])) {
+				if _, err := strconv.ParseFloat(c, 64); err != nil {
+					t.Errorf("%s: column %s: cell %q would run as a formula", what, h, c)
+				}
+			}
+		}
+		if _, err := time.Parse(time.DateOnly, row["period"]); err != nil {
+			t.Errorf("%s: period %q is not an ISO 8601 date", what, row["period"])
+		}
+		for _, col := range []string{"value", "numerator", "denominator"} {
+			if _, err := strconv.ParseFloat(row[col], 64); err != nil && row[col] != "" {
+				t.Errorf("%s: %s %q is not a number", what, col, row[col])
+			}
+		}
+		rows = append(rows, row)
+	}
+	return rows
 }
 
 // typeformSign signs a body as Typeform does.
