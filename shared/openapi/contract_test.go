@@ -187,6 +187,11 @@ func (c *contract) do(ex exchange) []byte {
 	opts := &openapi3filter.Options{AuthenticationFunc: authenticate, IncludeResponseStatus: true, MultiError: true}
 	in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route, Options: opts}
 	reqErr := openapi3filter.ValidateRequest(context.Background(), in)
+	if reqErr == nil {
+		// openapi3filter lets query parameters that the operation does
+		// not declare through; the document must declare every one.
+		reqErr = undeclaredQuery(route, req.URL.Query())
+	}
 	switch {
 	case reqErr != nil && !ex.invalid:
 		t.Errorf("%s: %s %s: the request does not match openapi.json: %v", ex.name, ex.method, ex.path, reqErr)
@@ -231,6 +236,25 @@ func (c *contract) do(ex exchange) []byte {
 	}
 	c.seen[op][resp.StatusCode]++
 	return body
+}
+
+// undeclaredQuery names a query parameter that the operation (or its path
+// item) does not declare.
+func undeclaredQuery(route *routers.Route, q url.Values) error {
+	declared := map[string]bool{}
+	for _, list := range []openapi3.Parameters{route.PathItem.Parameters, route.Operation.Parameters} {
+		for _, p := range list {
+			if p.Value != nil && p.Value.In == openapi3.ParameterInQuery {
+				declared[p.Value.Name] = true
+			}
+		}
+	}
+	for name := range q {
+		if !declared[name] {
+			return fmt.Errorf("query parameter %q is not declared", name)
+		}
+	}
+	return nil
 }
 
 func clip(b []byte) string {
@@ -494,6 +518,19 @@ func TestResponsesMatchDocument(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.do(exchange{name: "typeform unknown event (kept)", method: "POST", path: "/v1/webhooks/typeform/demo", header: typeformSign(st.WebhookSecret, unknownEvent), body: unknownEvent, status: 202})
+	// Freshdesk may send its token as ?token= (no header): a delivery kept
+	// with it is listed without its query, which would show the token.
+	custom, err := os.ReadFile("../webhook/testdata/freshdesk/custom_status.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.do(exchange{name: "freshdesk token in the query (kept)", method: "POST", path: "/v1/webhooks/freshdesk/demo?token=" + st.WebhookSecret,
+		header: map[string]string{"Content-Type": "application/json"}, body: custom, status: 202})
+	c.do(exchange{name: "freshdesk wrong token in the query", method: "POST", path: "/v1/webhooks/freshdesk/demo?token=nope",
+		header: map[string]string{"Content-Type": "application/json"}, body: custom, status: 401})
+	if b := c.do(exchange{name: "freshdesk kept", method: "GET", path: "/v1/admin/webhooks/freshdesk", header: A, status: 200}); bytes.Contains(b, []byte(st.WebhookSecret)) {
+		t.Errorf("the freshdesk settings show the token of a kept delivery: %s", b)
+	}
 	c.do(exchange{name: "typeform reprocess", method: "POST", path: "/v1/admin/webhooks/typeform/reprocess", header: basic(st.AdminKey), status: 200})
 
 	// --- webhook settings: errors ---
@@ -568,7 +605,7 @@ func TestResponsesMatchDocument(t *testing.T) {
 	c.do(exchange{name: "unknown KPI", method: "GET", path: "/v1/kpis/nope?" + rng, header: R, status: 400})
 	c.do(exchange{name: "KPI from after to", method: "GET", path: "/v1/kpis/dau?from=2026-10-02&to=2026-09-01", header: R, status: 400})
 	c.do(exchange{name: "KPI bad date", method: "GET", path: "/v1/kpis/dau?from=2026-02-30&to=2026-10-01", header: R, status: 400, invalid: true})
-	c.do(exchange{name: "KPI unknown parameter", method: "GET", path: "/v1/kpis/dau?" + rng + "&x=1", header: R, status: 400})
+	c.do(exchange{name: "KPI unknown parameter", method: "GET", path: "/v1/kpis/dau?" + rng + "&x=1", header: R, status: 400, invalid: true})
 	c.do(exchange{name: "KPI breakdown not offered", method: "GET", path: "/v1/kpis/sessions?" + rng + "&breakdown=plan", header: R, status: 400})
 	c.do(exchange{name: "KPI no key", method: "GET", path: "/v1/kpis/dau?" + rng, status: 401, invalid: true})
 	c.do(exchange{name: "KPI unknown key", method: "GET", path: "/v1/kpis/dau?" + rng, header: key("nope"), status: 401})
