@@ -5,7 +5,7 @@ FUNCTIONS := ingest webhooks query admin aggregate alerts
 LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags='-s -w'
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: help deps dev aggregate nightly test test-short lint build bench bench-go fuzz clean chaos load
+.PHONY: help deps dev aggregate nightly test test-short lint build bench bench-go fuzz clean chaos load contract
 .DEFAULT_GOAL := help
 
 help: ## list the targets
@@ -26,6 +26,9 @@ nightly: deps ## run the scheduled job (yesterday and late days) on .data, with 
 
 test: deps ## the whole test suite, against DynamoDB Local and a real S3 server
 	$(GO) test -count=1 -timeout 15m ./...
+
+contract: deps ## validate real answers of every route against openapi.json (kin-openapi, OpenAPI 3.1)
+	$(GO) test -count=1 -v -run 'TestResponsesMatchDocument|TestFaultAnswersMatchDocument' ./shared/openapi/
 
 chaos: deps ## fault-injection suite (DynamoDB Local killed, S3 down, throttling, nightly faults)
 	UPTAKE_CHAOS=1 $(GO) test -count=1 -v -timeout 20m ./infra/chaos/...

@@ -53,9 +53,9 @@ type Kept struct {
 	Provider   string            `json:"provider"`
 	ReceivedAt time.Time         `json:"received_at"`
 	Reason     string            `json:"reason"`
-	Header     map[string]string `json:"header"`
+	Header     map[string]string `json:"header,omitempty"`
 	Query      map[string]string `json:"query,omitempty"`
-	Body       []byte            `json:"body"`
+	Body       []byte            `json:"body,omitempty"`
 }
 
 func keptPrefix(tenantID, provider string) string {
@@ -251,8 +251,9 @@ func (s *Service) Describe(ctx context.Context, tenantID, provider string) (Over
 		return Overview{}, err
 	}
 	for i := range kept {
-		kept[i].Body = nil // listed, not shown
+		kept[i].Body = nil // listed, not shown (a query may carry a token)
 		kept[i].Header = nil
+		kept[i].Query = nil
 	}
 	return Overview{Provider: provider, Mapping: m, Kept: kept}, nil
 }
