@@ -55,7 +55,6 @@ type Env struct {
 // is not set.
 const DefaultMetricsNamespace = "Uptake"
 
-
 // LoadEnv reads the configuration through getenv and reports every
 // problem at once.
 func LoadEnv(getenv func(string) string) (Env, error) {
