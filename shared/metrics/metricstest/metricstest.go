@@ -6,6 +6,7 @@ package metricstest
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -100,7 +101,7 @@ func Check(line []byte) (Record, error) {
 		return Record{}, fmt.Errorf("_aws: %w", err)
 	}
 	if meta.Timestamp == nil || *meta.Timestamp <= 0 {
-		return Record{}, fmt.Errorf("_aws.Timestamp must be a positive number of milliseconds")
+		return Record{}, errors.New("_aws.Timestamp must be a positive number of milliseconds")
 	}
 	// One directive per record is what package metrics writes.
 	if len(meta.CloudWatchMetrics) != 1 {
@@ -108,12 +109,12 @@ func Check(line []byte) (Record, error) {
 	}
 	dir := meta.CloudWatchMetrics[0]
 	if dir.Namespace == nil || *dir.Namespace == "" || len(*dir.Namespace) > 255 {
-		return Record{}, fmt.Errorf("Namespace must be a string of 1 to 255 characters")
+		return Record{}, errors.New("the directive's Namespace must be a string of 1 to 255 characters")
 	}
 	r := Record{Timestamp: *meta.Timestamp, Namespace: *dir.Namespace, Dimensions: dir.Dimensions,
 		Units: map[string]metrics.Unit{}, Values: map[string]float64{}, Members: root}
 	if len(dir.Dimensions) == 0 {
-		return Record{}, fmt.Errorf("Dimensions is missing")
+		return Record{}, errors.New("the directive has no Dimensions")
 	}
 	for _, set := range dir.Dimensions {
 		if len(set) > 30 {
@@ -127,7 +128,7 @@ func Check(line []byte) (Record, error) {
 		}
 	}
 	if len(dir.Metrics) == 0 || len(dir.Metrics) > 100 {
-		return Record{}, fmt.Errorf("Metrics has %d entries, want 1 to 100", len(dir.Metrics))
+		return Record{}, fmt.Errorf("the directive has %d Metrics, want 1 to 100", len(dir.Metrics))
 	}
 	defs := map[string]metrics.Definition{}
 	for _, def := range metrics.Definitions() {
@@ -135,7 +136,7 @@ func Check(line []byte) (Record, error) {
 	}
 	for _, m := range dir.Metrics {
 		if m.Name == nil || *m.Name == "" {
-			return Record{}, fmt.Errorf("a metric has no Name")
+			return Record{}, errors.New("a metric has no Name")
 		}
 		name := *m.Name
 		n, ok := root[name].(json.Number)
@@ -151,7 +152,11 @@ func Check(line []byte) (Record, error) {
 			return Record{}, fmt.Errorf("metric %s is not in metrics.Definitions", name)
 		}
 		if m.Unit == nil || metrics.Unit(*m.Unit) != def.Unit {
-			return Record{}, fmt.Errorf("metric %s: unit %v, want %s", name, m.Unit, def.Unit)
+			unit := "none"
+			if m.Unit != nil {
+				unit = *m.Unit
+			}
+			return Record{}, fmt.Errorf("metric %s: unit %s, want %s", name, unit, def.Unit)
 		}
 		for _, set := range dir.Dimensions {
 			if !slices.ContainsFunc(def.DimensionSets, func(s []string) bool { return slices.Equal(s, set) }) {
