@@ -66,6 +66,19 @@ load: deps ## 10-minute mixed load on a local stack: make load DURATION=10m RATE
 clean: ## remove build output and local data
 	rm -rf bin .aws-sam .data
 
+SAM ?= sam
+SAMCONFIG ?= samconfig.toml
+.PHONY: deploy
+deploy: ## sam build, sam deploy (samconfig.toml; --guided without one)
+	@command -v $(SAM) >/dev/null 2>&1 || { echo "deploy: the AWS SAM CLI ($(SAM)) is not installed; install it (https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/install-sam-cli.html) and run make deploy again" >&2; exit 1; }
+	$(SAM) build
+	@if [ -f "$(SAMCONFIG)" ]; then \
+	  echo "$(SAM) deploy --config-file $(SAMCONFIG)"; $(SAM) deploy --config-file "$(SAMCONFIG)"; \
+	else \
+	  echo "deploy: no $(SAMCONFIG): sam deploy --guided asks for each setting and saves them (samconfig.example.toml has safe ones)"; \
+	  $(SAM) deploy --guided; \
+	fi
+
 # sam build calls these (BuildMethod: makefile), with ARTIFACTS_DIR set.
 build-IngestFunction:
 	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/ingest

@@ -3,20 +3,20 @@ package main
 
 import (
 	"context"
+	"log/slog"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-lambda-go/lambdacontext"
 	_ "time/tzdata" // tenants' time zones, whatever the runtime image has
 
+	"github.com/uptakehq/uptake/shared/logging"
 	"github.com/uptakehq/uptake/shared/stack"
 )
 
 func main() {
-	log := lambdacontext.NewLogger()
-	st, err := stack.Boot(context.Background(), os.Getenv, stack.LambdaAWSLoader(os.Getenv), log, nil)
+	st, err := stack.Boot(context.Background(), os.Getenv, stack.LambdaAWSLoader(os.Getenv), os.Stdout, nil)
 	if err != nil {
-		log.Error("cannot start", "err", err)
+		logging.New(os.Stdout, logging.JSON, slog.LevelError).Error("cannot start", "err", err)
 		os.Exit(1)
 	}
 	lambda.Start(st.Ingest.Handle)

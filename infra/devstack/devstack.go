@@ -5,8 +5,10 @@
 package devstack
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"time"
@@ -19,6 +21,7 @@ import (
 	"github.com/uptakehq/uptake/infra/router"
 	"github.com/uptakehq/uptake/infra/samtemplate"
 	"github.com/uptakehq/uptake/shared/dynamostore"
+	"github.com/uptakehq/uptake/shared/metrics"
 	"github.com/uptakehq/uptake/shared/openapi"
 	"github.com/uptakehq/uptake/shared/rawstore"
 	"github.com/uptakehq/uptake/shared/stack"
@@ -43,6 +46,11 @@ type Options struct {
 	// Retryer, if set, makes the DynamoDB and S3 clients' retryers; nil
 	// keeps the SDK's standard one.
 	Retryer func() aws.Retryer
+	// Metrics, if set, receives the CloudWatch EMF records the functions
+	// write to their standard output in Lambda; nil drops them.
+	Metrics io.Writer
+	// MetricsNamespace and StackName name them (defaults: Uptake, local).
+	MetricsNamespace, StackName string
 }
 
 // devSecretsKey seals the local stack's secrets.
@@ -107,7 +115,11 @@ func New(ctx context.Context, o Options) (*Stack, error) {
 	if key == "" {
 		key = devSecretsKey
 	}
-	app := stack.New(db, s3c, stack.Env{Table: o.Table, Bucket: o.Bucket, S3PathStyle: true, SecretsKey: key}, now, o.Log, openapi.Document)
+	var m *metrics.Emitter
+	if o.Metrics != nil {
+		m = metrics.New(o.Metrics, cmp.Or(o.MetricsNamespace, stack.DefaultMetricsNamespace), cmp.Or(o.StackName, "local"), now)
+	}
+	app := stack.New(db, s3c, stack.Env{Table: o.Table, Bucket: o.Bucket, S3PathStyle: true, SecretsKey: key}, now, o.Log, m, openapi.Document)
 	r, err := router.New(tmpl.Routes(), app.HTTPHandlers(), o.Log)
 	if err != nil {
 		return nil, err

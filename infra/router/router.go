@@ -21,6 +21,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/uptakehq/uptake/infra/samtemplate"
 	"github.com/uptakehq/uptake/shared/httpapi"
@@ -143,10 +144,13 @@ func (r *Router) serve(w http.ResponseWriter, req *http.Request, rt route, param
 		return
 	}
 	ev := Event(req, body, rt.key, params)
-	resp, err := rt.fn(req.Context(), ev)
+	// As in Lambda, the handler's context names the invocation: its logs
+	// carry the request id.
+	ctx := lambdacontext.NewContext(req.Context(), &lambdacontext.LambdaContext{AwsRequestID: ev.RequestContext.RequestID})
+	resp, err := rt.fn(ctx, ev)
 	if err != nil {
 		// Lambda reports a function error; API Gateway answers 500.
-		r.log.ErrorContext(req.Context(), "function error", "route", rt.key, "err", err)
+		r.log.ErrorContext(ctx, "function error", "route", rt.key, "err", err)
 		writeJSON(w, http.StatusInternalServerError, `{"message":"Internal Server Error"}`)
 		return
 	}

@@ -1,9 +1,11 @@
 package samtemplate
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/awslabs/goformation/v7"
 	"github.com/awslabs/goformation/v7/cloudformation"
+	"github.com/awslabs/goformation/v7/cloudformation/lambda"
 	"github.com/awslabs/goformation/v7/cloudformation/serverless"
 	"github.com/awslabs/goformation/v7/intrinsics"
 )
@@ -40,6 +43,11 @@ type Function struct {
 
 	Timeout    int // seconds; 0 when unset
 	MemorySize int // MB; 0 when unset
+
+	// Tracing is the X-Ray mode (symbolic: a !Ref to a parameter reads as
+	// its default); LoggingConfig the log format and levels, if set.
+	Tracing       string
+	LoggingConfig *lambda.Function_LoggingConfig
 
 	// OnFailure is the EventInvokeConfig on-failure destination, if any.
 	OnFailure *Destination
@@ -240,12 +248,29 @@ func buildFunction(id string, res map[string]any, globalFn any) (Function, []Rou
 	}
 	merged, _ := mergeGlobals(globalFn, props).(map[string]any)
 
-	// Decode the merged resource with goformation's (strict) types.
+	// goformation's SAM function predates LoggingConfig (SAM 1.82): it is
+	// decoded with the Lambda function's type, and the rest with the SAM
+	// one, strictly.
+	decoded := maps.Clone(merged)
+	var logging *lambda.Function_LoggingConfig
+	if lc, ok := decoded["LoggingConfig"]; ok {
+		delete(decoded, "LoggingConfig")
+		b, err := json.Marshal(lc)
+		if err != nil {
+			return Function{}, nil, err
+		}
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.DisallowUnknownFields()
+		logging = &lambda.Function_LoggingConfig{}
+		if err := dec.Decode(logging); err != nil {
+			return Function{}, nil, fmt.Errorf("LoggingConfig: %w", err)
+		}
+	}
 	doc := map[string]any{}
 	for k, v := range res {
 		doc[k] = v
 	}
-	doc["Properties"] = merged
+	doc["Properties"] = decoded
 	b, err := json.Marshal(doc)
 	if err != nil {
 		return Function{}, nil, err
@@ -262,6 +287,8 @@ func buildFunction(id string, res map[string]any, globalFn any) (Function, []Rou
 		Architectures: sf.Architectures,
 		Timeout:       derefInt(sf.Timeout),
 		MemorySize:    derefInt(sf.MemorySize),
+		Tracing:       deref(sf.Tracing),
+		LoggingConfig: logging,
 	}
 	if sf.CodeUri != nil {
 		f.CodeURI = deref(sf.CodeUri.String)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/uptakehq/uptake/infra/devstack"
 	"github.com/uptakehq/uptake/infra/localstack/localstacktest"
+	"github.com/uptakehq/uptake/shared/logging"
 )
 
 // Stack is a running local stack.
@@ -35,8 +36,10 @@ type Stack struct {
 type Options struct {
 	// Now is the stack's clock; nil is the real one.
 	Now func() time.Time
-	// Logs, when set, receives the stack's logs (JSON lines).
+	// Logs, when set, receives the stack's logs (JSON lines, as in Lambda).
 	Logs io.Writer
+	// Metrics, when set, receives the stack's CloudWatch EMF records.
+	Metrics io.Writer
 	// DynamoDBEndpoint and S3Endpoint, when set, replace the test
 	// binary's shared DynamoDB Local and the test's own S3 server.
 	DynamoDBEndpoint, S3Endpoint string
@@ -56,9 +59,9 @@ func StartWith(t testing.TB, o Options) *Stack {
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if o.Logs != nil {
-		log = slog.New(slog.NewJSONHandler(o.Logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		log = logging.New(o.Logs, logging.JSON, slog.LevelDebug)
 	} else if os.Getenv("UPTAKE_TEST_LOG") != "" {
-		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+		log = logging.New(os.Stderr, logging.Text, slog.LevelDebug)
 	}
 	opts := devstack.Options{
 		DynamoDBEndpoint: o.DynamoDBEndpoint,
@@ -70,6 +73,7 @@ func StartWith(t testing.TB, o Options) *Stack {
 		SecretsKey:       localstacktest.UniqueName("key"),
 		Transport:        o.Transport,
 		Retryer:          o.Retryer,
+		Metrics:          o.Metrics,
 	}
 	if opts.DynamoDBEndpoint == "" {
 		opts.DynamoDBEndpoint = localstacktest.DynamoDBEndpoint(t)

@@ -63,6 +63,7 @@ type Service struct {
 // webhook providers' admin routes, DELETE /v1/users/{id} and GET
 // /v1/admin/erasures.
 func (s *Service) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	ctx = tenant.NewContext(ctx)
 	return httpapi.Serve(ctx, s.Log, func() (events.APIGatewayV2HTTPResponse, error) {
 		tenantID, err := s.Auth.Authenticate(ctx, httpapi.Key(req), tenant.Admin)
 		if err != nil {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/uptakehq/uptake/shared/kpi"
+	"github.com/uptakehq/uptake/shared/tenant"
 )
 
 // RawReader reads the raw event files of a tenant's UTC day.
@@ -67,12 +68,21 @@ const RawKind = "raw"
 // they settle fast.
 const maxPasses = 5
 
+// Metrics records each tenant's run (optional).
+type Metrics interface {
+	// Aggregated reports a run that ended well: how long it took and, for
+	// the nightly run, the time from the end of the newest day it
+	// aggregated to the end of the run.
+	Aggregated(ctx context.Context, nightly bool, took, lag time.Duration)
+}
+
 // Service runs aggregations.
 type Service struct {
-	Raw   RawReader
-	State State
-	Now   func() time.Time
-	Log   *slog.Logger
+	Raw     RawReader
+	State   State
+	Now     func() time.Time
+	Log     *slog.Logger
+	Metrics Metrics
 
 	peek peekTest // tests: how the window peeks (window.go)
 }
@@ -99,7 +109,13 @@ func (s *Service) Run(ctx context.Context, tenantID string, days []kpi.Day) (Rep
 	if err != nil {
 		return rep, err
 	}
-	return rep, s.clearCovered(ctx, tenantID, cfg, days, started)
+	if err := s.clearCovered(ctx, tenantID, cfg, days, started); err != nil {
+		return rep, err
+	}
+	if s.Metrics != nil {
+		s.Metrics.Aggregated(ctx, false, s.Now().Sub(started), 0)
+	}
+	return rep, nil
 }
 
 func (s *Service) run(ctx context.Context, tenantID string, cfg kpi.Config, days []kpi.Day) (Report, error) {
@@ -983,7 +999,7 @@ func (s *Service) Nightly(ctx context.Context) ([]Report, error) {
 	}
 	var reports []Report
 	for _, t := range tenants {
-		rep, err := s.nightly(ctx, t)
+		rep, err := s.nightly(tenant.WithID(ctx, t), t)
 		if err != nil {
 			return reports, fmt.Errorf("nightly %s: %w", t, err)
 		}
@@ -1019,7 +1035,15 @@ func (s *Service) nightly(ctx context.Context, tenantID string) (Report, error) 
 	if err != nil {
 		return rep, err
 	}
-	return rep, s.clearCovered(ctx, tenantID, cfg, days, started)
+	if err := s.clearCovered(ctx, tenantID, cfg, days, started); err != nil {
+		return rep, err
+	}
+	if s.Metrics != nil {
+		end := s.Now()
+		// days is sorted and never empty: it holds yesterday.
+		s.Metrics.Aggregated(ctx, true, end.Sub(started), end.Sub(days[len(days)-1].End(loc)))
+	}
+	return rep, nil
 }
 
 func keys(m map[kpi.Day]bool) []kpi.Day {

@@ -39,13 +39,19 @@ type DayMarker interface {
 // RawKind is the raw store prefix of Segment events.
 const RawKind = "raw"
 
+// Metrics records what requests did with their messages (optional).
+type Metrics interface {
+	EventsIngested(ctx context.Context, accepted, rejected, duplicated int)
+}
+
 // Service is the ingest use case.
 type Service struct {
-	Raw  RawStore
-	Days DayMarker
-	Auth tenant.Authenticator
-	Now  func() time.Time
-	Log  *slog.Logger
+	Raw     RawStore
+	Days    DayMarker
+	Auth    tenant.Authenticator
+	Now     func() time.Time
+	Log     *slog.Logger
+	Metrics Metrics
 }
 
 // Result is the answer to an ingest request.
@@ -64,6 +70,7 @@ type Rejection struct {
 
 // Handle serves POST /v1/batch and the single-message routes.
 func (s *Service) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	ctx = tenant.NewContext(ctx)
 	return httpapi.Serve(ctx, s.Log, func() (events.APIGatewayV2HTTPResponse, error) {
 		tenantID, err := s.Auth.Authenticate(ctx, httpapi.Key(req), tenant.Write)
 		if err != nil {
@@ -138,7 +145,12 @@ func (s *Service) Ingest(ctx context.Context, tenantID, route string, body []byt
 		}
 		res.Accepted++
 	}
+	if len(res.Rejected) > 0 {
+		// The count only: a reason may quote the message.
+		s.Log.WarnContext(ctx, "messages rejected", "rejected", len(res.Rejected), "accepted", res.Accepted)
+	}
 	if res.Accepted == 0 && len(res.Rejected) > 0 {
+		s.record(ctx, res)
 		e := apierr.New(apierr.InvalidRequest, "no valid message: %s", res.Rejected[0].Reason)
 		if route == "" {
 			e.Message = fmt.Sprintf("no valid message in the batch (first: message %d: %s)", res.Rejected[0].Index, res.Rejected[0].Reason)
@@ -149,7 +161,15 @@ func (s *Service) Ingest(ctx context.Context, tenantID, route string, body []byt
 	if err := s.store(ctx, tenantID, now, byDay, latest); err != nil {
 		return Result{}, err
 	}
+	s.record(ctx, res)
 	return res, nil
+}
+
+// record reports a request's counts to Metrics.
+func (s *Service) record(ctx context.Context, res Result) {
+	if s.Metrics != nil {
+		s.Metrics.EventsIngested(ctx, res.Accepted, len(res.Rejected), res.Duplicates)
+	}
 }
 
 // store writes the day files and marks the days; if anything fails, it

@@ -92,6 +92,7 @@ type Request struct {
 // Handle serves GET /v1/kpis, /v1/kpis/{id}, /v1/kpis/{id}.csv and
 // /v1/openapi.json.
 func (s *Service) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	ctx = tenant.NewContext(ctx)
 	return httpapi.Serve(ctx, s.Log, func() (events.APIGatewayV2HTTPResponse, error) {
 		if req.RawPath == "/v1/openapi.json" {
 			return httpapi.Text(http.StatusOK, "application/json", string(s.OpenAPI)), nil

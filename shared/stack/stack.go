@@ -4,9 +4,11 @@
 package stack
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"time"
@@ -23,6 +25,8 @@ import (
 	"github.com/uptakehq/uptake/shared/erase"
 	"github.com/uptakehq/uptake/shared/httpapi"
 	"github.com/uptakehq/uptake/shared/ingest"
+	"github.com/uptakehq/uptake/shared/logging"
+	"github.com/uptakehq/uptake/shared/metrics"
 	"github.com/uptakehq/uptake/shared/query"
 	"github.com/uptakehq/uptake/shared/rawstore"
 	"github.com/uptakehq/uptake/shared/secretbox"
@@ -40,13 +44,23 @@ type Env struct {
 	// SecretsKey is the key material that seals stored secrets; without
 	// it, webhook secrets can be neither stored nor read.
 	SecretsKey string
+	// MetricsNamespace (METRICS_NAMESPACE, default DefaultMetricsNamespace)
+	// and StackName (STACK_NAME, default "local") name the CloudWatch
+	// metrics: their namespace and the value of their Stack dimension.
+	MetricsNamespace string
+	StackName        string
 }
+
+// DefaultMetricsNamespace is the metrics' namespace when METRICS_NAMESPACE
+// is not set.
+const DefaultMetricsNamespace = "Uptake"
 
 // LoadEnv reads the configuration through getenv and reports every
 // problem at once.
 func LoadEnv(getenv func(string) string) (Env, error) {
 	e := Env{Table: getenv("TABLE_NAME"), Bucket: getenv("BUCKET_NAME"), S3PathStyle: getenv("S3_FORCE_PATH_STYLE") == "true",
-		SecretsKey: getenv("SECRETS_KEY")}
+		SecretsKey: getenv("SECRETS_KEY"), LogLevel: slog.LevelInfo,
+		MetricsNamespace: cmp.Or(getenv("METRICS_NAMESPACE"), DefaultMetricsNamespace), StackName: cmp.Or(getenv("STACK_NAME"), "local")}
 	var errs []error
 	if e.Table == "" {
 		errs = append(errs, errors.New("TABLE_NAME is not set"))
@@ -57,10 +71,10 @@ func LoadEnv(getenv func(string) string) (Env, error) {
 	if e.SecretsKey != "" && len(e.SecretsKey) < 16 {
 		errs = append(errs, errors.New("SECRETS_KEY must be at least 16 characters"))
 	}
-	if lvl := getenv("LOG_LEVEL"); lvl != "" {
-		if err := e.LogLevel.UnmarshalText([]byte(lvl)); err != nil {
-			errs = append(errs, fmt.Errorf("LOG_LEVEL: %w", err))
-		}
+	if lvl, err := logging.ParseLevel(getenv("LOG_LEVEL")); err != nil {
+		errs = append(errs, fmt.Errorf("LOG_LEVEL: %w", err))
+	} else {
+		e.LogLevel = lvl
 	}
 	return e, errors.Join(errs...)
 }
@@ -87,8 +101,9 @@ type Stack struct {
 	Log       *slog.Logger
 }
 
-// New wires the services. now is the clock; log the logger.
-func New(db *dynamodb.Client, s3c *s3.Client, env Env, now func() time.Time, log *slog.Logger, openAPI []byte) *Stack {
+// New wires the services. now is the clock; log the logger; m writes the
+// CloudWatch metrics (nil: none).
+func New(db *dynamodb.Client, s3c *s3.Client, env Env, now func() time.Time, log *slog.Logger, m *metrics.Emitter, openAPI []byte) *Stack {
 	var box *secretbox.Box
 	if env.SecretsKey != "" {
 		// LoadEnv checked the key's length, the only way New can fail.
@@ -98,11 +113,11 @@ func New(db *dynamodb.Client, s3c *s3.Client, env Env, now func() time.Time, log
 	raw := rawstore.New(s3c, env.Bucket)
 	// A warm function looks each key up once a minute, not per request.
 	auth := tenant.Authenticator{Keys: &tenant.KeyCache{Keys: store, TTL: time.Minute, Now: now}}
-	agg := &aggregate.Service{Raw: raw, State: store, Now: now, Log: log}
-	ing := &ingest.Service{Raw: raw, Days: store, Auth: auth, Now: now, Log: log}
+	agg := &aggregate.Service{Raw: raw, State: store, Now: now, Log: log, Metrics: m}
+	ing := &ingest.Service{Raw: raw, Days: store, Auth: auth, Now: now, Log: log, Metrics: m}
 	client := &http.Client{Timeout: 10 * time.Second}
 	hooks := &webhook.Service{Secrets: store, Ingest: ing, Adapters: webhook.DefaultAdapters(client), Settings: store, Blobs: raw,
-		Alerts: store, Configs: store, Now: now, Log: log}
+		Alerts: store, Configs: store, Now: now, Log: log, Metrics: m}
 	return &Stack{
 		Store:    store,
 		Raw:      raw,
@@ -169,9 +184,10 @@ func (s *Stack) Provision(ctx context.Context, tenantID string, keys map[tenant.
 }
 
 // Boot is what every function's main does: read the environment, load the
-// AWS configuration with load (LambdaAWS in Lambda) and wire
-// the stack on the real clock.
-func Boot(ctx context.Context, getenv func(string) string, load func(context.Context) (aws.Config, error), log *slog.Logger, openAPI []byte) (*Stack, error) {
+// AWS configuration with load (LambdaAWS in Lambda) and wire the stack on
+// the real clock, with JSON logs (LOG_LEVEL and above) and EMF metrics
+// written to out, the function's standard output.
+func Boot(ctx context.Context, getenv func(string) string, load func(context.Context) (aws.Config, error), out io.Writer, openAPI []byte) (*Stack, error) {
 	env, err := LoadEnv(getenv)
 	if err != nil {
 		return nil, err
@@ -181,5 +197,7 @@ func Boot(ctx context.Context, getenv func(string) string, load func(context.Con
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}
 	db, s3c := Clients(cfg, env)
-	return New(db, s3c, env, time.Now, log, openAPI), nil
+	log := logging.New(out, logging.JSON, env.LogLevel)
+	m := metrics.New(out, env.MetricsNamespace, env.StackName, time.Now)
+	return New(db, s3c, env, time.Now, log, m, openAPI), nil
 }

@@ -86,5 +86,6 @@ func (a Authenticator) Authenticate(ctx context.Context, key string, want Kind) 
 	if kind != want {
 		return "", apierr.New(apierr.Forbidden, "a %s key cannot be used here: this route needs the %s key", kind, want)
 	}
+	Known(ctx, id)
 	return id, nil
 }

@@ -88,6 +88,7 @@ func (s *Service) handleAdapter(ctx context.Context, provider, tenantID string, 
 	if verr != nil {
 		return events.APIGatewayV2HTTPResponse{}, apierr.New(apierr.Unauthorized, "%v", verr)
 	}
+	tenant.Known(ctx, tenantID)
 	m, err := s.mapping(ctx, tenantID, provider)
 	if err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err

@@ -72,10 +72,29 @@ type Service struct {
 	Configs Configs
 	Now     func() time.Time
 	Log     *slog.Logger
+	// Metrics counts the failed deliveries (optional).
+	Metrics Metrics
+}
+
+// Metrics records the deliveries answered with an error status.
+type Metrics interface {
+	WebhookFailed(ctx context.Context, provider string, status int)
 }
 
 // Handle serves POST /v1/webhooks/{provider}/{tenant}.
 func (s *Service) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	ctx = tenant.NewContext(ctx)
+	provider := req.PathParameters["provider"]
+	resp, err := s.handle(ctx, req)
+	// Only known providers: the path is the caller's to choose, a
+	// dimension value must not be.
+	if resp.StatusCode >= 400 && s.Metrics != nil && slices.Contains(Providers, provider) {
+		s.Metrics.WebhookFailed(ctx, provider, resp.StatusCode)
+	}
+	return resp, err
+}
+
+func (s *Service) handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	return httpapi.Serve(ctx, s.Log, func() (events.APIGatewayV2HTTPResponse, error) {
 		provider, tenantID := req.PathParameters["provider"], req.PathParameters["tenant"]
 		if !slices.Contains(Providers, provider) {
@@ -140,6 +159,7 @@ func (s *Service) verify(ctx context.Context, tenantID, provider, header string,
 	}
 	for _, secret := range secrets {
 		if err = Verify(secret, header, body, s.Now()); err == nil {
+			tenant.Known(ctx, tenantID)
 			return nil
 		}
 	}

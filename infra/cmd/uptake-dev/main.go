@@ -29,6 +29,7 @@ import (
 
 	"github.com/uptakehq/uptake/infra/devstack"
 	"github.com/uptakehq/uptake/infra/localstack"
+	"github.com/uptakehq/uptake/shared/logging"
 	"github.com/uptakehq/uptake/shared/tenant"
 )
 
@@ -38,8 +39,13 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	var err error
+	// The fields of the Lambda functions' JSON logs, as text for people.
+	level, err := logging.ParseLevel(os.Getenv("LOG_LEVEL"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "uptake-dev:", err)
+		os.Exit(2)
+	}
+	log := logging.New(os.Stderr, logging.Text, level)
 	switch os.Args[1] {
 	case "serve":
 		err = serve(ctx, log, os.Args[2:])
