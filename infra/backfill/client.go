@@ -39,9 +39,9 @@ func retryable(status int) bool {
 
 // client sends requests to the API, with retries.
 type client struct {
-	base    string
-	http    *http.Client
-	backoff func() backoff.BackOff
+	base     string
+	http     *http.Client
+	backoff  func() backoff.BackOff
 	retryFor time.Duration
 	// retried is told of each retry, with the error and the wait.
 	retried func(err error, wait time.Duration)
