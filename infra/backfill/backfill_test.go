@@ -26,6 +26,16 @@ import (
 
 func TestMain(m *testing.M) { localstacktest.Main(m) }
 
+// sample writes the 30-day sample of October 2026 into dir.
+func sample(t *testing.T, dir string, seed uint64) Sample {
+	t.Helper()
+	e, err := WriteSample(dir, time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC), 40, seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
 // transport carries the importer's requests to the stack, and lets a test
 // inject faults and see what was acknowledged.
 type transport struct {
@@ -156,14 +166,14 @@ func kpi(t *testing.T, s *stacktest.Stack, id, from, to string) (value float64, 
 
 // checkKPIs compares the stack's DAU, NPS, first response time and
 // ticket volume with the values computed from the generated export.
-func checkKPIs(t *testing.T, s *stacktest.Stack, e export) {
+func checkKPIs(t *testing.T, s *stacktest.Stack, e Sample) {
 	t.Helper()
 	for _, d := range []int{0, 9, 17, 29} {
 		if got, _ := kpi(t, s, "dau", e.day(d), e.day(d)); got != float64(len(e.active[d])) {
 			t.Errorf("dau on %s = %v, want %d", e.day(d), got, len(e.active[d]))
 		}
 	}
-	first, last := e.day(0), e.day(e.days-1)
+	first, last := e.day(0), e.day(e.Days-1)
 	n := e.promoters + e.passives + e.detractors
 	wantNPS := float64(e.promoters-e.detractors) * 100 / float64(n)
 	got, details := kpi(t, s, "nps", first, last)
@@ -199,14 +209,14 @@ func TestImport30Days(t *testing.T) {
 		t.Run(via, func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
-			e := generateExport(t, dir, 1)
+			e := sample(t, dir, 1)
 			s := stacktest.Start(t)
 			tr := &transport{}
 			o := options(s, dir, tr)
 			o.Via = via
 			var progress bytes.Buffer
 			o.Progress = &Lines{W: &progress, Every: 0, Now: time.Now}
-			rep, err := Run(context.Background(), e.inputs(), o)
+			rep, err := Run(context.Background(), e.Inputs(), o)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -219,7 +229,7 @@ func TestImport30Days(t *testing.T) {
 			if rep.GeneratedIDs != e.noID {
 				t.Errorf("generated messageIds = %d, want %d", rep.GeneratedIDs, e.noID)
 			}
-			if rep.From != e.day(0) || rep.To > e.day(e.days) {
+			if rep.From != e.day(0) || rep.To > e.day(e.Days) {
 				t.Errorf("days %s to %s, want from %s", rep.From, rep.To, e.day(0))
 			}
 			if len(rep.Aggregations) == 0 {
@@ -234,7 +244,7 @@ func TestImport30Days(t *testing.T) {
 			// aggregation runs again.
 			sends := func() int { return tr.requests() - tr.count["/v1/admin/aggregate"] }
 			before := sends()
-			rep, err = Run(context.Background(), e.inputs(), o)
+			rep, err = Run(context.Background(), e.Inputs(), o)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -252,7 +262,7 @@ func TestImport30Days(t *testing.T) {
 func TestResumeAfterInterruption(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	e := generateExport(t, dir, 2)
+	e := sample(t, dir, 2)
 	s := stacktest.Start(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -264,7 +274,7 @@ func TestResumeAfterInterruption(t *testing.T) {
 		return nil, nil
 	}}
 	o := options(s, dir, tr)
-	rep, err := Run(ctx, e.inputs(), o)
+	rep, err := Run(ctx, e.Inputs(), o)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("first run: err = %v, want context.Canceled", err)
 	}
@@ -274,7 +284,7 @@ func TestResumeAfterInterruption(t *testing.T) {
 	}
 
 	tr.fault = nil
-	rep, err = Run(context.Background(), e.inputs(), o)
+	rep, err = Run(context.Background(), e.Inputs(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -307,7 +317,7 @@ func TestResumeAfterInterruption(t *testing.T) {
 func TestRetries(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	e := generateExport(t, dir, 3)
+	e := sample(t, dir, 3)
 	s := stacktest.Start(t)
 	tr := &transport{}
 	tr.fault = func(req *http.Request, n int) (*http.Response, error) {
@@ -331,7 +341,7 @@ func TestRetries(t *testing.T) {
 	var log bytes.Buffer
 	o := options(s, dir, tr)
 	o.Log = &log
-	rep, err := Run(context.Background(), e.inputs(), o)
+	rep, err := Run(context.Background(), e.Inputs(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -349,12 +359,12 @@ func TestRetries(t *testing.T) {
 // TestDryRun checks everything and sends nothing.
 func TestDryRun(t *testing.T) {
 	dir := t.TempDir()
-	e := generateExport(t, dir, 4)
+	e := sample(t, dir, 4)
 	bad := filepath.Join(dir, "bad.ndjson")
 	os.WriteFile(bad, []byte(`{"type":"track","event":"x","userId":"u1","timestamp":"2026-10-01T10:00:00Z"}`+"\n"+`{"type":"track","userId":"u1","timestamp":"2026-10-01T10:00:00Z"}`+"\n"), 0o644)
 	tr := &transport{}
 	o := Options{URL: "http://127.0.0.1:1", DryRun: true, HTTP: &http.Client{Transport: tr}, Now: time.Now}
-	rep, err := Run(context.Background(), append(e.inputs(), Input{Path: bad}), o)
+	rep, err := Run(context.Background(), append(e.Inputs(), Input{Path: bad}), o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -54,6 +54,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.SurveyType, "survey-type", "nps", "survey type (nps, csat, ces) of survey rows without a type column")
 	fs.StringVar(&o.SurveyID, "survey-id", "", "survey id of survey rows without a survey id column")
 	fs.DurationVar(&o.RetryFor, "retry-for", 10*time.Minute, "how long one request is retried (429, 5xx, network errors) before the import stops")
+	sample := fs.String("sample", "", "write a sample 30-day export (ending yesterday) into this folder and exit")
+	sampleUsers := fs.Int("sample-users", 1000, "with -sample: its number of users (about 24 events each)")
 	progress := fs.String("progress", "auto", "auto (a bar on a terminal, else a line every 10 s), bar, lines or none")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: uptake-import [flags] FILE...   (FILE: PATH, or events=PATH, surveys=PATH, tickets=PATH)")
@@ -61,6 +63,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if *sample != "" {
+		if err := os.MkdirAll(*sample, 0o755); err != nil {
+			fmt.Fprintln(stderr, "uptake-import:", err)
+			return 1
+		}
+		start := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -30)
+		e, err := backfill.WriteSample(*sample, start, *sampleUsers, uint64(start.Unix()))
+		if err != nil {
+			fmt.Fprintln(stderr, "uptake-import:", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "wrote %d messages of %s to %s:\n  %s\n  %s\n  %s\n", e.Messages(), start.Format(time.DateOnly), start.AddDate(0, 0, 29).Format(time.DateOnly), e.Events, e.Surveys, e.Tickets)
+		return 0
 	}
 	var inputs []backfill.Input
 	for _, a := range fs.Args() {

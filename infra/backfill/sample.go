@@ -10,18 +10,19 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"testing"
 	"time"
 )
 
-// export is a generated 30-day export: a gzipped Segment NDJSON file, a
-// survey CSV in Delighted's and Typeform's column names and a ticket CSV
-// in Zendesk's, with the KPI values they must give, computed here from
-// the generated data, not by Uptake's code.
-type export struct {
-	events, surveys, tickets string
-	start                    time.Time
-	days                     int
+// Sample is a generated 30-day export, to try the import on and to test
+// it: a gzipped Segment NDJSON file (40 users, a few anonymous visitors,
+// some lines without messageId or with Segment's raw times), a survey CSV
+// in Delighted's column names and a ticket CSV in Zendesk's, with what
+// the KPIs must answer, computed here from the generated data, not by
+// Uptake's code.
+type Sample struct {
+	Events, Surveys, Tickets string
+	Start                    time.Time
+	Days                     int
 	// active[d] are the users active on day d: those with a track or page
 	// event, survey answers included (a `Survey Responded` is a track).
 	active []map[string]bool
@@ -37,19 +38,26 @@ type export struct {
 	noID int
 }
 
-func (e export) day(d int) string { return e.start.AddDate(0, 0, d).Format(time.DateOnly) }
+// Messages is the number of messages (events, answers, tickets) of the
+// sample.
+func (e Sample) Messages() int { return e.messages }
 
-func (e export) inputs() []Input {
-	return []Input{{Path: e.events}, {Path: e.surveys}, {Path: e.tickets}}
+func (e Sample) day(d int) string { return e.Start.AddDate(0, 0, d).Format(time.DateOnly) }
+
+// Inputs are the sample's files.
+func (e Sample) Inputs() []Input {
+	return []Input{{Path: e.Events}, {Path: e.Surveys}, {Path: e.Tickets}}
 }
 
-// generateExport writes a deterministic export of 30 days from
-// 2026-10-01 into dir.
-func generateExport(t *testing.T, dir string, seed uint64) export {
-	t.Helper()
+// WriteSample writes a deterministic export of the 30 days from start
+// (a UTC date) into dir, with about 24 events over the month for each
+// of users users (at least 40); the same arguments write the same files.
+func WriteSample(dir string, start time.Time, users int, seed uint64) (Sample, error) {
+	users = max(users, 40)
 	rng := rand.New(rand.NewPCG(seed, 7))
-	e := export{start: time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC), days: 30}
-	e.active = make([]map[string]bool, e.days)
+	e := Sample{Start: start.UTC().Truncate(24 * time.Hour), Days: 30}
+	var failed error
+	e.active = make([]map[string]bool, e.Days)
 	for d := range e.active {
 		e.active[d] = map[string]bool{}
 	}
@@ -75,7 +83,7 @@ func generateExport(t *testing.T, dir string, seed uint64) export {
 		e.messages++
 		b, err := json.Marshal(m)
 		if err != nil {
-			t.Fatal(err)
+			failed = err
 		}
 		lines.Write(b)
 		lines.WriteByte('\n')
@@ -85,14 +93,13 @@ func generateExport(t *testing.T, dir string, seed uint64) export {
 	}
 	at := func(d int) string {
 		sec := 3600 + rng.IntN(20*3600) // 01:00 to 21:00, away from midnight
-		return e.start.AddDate(0, 0, d).Add(time.Duration(sec) * time.Second).Format(time.RFC3339)
+		return e.Start.AddDate(0, 0, d).Add(time.Duration(sec) * time.Second).Format(time.RFC3339)
 	}
-	const users = 40
 	for u := range users {
 		write(map[string]any{"type": "identify", "messageId": fmt.Sprintf("id-%d", u), "userId": fmt.Sprintf("u%03d", u),
 			"timestamp": at(0), "traits": map[string]any{"plan": []string{"free", "pro"}[u%2]}})
 	}
-	for d := range e.days {
+	for d := range e.Days {
 		for u := range users {
 			if rng.IntN(10) >= 4 {
 				continue
@@ -114,13 +121,16 @@ func generateExport(t *testing.T, dir string, seed uint64) export {
 		}
 	}
 	dir = filepath.Clean(dir)
-	e.events = filepath.Join(dir, "segment-export.ndjson.gz")
+	e.Events = filepath.Join(dir, "segment-export.ndjson.gz")
 	var gz bytes.Buffer
 	zw := gzip.NewWriter(&gz)
 	zw.Write(lines.Bytes())
 	zw.Close()
-	if err := os.WriteFile(e.events, gz.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
+	if failed != nil {
+		return Sample{}, failed
+	}
+	if err := os.WriteFile(e.Events, gz.Bytes(), 0o644); err != nil {
+		return Sample{}, err
 	}
 
 	// Surveys: one NPS answer per respondent, so NPS is plain counting.
@@ -137,15 +147,15 @@ func generateExport(t *testing.T, dir string, seed uint64) export {
 		default:
 			e.detractors++
 		}
-		e.active[r%e.days][fmt.Sprintf("u%03d", r)] = true
-		when := e.start.AddDate(0, 0, r%e.days).Add(time.Duration(2*3600+r*60) * time.Second)
+		e.active[r%e.Days][fmt.Sprintf("u%03d", r)] = true
+		when := e.Start.AddDate(0, 0, r%e.Days).Add(time.Duration(2*3600+r*60) * time.Second)
 		w.Write([]string{fmt.Sprintf("resp-%d", r), fmt.Sprintf("u%03d", r), fmt.Sprint(score), "comment, with a comma", when.Format("2006-01-02 15:04:05"), "email"})
 		e.messages++
 	}
 	w.Flush()
-	e.surveys = filepath.Join(dir, "delighted-responses.csv")
-	if err := os.WriteFile(e.surveys, sv.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
+	e.Surveys = filepath.Join(dir, "delighted-responses.csv")
+	if err := os.WriteFile(e.Surveys, sv.Bytes(), 0o644); err != nil {
+		return Sample{}, err
 	}
 
 	// Tickets: Zendesk's export, first reply as minutes after creation.
@@ -153,7 +163,7 @@ func generateExport(t *testing.T, dir string, seed uint64) export {
 	w = csv.NewWriter(&tk)
 	w.Write([]string{"Id", "Requester id", "Organization", "Status", "Priority", "Via", "Tags", "Created at", "Updated at", "Solved at", "First reply time in minutes"})
 	for i := range 25 {
-		created := e.start.AddDate(0, 0, i).Add(9 * time.Hour)
+		created := e.Start.AddDate(0, 0, i).Add(9 * time.Hour)
 		minutes := 5 + rng.IntN(300)
 		status, solved := "open", ""
 		updated := created.Add(time.Duration(minutes) * time.Minute)
@@ -173,10 +183,10 @@ func generateExport(t *testing.T, dir string, seed uint64) export {
 		e.messages++
 	}
 	w.Flush()
-	e.tickets = filepath.Join(dir, "zendesk-tickets.csv")
-	if err := os.WriteFile(e.tickets, tk.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
+	e.Tickets = filepath.Join(dir, "zendesk-tickets.csv")
+	if err := os.WriteFile(e.Tickets, tk.Bytes(), 0o644); err != nil {
+		return Sample{}, err
 	}
 	slices.Sort(e.ids)
-	return e
+	return e, nil
 }
