@@ -52,6 +52,10 @@ type Options struct {
 	// column.
 	SurveyType, SurveyID string
 	HTTP                 *http.Client
+	// Timeout bounds one attempt of a batch or a delivery (0: 2 minutes),
+	// AggregateTimeout one of an aggregation run (0: 15 minutes): an
+	// attempt that takes longer is abandoned and retried.
+	Timeout, AggregateTimeout time.Duration
 	// Backoff makes each request's retry schedule; nil is exponential
 	// from 0.5 s to 30 s with ±50% jitter. RetryFor bounds a request's
 	// retries (0: 10 minutes).
@@ -140,7 +144,13 @@ func Run(ctx context.Context, inputs []Input, o Options) (*Report, error) {
 		o.SurveyType = "nps"
 	}
 	if o.HTTP == nil {
-		o.HTTP = &http.Client{Timeout: 60 * time.Second}
+		o.HTTP = &http.Client{}
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 2 * time.Minute
+	}
+	if o.AggregateTimeout <= 0 {
+		o.AggregateTimeout = 15 * time.Minute
 	}
 	if o.Backoff == nil {
 		o.Backoff = defaultBackoff
@@ -236,6 +246,7 @@ const batchEnvelope = len(`{"batch":[]}`)
 func (im *importer) file(ctx context.Context, i int, in Input) error {
 	st := &im.cp.Files[i]
 	if st.Done {
+		im.rep.Skipped += st.Records
 		im.doneBytes += st.Size
 		im.o.Progress.Set(im.doneBytes, im.rep.Sent)
 		return nil
@@ -363,7 +374,7 @@ func (im *importer) send(ctx context.Context, file string, k Kind, recs []record
 	body = append(body, `]}`...)
 	im.rep.Requests++
 	im.rep.Sent += len(recs)
-	b, err := im.c.post(ctx, "/v1/batch", body, func(r *http.Request) { r.SetBasicAuth(im.o.WriteKey, "") })
+	b, err := im.c.post(ctx, "/v1/batch", body, im.o.Timeout, func(r *http.Request) { r.SetBasicAuth(im.o.WriteKey, "") })
 	if isStatus(err, http.StatusBadRequest) {
 		var se *StatusError
 		errors.As(err, &se)
@@ -409,7 +420,7 @@ func (im *importer) deliver(ctx context.Context, file string, k Kind, r record) 
 	}
 	im.rep.Requests++
 	im.rep.Sent++
-	b, err := im.c.post(ctx, "/v1/webhooks/"+provider+"/"+url.PathEscape(im.o.Tenant), r.payload, func(req *http.Request) {
+	b, err := im.c.post(ctx, "/v1/webhooks/"+provider+"/"+url.PathEscape(im.o.Tenant), r.payload, im.o.Timeout, func(req *http.Request) {
 		req.Header.Set(webhook.SignatureHeader, webhook.Sign(tenant.Secret(im.o.WebhookSecret), r.payload, im.o.Now()))
 	})
 	if isStatus(err, http.StatusBadRequest) {
@@ -454,13 +465,13 @@ func (im *importer) aggregate(ctx context.Context) error {
 			end = to
 		}
 		body, _ := json.Marshal(map[string]string{"from": d.Format(time.DateOnly), "to": end.Format(time.DateOnly)})
+		fmt.Fprintf(im.o.Log, "aggregating %s to %s…\n", d.Format(time.DateOnly), end.Format(time.DateOnly))
 		im.rep.Requests++
-		b, err := im.c.post(ctx, "/v1/admin/aggregate", body, func(r *http.Request) { r.SetBasicAuth(im.o.AdminKey, "") })
+		b, err := im.c.post(ctx, "/v1/admin/aggregate", body, im.o.AggregateTimeout, func(r *http.Request) { r.SetBasicAuth(im.o.AdminKey, "") })
 		if err != nil {
 			return fmt.Errorf("aggregate %s to %s: %w", d.Format(time.DateOnly), end.Format(time.DateOnly), err)
 		}
 		im.rep.Aggregations = append(im.rep.Aggregations, json.RawMessage(b))
-		fmt.Fprintf(im.o.Log, "aggregated %s to %s: %s\n", d.Format(time.DateOnly), end.Format(time.DateOnly), b)
 	}
 	return nil
 }

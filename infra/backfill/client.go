@@ -49,10 +49,13 @@ type client struct {
 
 // post sends body to path, with the headers that sign(req) sets (called
 // again for each attempt, so signatures are fresh), until it succeeds, a
-// non-retryable answer comes, the retry time is used up or ctx ends.
-func (c *client) post(ctx context.Context, path string, body []byte, sign func(*http.Request)) ([]byte, error) {
+// non-retryable answer comes, the retry time is used up or ctx ends. An
+// attempt that takes longer than timeout is abandoned and retried.
+func (c *client) post(ctx context.Context, path string, body []byte, timeout time.Duration, sign func(*http.Request)) ([]byte, error) {
 	op := func() ([]byte, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+path, bytes.NewReader(body))
+		actx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		req, err := http.NewRequestWithContext(actx, http.MethodPost, c.base+path, bytes.NewReader(body))
 		if err != nil {
 			return nil, backoff.Permanent(err)
 		}

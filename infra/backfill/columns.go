@@ -16,8 +16,9 @@ import (
 
 // A field of the generic survey or ticket webhook and the CSV headers
 // that fill it, matched case-insensitively with spaces, underscores and
-// hyphens alike: first the webhook's own name, then the common exports'
-// (Typeform, Delighted, Zendesk, Freshdesk). The first header found wins.
+// hyphens alike: the webhook's own name (first, unless the list places
+// it), then the common exports' (Typeform, Delighted, Zendesk, Freshdesk).
+// The first header of the list found wins.
 type field struct {
 	name     string
 	headers  []string
@@ -43,7 +44,7 @@ var ticketFields = []field{
 	{"channel", []string{"channel", "via", "source", "ticket source"}, false},
 	{"priority", []string{"priority"}, false},
 	{"tags", []string{"tags", "tag", "labels"}, false},
-	{"requester", []string{"requester", "requester id", "requester external id", "user id", "contact id", "customer id", "requester email", "email", "contact email"}, false},
+	{"requester", []string{"requester id", "requester external id", "user id", "contact id", "customer id", "requester", "requester email", "email", "contact email"}, false},
 	{"account", []string{"account", "account id", "organization", "organization id", "organization name", "company", "company id", "company name", "group id"}, false},
 	{"created_at", []string{"created at", "created time", "created", "created on", "opened at", "date created"}, true},
 	{"updated_at", []string{"updated at", "last update time", "updated time", "last updated", "updated", "updated on", "last modified"}, false},
@@ -103,7 +104,11 @@ func mapHeader(k Kind, header []string) (columns, error) {
 	cols := columns{}
 	var missing []string
 	for _, f := range fieldsOf(k) {
-		for _, h := range append([]string{f.name}, f.headers...) {
+		names := f.headers
+		if !slices.Contains(names, normHeader(f.name)) {
+			names = append([]string{f.name}, names...)
+		}
+		for _, h := range names {
 			if i, ok := idx[normHeader(h)]; ok {
 				cols[f.name] = i
 				break

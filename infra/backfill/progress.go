@@ -40,8 +40,7 @@ func (b *Bar) Start(total int64) {
 		progressbar.OptionSetElapsedTime(true),
 		progressbar.OptionSetWidth(30),
 		progressbar.OptionThrottle(100*time.Millisecond),
-		progressbar.OptionShowDescriptionAtLineEnd(),
-		progressbar.OptionOnCompletion(func() { fmt.Fprintln(b.W) }),
+		progressbar.OptionShowCount(),
 	)
 }
 
@@ -51,8 +50,11 @@ func (b *Bar) Set(n int64, sent int) {
 	_ = b.bar.Set64(n)
 }
 
-// Finish completes the bar.
-func (b *Bar) Finish() { _ = b.bar.Finish() }
+// Finish completes the bar and ends its line.
+func (b *Bar) Finish() {
+	_ = b.bar.Finish()
+	fmt.Fprintln(b.W)
+}
 
 // Lines prints a plain line every Every (and at the end) for logs and CI,
 // where a bar redrawn in place would be noise: bytes and percentage, the
