@@ -363,7 +363,8 @@ func TestDryRun(t *testing.T) {
 	bad := filepath.Join(dir, "bad.ndjson")
 	os.WriteFile(bad, []byte(`{"type":"track","event":"x","userId":"u1","timestamp":"2026-10-01T10:00:00Z"}`+"\n"+`{"type":"track","userId":"u1","timestamp":"2026-10-01T10:00:00Z"}`+"\n"), 0o644)
 	tr := &transport{}
-	o := Options{URL: "http://127.0.0.1:1", DryRun: true, HTTP: &http.Client{Transport: tr}, Now: time.Now}
+	o := Options{URL: "http://127.0.0.1:1", DryRun: true, HTTP: &http.Client{Transport: tr}, Now: time.Now, RetryFor: time.Second,
+		Backoff: func() backoff.BackOff { return backoff.NewConstantBackOff(time.Millisecond) }}
 	rep, err := Run(context.Background(), append(e.Inputs(), Input{Path: bad}), o)
 	if err != nil {
 		t.Fatal(err)
@@ -460,17 +461,22 @@ func TestBadLines(t *testing.T) {
 }
 
 // TestCheckpointOfOtherFiles refuses to resume a checkpoint written for
-// other files, and -restart starts over.
+// other files, and -restart starts over; a 401 stops the import at once.
 func TestCheckpointOfOtherFiles(t *testing.T) {
 	dir := t.TempDir()
 	a := filepath.Join(dir, "a.ndjson")
 	os.WriteFile(a, []byte(`{"type":"page","userId":"u1","messageId":"m1","timestamp":"2026-10-01T10:00:00Z"}`+"\n"), 0o644)
 	cp := filepath.Join(dir, "cp.json")
 	Checkpoint{Files: []FileState{{Path: a, Size: 1, Head: "x", Records: 1}}}.save(cp)
-	o := Options{URL: "http://127.0.0.1:1", Checkpoint: cp, Now: time.Now, RetryFor: time.Millisecond,
-		HTTP: &http.Client{Transport: &transport{fault: func(req *http.Request, n int) (*http.Response, error) {
+	// The (fake) API refuses the key once: a 401 is not retried.
+	tr := &transport{fault: func(req *http.Request, n int) (*http.Response, error) {
+		if n == 1 {
 			return answer(req, http.StatusUnauthorized, nil, `{"error":{"code":"unauthorized","message":"wrong key"}}`), nil
-		}}}}
+		}
+		return answer(req, http.StatusOK, nil, `{"success":true,"accepted":1,"duplicates":0,"rejected":[]}`), nil
+	}}
+	o := Options{URL: "http://127.0.0.1:1", Checkpoint: cp, Now: time.Now, HTTP: &http.Client{Transport: tr},
+		Backoff: func() backoff.BackOff { return backoff.NewConstantBackOff(time.Millisecond) }}
 	_, err := Run(context.Background(), []Input{{Path: a}}, o)
 	if err == nil || !strings.Contains(err.Error(), "other files") {
 		t.Fatalf("err = %v, want a refusal of the checkpoint", err)
@@ -478,7 +484,7 @@ func TestCheckpointOfOtherFiles(t *testing.T) {
 	o.Restart = true
 	_, err = Run(context.Background(), []Input{{Path: a}}, o)
 	var se *StatusError
-	if !errors.As(err, &se) || se.Status != http.StatusUnauthorized {
-		t.Fatalf("with restart: err = %v, want the 401 of the (fake) API", err)
+	if !errors.As(err, &se) || se.Status != http.StatusUnauthorized || tr.requests() != 1 {
+		t.Fatalf("with restart: err = %v after %d requests, want the 401 of the (fake) API, not retried", err, tr.requests())
 	}
 }
