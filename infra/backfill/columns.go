@@ -249,9 +249,7 @@ func (c columns) ticket(row []string) (payload, msg []byte, at, created time.Tim
 	if tk.Status, ok = ticketStatuses[status]; !ok {
 		return nil, nil, time.Time{}, time.Time{}, fmt.Errorf("status %q is not one of new, open, pending, hold, solved (resolved), closed", c.get(row, "status"))
 	}
-	for _, t := range strings.FieldsFunc(c.get(row, "tags"), func(r rune) bool { return r == ',' || r == ';' || unicode.IsSpace(r) }) {
-		tk.Tags = append(tk.Tags, t)
-	}
+	tk.Tags = strings.FieldsFunc(c.get(row, "tags"), func(r rune) bool { return r == ',' || r == ';' || unicode.IsSpace(r) })
 	timeOf := func(name string, required bool) (*time.Time, error) {
 		v := c.get(row, name)
 		if v == "" {

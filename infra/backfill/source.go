@@ -269,11 +269,10 @@ func jsonString(s string) json.RawMessage {
 
 // csvReader reads a survey or ticket export.
 type csvReader struct {
-	r     *csv.Reader
-	k     Kind
-	cols  columns
-	opts  *Options
-	lines int // the line of the last record read
+	r    *csv.Reader
+	k    Kind
+	cols columns
+	opts *Options
 }
 
 func (c *csvReader) kind() Kind { return c.k }
