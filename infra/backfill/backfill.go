@@ -265,11 +265,15 @@ func (im *importer) file(ctx context.Context, i int, in Input) error {
 			st.Records, st.Bytes = p.last, f.count.n
 			return im.save()
 		}
-		if err := im.send(ctx, name, f.kind(), p.recs); err != nil {
+		rejected, err := im.send(ctx, name, f.kind(), p.recs)
+		if err != nil {
 			return err
 		}
 		st.Records, st.Line, st.Bytes = p.last, p.recs[len(p.recs)-1].line, f.count.n
-		for _, r := range p.recs {
+		for i, r := range p.recs {
+			if rejected[i] {
+				continue
+			}
 			im.cp.widen(r.at)
 			if !r.since.IsZero() {
 				im.cp.widen(r.since)
@@ -356,12 +360,16 @@ func (im *importer) problem(file string, line int, reason string) {
 	fmt.Fprintln(im.o.Log, p)
 }
 
-// send delivers records and counts the API's answer. A rejection of the
-// whole request for its content (400) is reported on its lines; any other
-// failure stops the import.
-func (im *importer) send(ctx context.Context, file string, k Kind, recs []record) error {
+// send delivers records and counts the API's answer; it returns the
+// indexes of the records the API rejected, which are reported on their
+// lines, as are those of a request rejected whole for its content (400).
+// Any other failure stops the import.
+func (im *importer) send(ctx context.Context, file string, k Kind, recs []record) (rejected map[int]bool, err error) {
+	rejected = map[int]bool{}
 	if im.o.Via == ViaWebhook && k != Events {
-		return im.deliver(ctx, file, k, recs[0])
+		ok, err := im.deliver(ctx, file, k, recs[0])
+		rejected[0] = !ok
+		return rejected, err
 	}
 	body := make([]byte, 0, batchEnvelope+len(recs)*256)
 	body = append(body, `{"batch":[`...)
@@ -390,16 +398,19 @@ func (im *importer) send(ctx context.Context, file string, k Kind, recs []record
 					im.problem(file, recs[rj.Index].line, "rejected by the API: "+rj.Reason)
 				}
 			}
+			for i := range recs {
+				rejected[i] = true
+			}
 			im.rep.Rejected += len(recs)
-			return nil
+			return rejected, nil
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("%s: lines %d-%d: %w", file, recs[0].line, recs[len(recs)-1].line, err)
+		return nil, fmt.Errorf("%s: lines %d-%d: %w", file, recs[0].line, recs[len(recs)-1].line, err)
 	}
 	var a batchAnswer
 	if err := json.Unmarshal(b, &a); err != nil {
-		return fmt.Errorf("%s: the answer to lines %d-%d is not the batch answer: %w", file, recs[0].line, recs[len(recs)-1].line, err)
+		return nil, fmt.Errorf("%s: the answer to lines %d-%d is not the batch answer: %w", file, recs[0].line, recs[len(recs)-1].line, err)
 	}
 	im.rep.Accepted += a.Accepted
 	im.rep.Duplicates += a.Duplicates
@@ -407,13 +418,15 @@ func (im *importer) send(ctx context.Context, file string, k Kind, recs []record
 	for _, rj := range a.Rejected {
 		if rj.Index >= 0 && rj.Index < len(recs) {
 			im.problem(file, recs[rj.Index].line, "rejected by the API: "+rj.Reason)
+			rejected[rj.Index] = true
 		}
 	}
-	return nil
+	return rejected, nil
 }
 
-// deliver posts one survey or ticket row to its generic webhook route.
-func (im *importer) deliver(ctx context.Context, file string, k Kind, r record) error {
+// deliver posts one survey or ticket row to its generic webhook route;
+// ok is false when the API rejected it.
+func (im *importer) deliver(ctx context.Context, file string, k Kind, r record) (ok bool, err error) {
 	provider := "survey"
 	if k == Tickets {
 		provider = "ticket"
@@ -426,17 +439,17 @@ func (im *importer) deliver(ctx context.Context, file string, k Kind, r record) 
 	if isStatus(err, http.StatusBadRequest) {
 		im.problem(file, r.line, "rejected by the API: "+err.Error())
 		im.rep.Rejected++
-		return nil
+		return false, nil
 	}
 	if err != nil {
-		return fmt.Errorf("%s:%d: %w", file, r.line, err)
+		return false, fmt.Errorf("%s:%d: %w", file, r.line, err)
 	}
 	var a batchAnswer
 	if json.Unmarshal(b, &a) == nil {
 		im.rep.Accepted += a.Accepted
 		im.rep.Duplicates += a.Duplicates
 	}
-	return nil
+	return true, nil
 }
 
 // aggregate runs the aggregation over the import's days, with a day's

@@ -488,3 +488,33 @@ func TestCheckpointOfOtherFiles(t *testing.T) {
 		t.Fatalf("with restart: err = %v after %d requests, want the 401 of the (fake) API, not retried", err, tr.requests())
 	}
 }
+
+// TestRejectedByTheAPI reports the lines that pass the importer's checks
+// but the API rejects (here: the importer's clock runs two days ahead of
+// the stack's, so an event a day and a half ahead passes here only), in a
+// batch with valid messages (200 with rejections) and alone (400).
+func TestRejectedByTheAPI(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ahead := time.Now().Add(36 * time.Hour).UTC().Format(time.RFC3339)
+	mixed := filepath.Join(dir, "mixed.ndjson")
+	os.WriteFile(mixed, []byte(`{"type":"page","userId":"u1","messageId":"ok1","timestamp":"2026-10-01T10:00:00Z"}`+"\n"+
+		`{"type":"page","userId":"u1","messageId":"late1","timestamp":"`+ahead+`"}`+"\n"), 0o644)
+	alone := filepath.Join(dir, "alone.ndjson")
+	os.WriteFile(alone, []byte(`{"type":"page","userId":"u1","messageId":"late2","timestamp":"`+ahead+`"}`+"\n"), 0o644)
+	s := stacktest.Start(t)
+	o := options(s, dir, &transport{})
+	o.Now = func() time.Time { return time.Now().Add(48 * time.Hour) }
+	rep, err := Run(context.Background(), []Input{{Path: mixed}, {Path: alone}}, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reason := "rejected by the API: timestamp " + ahead + " is more than 24 hours in the future"
+	want := []Problem{{File: mixed, Line: 2, Reason: reason}, {File: alone, Line: 1, Reason: reason}}
+	if diff := cmp.Diff(rep.Problems, want); diff != "" {
+		t.Errorf("problems (-got +want):\n%s", diff)
+	}
+	if rep.Accepted != 1 || rep.Rejected != 2 {
+		t.Errorf("accepted %d, rejected %d; want 1 and 2", rep.Accepted, rep.Rejected)
+	}
+}
