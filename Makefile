@@ -63,6 +63,13 @@ load: deps ## 10-minute mixed load on a local stack: make load DURATION=10m RATE
 	@$(GO) build -o bin/uptake-load ./infra/cmd/uptake-load
 	bin/uptake-load -duration "$(DURATION)" -rate "$(RATE)"
 
+URL ?= http://127.0.0.1:3000
+.PHONY: import
+import: ## back-fill history: make import FILES="export.ndjson.gz surveys.csv tickets.csv" [URL=...] [ARGS=-dry-run]
+	@test -n "$(FILES)" || { echo 'usage: make import FILES="export.ndjson.gz surveys.csv tickets.csv" [URL=http://127.0.0.1:3000] [ARGS="-dry-run"]'; exit 2; }
+	@$(GO) build -o bin/uptake-import ./infra/cmd/uptake-import
+	bin/uptake-import -url "$(URL)" $(ARGS) $(FILES)
+
 clean: ## remove build output and local data
 	rm -rf bin .aws-sam .data
 
