@@ -1,4 +1,5 @@
-// Command query is the Lambda function that answers KPI queries from the stored daily parts.
+// Command query is the Lambda function that answers KPI queries from the
+// stored daily parts and serves the dashboard page.
 package main
 
 import (
@@ -20,5 +21,5 @@ func main() {
 		log.Error("cannot start", "err", err)
 		os.Exit(1)
 	}
-	lambda.Start(st.Query.Handle)
+	lambda.Start(st.QueryFunction)
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -28,6 +29,7 @@ import (
 	"github.com/uptakehq/uptake/shared/secretbox"
 	"github.com/uptakehq/uptake/shared/tenant"
 	"github.com/uptakehq/uptake/shared/webhook"
+	"github.com/uptakehq/uptake/web"
 )
 
 // Env is the functions' configuration, read once from the environment.
@@ -84,7 +86,9 @@ type Stack struct {
 	Admin     *admin.Service
 	Aggregate *aggregate.Service
 	Alerts    *alert.Sender
-	Log       *slog.Logger
+	// Web is the dashboard page, which the query function serves.
+	Web *web.Site
+	Log *slog.Logger
 }
 
 // New wires the services. now is the clock; log the logger.
@@ -113,6 +117,7 @@ func New(db *dynamodb.Client, s3c *s3.Client, env Env, now func() time.Time, log
 			Eraser: &erase.Service{Raw: raw, State: store, Now: now, Log: log}},
 		Aggregate: agg,
 		Alerts:    &alert.Sender{Outbox: store, Configs: store, Client: client, Now: now, Log: log},
+		Web:       web.New(log),
 		Log:       log,
 	}
 }
@@ -123,9 +128,19 @@ func (s *Stack) HTTPHandlers() map[string]httpapi.Func {
 	return map[string]httpapi.Func{
 		"IngestFunction":   s.Ingest.Handle,
 		"WebhooksFunction": s.Webhooks.Handle,
-		"QueryFunction":    s.Query.Handle,
+		"QueryFunction":    s.QueryFunction,
 		"AdminFunction":    s.Admin.Handle,
 	}
+}
+
+// QueryFunction is the query function's handler: the KPI routes and the
+// OpenAPI description, and the dashboard page's files (GET / and
+// GET /assets/{file}), which API Gateway routes to the same function.
+func (s *Stack) QueryFunction(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	if req.RouteKey == "GET /" || strings.HasPrefix(req.RouteKey, "GET /assets/") {
+		return s.Web.Handle(ctx, req)
+	}
+	return s.Query.Handle(ctx, req)
 }
 
 // Nightly is the scheduled function's handler.
