@@ -60,6 +60,10 @@ load: deps ## 10-minute mixed load on a local stack: make load DURATION=10m RATE
 	@$(GO) build -o bin/uptake-load ./infra/cmd/uptake-load
 	bin/uptake-load -duration "$(DURATION)" -rate "$(RATE)"
 
+.PHONY: web
+web: deps ## rebuild the dashboard's bundle web/dist from web/src (commit it; a test checks it is current)
+	cd web && npm run --silent build
+
 clean: ## remove build output and local data
 	rm -rf bin .aws-sam .data
 

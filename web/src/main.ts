@@ -75,6 +75,11 @@ export function fmt(v: number | null | undefined): string {
   return r === 0 ? "0" : String(r);
 }
 
+function pct(v: number | null | undefined): string {
+  const s = fmt(v);
+  return s === "–" ? s : `${s}%`;
+}
+
 function signed(v: number): string {
   const s = fmt(v);
   return v > 0 && s !== "0" ? `+${s}` : s;
@@ -133,7 +138,7 @@ const TILES: Tile[] = [
   { id: "ces", label: "CES", unit: "", changeUnit: "", higherIsBetter: true,
     sub: (a) => `of ${a.details.scale_min ?? 1}–${a.details.scale_max ?? 5} · ${plural(a.details.responses, "response", "responses")}` },
   { id: "churn_rate", label: "Churn", unit: "%", changeUnit: "pts", higherIsBetter: false,
-    sub: (a) => `${a.details.lost ?? 0} of ${a.details.customers_at_start ?? 0} customers · revenue ${fmt(a.details.revenue_churn_pct)}%` },
+    sub: (a) => `${a.details.lost ?? 0} of ${a.details.customers_at_start ?? 0} customers · revenue ${pct(a.details.revenue_churn_pct)}` },
   { id: "customer_retention_rate", label: "Retention", unit: "%", changeUnit: "pts", higherIsBetter: true,
     sub: (a) => `start ${a.details.S ?? 0} · end ${a.details.E ?? 0} · new ${a.details.N ?? 0}` },
   { id: "onboarding_completion_rate", label: "Onboarding completion", unit: "%", changeUnit: "pts", higherIsBetter: true,
@@ -248,7 +253,7 @@ function renderFunnel(funnel: Answer, paths: Answer) {
   });
   table("funnel-table", ["Step", "Reached", "Conversion", "Drop-off", "Median h"],
     steps.map((s) => [s.name || `Step ${s.step}`, String(s.reached), `${fmt(s.conversion_pct)}%`, `${s.dropoff} (${fmt(s.dropoff_pct)}%)`, fmt(s.median_hours)]),
-    "No signups in this range.");
+    (funnel.details.signed_up ?? 0) > 0 ? "No onboarding steps are configured (onboarding_steps in PUT /v1/config)." : "No signups in this range.");
   const stopped: any[] = paths.details.stopped ?? [];
   const names = ["Signed up", ...steps.map((s) => s.name || `Step ${s.step}`)];
   table("paths-table", ["Stopped after", "Users", "Then went to"],
