@@ -61,8 +61,8 @@ load: deps ## 10-minute mixed load on a local stack: make load DURATION=10m RATE
 	bin/uptake-load -duration "$(DURATION)" -rate "$(RATE)"
 
 .PHONY: web
-web: deps ## rebuild the dashboard's bundle web/dist from web/src (commit it; a test checks it is current)
-	cd web && npm run --silent build
+web: deps ## type-check web/src and rebuild the dashboard's bundle web/dist (commit it; a test checks it is current)
+	cd web && npm run --silent check && npm run --silent build
 
 clean: ## remove build output and local data
 	rm -rf bin .aws-sam .data

@@ -76,6 +76,16 @@ func TestBundleIsBuiltFromSources(t *testing.T) {
 	}
 }
 
+// TestTypeScriptChecks type-checks src/ with the locked TypeScript, in
+// strict mode (esbuild only strips the types).
+func TestTypeScriptChecks(t *testing.T) {
+	node := needNode(t)
+	cmd := exec.Command(node, filepath.Join("node_modules", "typescript", "bin", "tsc"), "-p", ".")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("tsc -p web: %v\n%s", err, b)
+	}
+}
+
 // TestServesPageAndAssets fetches the page and the files it names through
 // the local stack's router, without a key, as a browser does.
 func TestServesPageAndAssets(t *testing.T) {
