@@ -277,6 +277,29 @@ func TestDashboardInChromium(t *testing.T) {
 	// Another range: the tiles follow the API to its new values.
 	setRange(second[0], second[1], "")
 	after := checkTiles(second[0], second[1], "")
+	// The trends have a point per period of the interval (week), as the
+	// API's series. (Reading the pixels again would make Chromium warn.)
+	eval(`Object.fromEntries([...document.querySelectorAll('canvas')].map(c => [c.id, {points: Number(c.dataset.points || 0)}]))`, &charts)
+	for id, kpi := range map[string]string{"chart-dau": "dau", "chart-nps": "nps"} {
+		var series struct {
+			Series []struct {
+				Value *float64 `json:"value"`
+			} `json:"series"`
+		}
+		q := url.Values{"from": {second[0]}, "to": {second[1]}, "interval": {"week"}}
+		if err := json.Unmarshal(a.do(t, http.MethodGet, "/v1/kpis/"+kpi+"?"+q.Encode(), st.ReadKey, nil, nil), &series); err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, p := range series.Series {
+			if p.Value != nil {
+				n++
+			}
+		}
+		if charts[id].Points != n || n == 0 {
+			t.Errorf("chart %s draws %d points, the API's weekly series has %d values", id, charts[id].Points, n)
+		}
+	}
 	checkTables(t, eval, a, second[0], second[1])
 	checkROI(t, do, eval, a, second[0], second[1])
 	shot("desktop.png", chromedp.FullScreenshot(100))
