@@ -12,6 +12,7 @@ import (
 
 	"github.com/uptakehq/uptake/shared/openapi"
 	"github.com/uptakehq/uptake/shared/stack"
+	"github.com/uptakehq/uptake/web"
 )
 
 func main() {
@@ -21,5 +22,6 @@ func main() {
 		log.Error("cannot start", "err", err)
 		os.Exit(1)
 	}
+	st.Web = web.New(log).Handle
 	lambda.Start(st.QueryFunction)
 }

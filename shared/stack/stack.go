@@ -20,6 +20,7 @@ import (
 	"github.com/uptakehq/uptake/shared/admin"
 	"github.com/uptakehq/uptake/shared/aggregate"
 	"github.com/uptakehq/uptake/shared/alert"
+	"github.com/uptakehq/uptake/shared/apierr"
 	"github.com/uptakehq/uptake/shared/dynamostore"
 	"github.com/uptakehq/uptake/shared/erase"
 	"github.com/uptakehq/uptake/shared/httpapi"
@@ -29,7 +30,6 @@ import (
 	"github.com/uptakehq/uptake/shared/secretbox"
 	"github.com/uptakehq/uptake/shared/tenant"
 	"github.com/uptakehq/uptake/shared/webhook"
-	"github.com/uptakehq/uptake/web"
 )
 
 // Env is the functions' configuration, read once from the environment.
@@ -86,8 +86,10 @@ type Stack struct {
 	Admin     *admin.Service
 	Aggregate *aggregate.Service
 	Alerts    *alert.Sender
-	// Web is the dashboard page, which the query function serves.
-	Web *web.Site
+	// Web serves the dashboard page's files (package web). The query
+	// function and the local stack set it; it is nil elsewhere, so that
+	// the other functions do not carry the page.
+	Web httpapi.Func
 	Log *slog.Logger
 }
 
@@ -117,7 +119,6 @@ func New(db *dynamodb.Client, s3c *s3.Client, env Env, now func() time.Time, log
 			Eraser: &erase.Service{Raw: raw, State: store, Now: now, Log: log}},
 		Aggregate: agg,
 		Alerts:    &alert.Sender{Outbox: store, Configs: store, Client: client, Now: now, Log: log},
-		Web:       web.New(log),
 		Log:       log,
 	}
 }
@@ -138,7 +139,10 @@ func (s *Stack) HTTPHandlers() map[string]httpapi.Func {
 // GET /assets/{file}), which API Gateway routes to the same function.
 func (s *Stack) QueryFunction(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	if req.RouteKey == "GET /" || strings.HasPrefix(req.RouteKey, "GET /assets/") {
-		return s.Web.Handle(ctx, req)
+		if s.Web == nil {
+			return httpapi.Error(ctx, s.Log, apierr.New(apierr.NotFound, "this function does not serve the dashboard")), nil
+		}
+		return s.Web(ctx, req)
 	}
 	return s.Query.Handle(ctx, req)
 }
