@@ -6,10 +6,10 @@ import (
 	"log/slog"
 	"net/http"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/uptakehq/uptake/shared/query"
 	"github.com/uptakehq/uptake/shared/stack"
 )
 
@@ -18,7 +18,7 @@ import (
 // sends the others to the query service.
 func TestQueryFunctionRoutes(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	st := stack.New(nil, nil, stack.Env{Table: "t", Bucket: "b"}, time.Now, log, []byte(`{"openapi":"3.1.0"}`))
+	st := &stack.Stack{Query: &query.Service{Log: log, OpenAPI: []byte(`{"openapi":"3.1.0"}`)}, Log: log}
 	web := func(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 		return events.APIGatewayV2HTTPResponse{StatusCode: http.StatusOK, Body: "page " + req.RawPath}, nil
 	}
