@@ -22,6 +22,6 @@ func main() {
 		log.Error("cannot start", "err", err)
 		os.Exit(1)
 	}
-	st.Web = web.New(log).Handle
+	st.Web = web.New(st.Log).Handle
 	lambda.Start(st.QueryFunction)
 }
