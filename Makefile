@@ -70,6 +70,10 @@ import: ## back-fill history: make import FILES="export.ndjson.gz surveys.csv ti
 	@$(GO) build -o bin/uptake-import ./infra/cmd/uptake-import
 	bin/uptake-import -url "$(URL)" $(ARGS) $(FILES)
 
+.PHONY: web
+web: deps ## type-check web/src and rebuild the dashboard's bundle web/dist (commit it; a test checks it is current)
+	cd web && npm run --silent check && npm run --silent build
+
 clean: ## remove build output and local data
 	rm -rf bin .aws-sam .data
 

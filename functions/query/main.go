@@ -1,4 +1,5 @@
-// Command query is the Lambda function that answers KPI queries from the stored daily parts.
+// Command query is the Lambda function that answers KPI queries from the
+// stored daily parts and serves the dashboard page.
 package main
 
 import (
@@ -12,6 +13,7 @@ import (
 	"github.com/uptakehq/uptake/shared/logging"
 	"github.com/uptakehq/uptake/shared/openapi"
 	"github.com/uptakehq/uptake/shared/stack"
+	"github.com/uptakehq/uptake/web"
 )
 
 func main() {
@@ -20,5 +22,6 @@ func main() {
 		logging.New(os.Stdout, logging.JSON, slog.LevelError).Error("cannot start", "err", err)
 		os.Exit(1)
 	}
-	lambda.Start(st.Query.Handle)
+	st.Web = web.New(st.Log).Handle
+	lambda.Start(st.QueryFunction)
 }

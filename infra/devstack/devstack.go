@@ -26,6 +26,7 @@ import (
 	"github.com/uptakehq/uptake/shared/rawstore"
 	"github.com/uptakehq/uptake/shared/stack"
 	"github.com/uptakehq/uptake/shared/tenant"
+	"github.com/uptakehq/uptake/web"
 )
 
 // Options says where the stack's parts are.
@@ -120,6 +121,7 @@ func New(ctx context.Context, o Options) (*Stack, error) {
 		m = metrics.New(o.Metrics, cmp.Or(o.MetricsNamespace, stack.DefaultMetricsNamespace), cmp.Or(o.StackName, "local"), now)
 	}
 	app := stack.New(db, s3c, stack.Env{Table: o.Table, Bucket: o.Bucket, S3PathStyle: true, SecretsKey: key}, now, o.Log, m, openapi.Document)
+	app.Web = web.New(o.Log).Handle
 	r, err := router.New(tmpl.Routes(), app.HTTPHandlers(), o.Log)
 	if err != nil {
 		return nil, err

@@ -32,6 +32,8 @@ const (
 
 // wantRoutes is the HTTP contract of docs/spec/api.md, route by route.
 var wantRoutes = []samtemplate.Route{
+	{Method: "GET", Path: "/", Function: "QueryFunction"},
+	{Method: "GET", Path: "/assets/{file}", Function: "QueryFunction"},
 	{Method: "POST", Path: "/v1/admin/aggregate", Function: "AdminFunction"},
 	{Method: "GET", Path: "/v1/admin/erasures", Function: "AdminFunction"},
 	{Method: "GET", Path: "/v1/admin/webhooks/{provider}", Function: "AdminFunction"},

@@ -611,6 +611,10 @@ func TestResponsesMatchDocument(t *testing.T) {
 	c.do(exchange{name: "KPI unknown key", method: "GET", path: "/v1/kpis/dau?" + rng, header: key("nope"), status: 401})
 	c.do(exchange{name: "KPI write key", method: "GET", path: "/v1/kpis/dau.csv?" + rng, header: W, status: 403})
 	c.do(exchange{name: "openapi.json", method: "GET", path: "/v1/openapi.json", status: 200})
+	c.do(exchange{name: "dashboard page", method: "GET", path: "/", status: 200})
+	c.do(exchange{name: "dashboard script", method: "GET", path: "/assets/app.js", status: 200})
+	c.do(exchange{name: "dashboard style sheet", method: "GET", path: "/assets/app.css", status: 200})
+	c.do(exchange{name: "dashboard no such file", method: "GET", path: "/assets/nope.js", status: 404})
 
 	// --- erasure ---
 	c.do(exchange{name: "erase a user", method: "DELETE", path: "/v1/users/u4", header: A, status: 200})

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -21,6 +22,7 @@ import (
 	"github.com/uptakehq/uptake/shared/admin"
 	"github.com/uptakehq/uptake/shared/aggregate"
 	"github.com/uptakehq/uptake/shared/alert"
+	"github.com/uptakehq/uptake/shared/apierr"
 	"github.com/uptakehq/uptake/shared/dynamostore"
 	"github.com/uptakehq/uptake/shared/erase"
 	"github.com/uptakehq/uptake/shared/httpapi"
@@ -98,7 +100,11 @@ type Stack struct {
 	Admin     *admin.Service
 	Aggregate *aggregate.Service
 	Alerts    *alert.Sender
-	Log       *slog.Logger
+	// Web serves the dashboard page's files (package web). The query
+	// function and the local stack set it; it is nil elsewhere, so that
+	// the other functions do not carry the page.
+	Web httpapi.Func
+	Log *slog.Logger
 }
 
 // New wires the services. now is the clock; log the logger; m writes the
@@ -138,9 +144,22 @@ func (s *Stack) HTTPHandlers() map[string]httpapi.Func {
 	return map[string]httpapi.Func{
 		"IngestFunction":   s.Ingest.Handle,
 		"WebhooksFunction": s.Webhooks.Handle,
-		"QueryFunction":    s.Query.Handle,
+		"QueryFunction":    s.QueryFunction,
 		"AdminFunction":    s.Admin.Handle,
 	}
+}
+
+// QueryFunction is the query function's handler: the KPI routes and the
+// OpenAPI description, and the dashboard page's files (GET / and
+// GET /assets/{file}), which API Gateway routes to the same function.
+func (s *Stack) QueryFunction(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	if req.RouteKey == "GET /" || strings.HasPrefix(req.RouteKey, "GET /assets/") {
+		if s.Web == nil {
+			return httpapi.Error(ctx, s.Log, apierr.New(apierr.NotFound, "this function does not serve the dashboard")), nil
+		}
+		return s.Web(ctx, req)
+	}
+	return s.Query.Handle(ctx, req)
 }
 
 // Nightly is the scheduled function's handler.

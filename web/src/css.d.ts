@@ -1,0 +1,2 @@
+// esbuild bundles the CSS that main.ts imports.
+declare module "*.css";
