@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -76,6 +77,17 @@ import (
 // month reads as not merged (its days are read, as before month parts
 // existed) until it is merged again (aggregate.Service.MergeMonths, the
 // upgrade path), whose write deletes them.
+
+// monthWrites orders the month writes of a process within an instant; it
+// starts at a random point, so that two processes' writes of the same
+// instant still differ.
+var monthWrites = func() *atomic.Uint32 {
+	var b [4]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	var c atomic.Uint32
+	c.Store(binary.BigEndian.Uint32(b[:]) >> 1)
+	return &c
+}()
 
 func monthPK(tenantID string) string { return "T#" + tenantID + "#MONTH" }
 
@@ -195,12 +207,10 @@ func (st *Store) PutMonthPart(ctx context.Context, tenantID string, p kpi.Part, 
 		itemBytes = max(2048, st.packMonthBytes)
 	}
 	m := kpi.MonthOf(p.Day)
-	rnd := make([]byte, 4)
-	if _, err := rand.Read(rnd); err != nil {
-		return fmt.Errorf("month part %s: %w", p.Day, err)
-	}
-	// Two writes of a month in the same instant still differ.
-	version := fmt.Sprintf("%d%010d", computedAt.UnixNano(), binary.BigEndian.Uint32(rnd))
+	// Two writes of a month in the same instant still differ, and the
+	// later one of a process wins: a frozen clock (tests, a run's fixed
+	// time) merges a month again after a late day as a moving one does.
+	version := fmt.Sprintf("%d%010d", computedAt.UnixNano(), monthWrites.Add(1))
 	type keyed struct {
 		sk   string
 		item map[string]types.AttributeValue
