@@ -110,6 +110,11 @@ func StartDynamoDB(ctx context.Context, opts DynamoDBOptions) (*DynamoDB, error)
 	attempts := 1
 	if opts.Port == 0 {
 		attempts = portAttempts
+		unlock, err := lockStarts()
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
 	}
 	for attempt := 1; ; attempt++ {
 		port := opts.Port

@@ -19,3 +19,7 @@ func kill(p *os.Process) error {
 	}
 	return nil
 }
+
+// lockStarts does nothing here: starts on a picked port rely on the port
+// check and the retries alone.
+func lockStarts() (func(), error) { return func() {}, nil }

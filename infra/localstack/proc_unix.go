@@ -4,8 +4,10 @@ package localstack
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"syscall"
 )
 
@@ -29,4 +31,24 @@ func signalGroup(p *os.Process, sig syscall.Signal) error {
 		return nil // already gone
 	}
 	return err
+}
+
+// lockStarts holds an exclusive lock on a file shared by every process of
+// the machine until the returned function is called: DynamoDB Local binds
+// its port seconds after it starts, so two test binaries starting theirs
+// at once could pick the same free port, and the one that fails to bind
+// would find the other's answering its readiness probe.
+func lockStarts() (func(), error) {
+	f, err := os.OpenFile(filepath.Join(os.TempDir(), "uptake-localstack-dynamodb.lock"), os.O_CREATE|os.O_RDWR, 0o666)
+	if err != nil {
+		return nil, fmt.Errorf("localstack: start lock: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("localstack: start lock: %w", err)
+	}
+	return func() {
+		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	}, nil
 }
