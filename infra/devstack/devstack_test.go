@@ -585,32 +585,16 @@ func TestToolWebhookKeptAndReprocessed(t *testing.T) {
 func TestToolSamplesRoundTrip(t *testing.T) {
 	st := stacktest.StartWith(t, stacktest.Options{Now: func() time.Time { return time.Date(2026, 10, 2, 10, 0, 4, 0, time.UTC) }})
 	for _, provider := range []string{"typeform", "delighted", "intercom", "helpscout", "freshdesk", "zendesk"} {
-		b, err := os.ReadFile("../../events/webhooks-" + provider + ".json")
-		if err != nil {
-			t.Fatal(err)
-		}
-		var ev struct {
-			Headers map[string]string `json:"headers"`
-			Body    string            `json:"body"`
-		}
-		if err := json.Unmarshal(b, &ev); err != nil {
-			t.Fatal(err)
-		}
-		h := map[string]string{}
-		for k, v := range ev.Headers {
-			if k != "content-length" && k != "host" {
-				h[k] = v
-			}
-		}
-		r := do(t, http.MethodPost, st.URL+"/v1/webhooks/"+provider+"/demo", h, []byte(ev.Body))
+		h, body := stacktest.ToolSample(t, provider)
+		r := do(t, http.MethodPost, st.URL+"/v1/webhooks/"+provider+"/demo", h, body)
 		if r.status != 200 || !strings.Contains(string(r.body), `"accepted":1`) {
 			t.Errorf("%s: %d %s, want 200 with one accepted", provider, r.status, r.body)
 		}
 		// A replay is accepted again but never counts twice (same messageId).
-		if r := do(t, http.MethodPost, st.URL+"/v1/webhooks/"+provider+"/demo", h, []byte(ev.Body)); r.status != 200 {
+		if r := do(t, http.MethodPost, st.URL+"/v1/webhooks/"+provider+"/demo", h, body); r.status != 200 {
 			t.Errorf("%s replay: %d %s", provider, r.status, r.body)
 		}
-		if r := do(t, http.MethodPost, st.URL+"/v1/webhooks/"+provider+"/demo", h, []byte(ev.Body+" ")); provider != "freshdesk" && r.status != 401 {
+		if r := do(t, http.MethodPost, st.URL+"/v1/webhooks/"+provider+"/demo", h, append(slices.Clone(body), ' ')); provider != "freshdesk" && r.status != 401 {
 			t.Errorf("%s with a changed body: %d, want 401", provider, r.status)
 		}
 		if r := do(t, http.MethodHead, st.URL+"/v1/webhooks/"+provider+"/demo", nil, nil); r.status != 200 {

@@ -5,11 +5,14 @@ package stacktest
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
@@ -96,4 +99,31 @@ func StartWith(t testing.TB, o Options) *Stack {
 		AdminKey: string(demo.AdminKey), WebhookSecret: string(demo.WebhookSecret), Stack: ds,
 		DynamoDBEndpoint: opts.DynamoDBEndpoint, S3Endpoint: opts.S3Endpoint, Table: opts.Table, Bucket: opts.Bucket,
 	}
+}
+
+// ToolSample reads a tool's sample delivery in the repository's events/
+// folder (webhooks-<provider>.json, signed as the tool signs, with the
+// local stack's secret): its headers, less content-length and host, and
+// its body.
+func ToolSample(tb testing.TB, provider string) (map[string]string, []byte) {
+	tb.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	b, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", "events", "webhooks-"+provider+".json"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var ev struct {
+		Headers map[string]string `json:"headers"`
+		Body    string            `json:"body"`
+	}
+	if err := json.Unmarshal(b, &ev); err != nil {
+		tb.Fatal(err)
+	}
+	h := map[string]string{}
+	for k, v := range ev.Headers {
+		if k != "content-length" && k != "host" {
+			h[k] = v
+		}
+	}
+	return h, []byte(ev.Body)
 }

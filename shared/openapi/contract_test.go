@@ -16,7 +16,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -298,30 +297,6 @@ func mustJSON(t *testing.T, v any) []byte {
 // events/ were signed at that time.
 var contractNow = time.Date(2026, 10, 2, 10, 0, 4, 0, time.UTC)
 
-// sample reads a tool's sample delivery of events/ (signed as the tool
-// signs, with the local stack's secret).
-func sample(t *testing.T, provider string) (map[string]string, []byte) {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "events", "webhooks-"+provider+".json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ev struct {
-		Headers map[string]string `json:"headers"`
-		Body    string            `json:"body"`
-	}
-	if err := json.Unmarshal(b, &ev); err != nil {
-		t.Fatal(err)
-	}
-	h := map[string]string{}
-	for k, v := range ev.Headers {
-		if k != "content-length" && k != "host" {
-			h[k] = v
-		}
-	}
-	return h, []byte(ev.Body)
-}
-
 // contractEvents is a small history that every KPI has something to read
 // in: signups, onboarding steps, value, features, training, surveys,
 // subscriptions, orders, guides, pages with campaigns and referrers. u3's
@@ -479,7 +454,7 @@ func TestResponsesMatchDocument(t *testing.T) {
 	// --- webhooks: every tool's sample, as it signs it ---
 	c.do(exchange{name: "surveymonkey secret", method: "PUT", path: "/v1/admin/webhooks/surveymonkey", header: A,
 		body: []byte(`{"secret":"demo-client-id&demo-webhook-secret","mapping":{}}`), status: 200})
-	h, b := sample(t, "surveymonkey")
+	h, b := stacktest.ToolSample(t, "surveymonkey")
 	c.do(exchange{name: "surveymonkey before its mapping (kept)", method: "POST", path: "/v1/webhooks/surveymonkey/demo", header: h, body: b, status: 202})
 	c.do(exchange{name: "surveymonkey mapping", method: "PUT", path: "/v1/admin/webhooks/surveymonkey", header: A,
 		body: []byte(`{"mapping":{"api_token":"sm-token","questions":{"q_nps":{"type":"nps"},"q_csat":{"type":"csat","scale_min":1,"scale_max":5}}}}`), status: 200})
@@ -487,7 +462,7 @@ func TestResponsesMatchDocument(t *testing.T) {
 	c.do(exchange{name: "surveymonkey reprocess", method: "POST", path: "/v1/admin/webhooks/surveymonkey/reprocess", header: A, status: 200})
 	c.do(exchange{name: "surveymonkey", method: "POST", path: "/v1/webhooks/surveymonkey/demo", header: h, body: b, status: 200})
 	for _, p := range []string{"typeform", "delighted", "zendesk", "freshdesk", "intercom", "helpscout", "survey"} {
-		h, b := sample(t, p)
+		h, b := stacktest.ToolSample(t, p)
 		c.do(exchange{name: p, method: "POST", path: "/v1/webhooks/" + p + "/demo", header: h, body: b, status: 200})
 		c.do(exchange{name: p + " redelivered", method: "POST", path: "/v1/webhooks/" + p + "/demo", header: h, body: b, status: 200})
 		c.do(exchange{name: p + " settings", method: "GET", path: "/v1/admin/webhooks/" + p, header: A, status: 200})
@@ -510,7 +485,7 @@ func TestResponsesMatchDocument(t *testing.T) {
 	c.do(exchange{name: "survey no signature", method: "POST", path: "/v1/webhooks/survey/demo", header: noKey, body: survey, status: 401})
 	bigSurvey := []byte(`{"id":"r-11","comment":"` + pad + `"}`)
 	c.do(exchange{name: "survey over 32 KB", method: "POST", path: "/v1/webhooks/survey/demo", header: sig(bigSurvey), body: bigSurvey, status: 413})
-	th, tb := sample(t, "typeform")
+	th, tb := stacktest.ToolSample(t, "typeform")
 	c.do(exchange{name: "unknown provider", method: "POST", path: "/v1/webhooks/acme/demo", header: th, body: tb, status: 404, invalid: true})
 	c.do(exchange{name: "unknown provider HEAD", method: "HEAD", path: "/v1/webhooks/acme/demo", status: 404, invalid: true})
 	unknownEvent, err := os.ReadFile("../webhook/testdata/typeform/unknown_event.json")
