@@ -72,9 +72,11 @@ type settings struct {
 	dynamoPort                              int
 }
 
-func flags(name string, args []string) (settings, *flag.FlagSet) {
+// flags declares the settings' flags on a new flag set; the settings hold
+// the flags' values once the set has parsed the arguments.
+func flags(name string, args []string) (*settings, *flag.FlagSet) {
 	fs := flag.NewFlagSet(name, flag.ExitOnError)
-	var s settings
+	s := &settings{}
 	port := env("PORT", "3000")
 	fs.StringVar(&s.dataDir, "data", env("UPTAKE_DATA_DIR", ".data"), "folder for DynamoDB and S3 data")
 	fs.StringVar(&s.table, "table", env("TABLE_NAME", "uptake"), "DynamoDB table")
@@ -141,7 +143,7 @@ func demoTenant() devstack.Tenant {
 func serve(ctx context.Context, log *slog.Logger, args []string) error {
 	s, fs := flags("serve", args)
 	fs.Parse(args)
-	ds, db, s3, stop, err := open(ctx, log, s)
+	ds, db, s3, stop, err := open(ctx, log, *s)
 	if err != nil {
 		return err
 	}
@@ -222,7 +224,7 @@ func aggregate(ctx context.Context, args []string) error {
 func nightly(ctx context.Context, log *slog.Logger, args []string) error {
 	s, fs := flags("nightly", args)
 	fs.Parse(args)
-	ds, _, _, stop, err := open(ctx, log, s)
+	ds, _, _, stop, err := open(ctx, log, *s)
 	if err != nil {
 		return err
 	}
