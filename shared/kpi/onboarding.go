@@ -197,7 +197,20 @@ type FunnelStep struct {
 }
 
 func evalFunnel(in Input) Result {
-	m := Merge(in.CoverRange())
+	// Merged with their counters and funnel lists only: a year of month
+	// parts holds every list of the year (ticket times, hours to first
+	// value, …), which the funnel does not read.
+	parts := in.CoverRange()
+	for i, p := range parts {
+		lists := map[string][]float64{}
+		for k, l := range p.Lists {
+			if strings.HasPrefix(k, "funnel_hours:") {
+				lists[k] = l
+			}
+		}
+		parts[i].Lists, parts[i].Sets = lists, map[string]*roaring.Bitmap{}
+	}
+	m := Merge(parts)
 	size := m.Counters[CounterSignups]
 	steps := len(in.Config.OnboardingSteps)
 	for k := range m.Counters {
