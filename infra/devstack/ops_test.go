@@ -1,7 +1,6 @@
 package devstack_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -14,28 +13,12 @@ import (
 
 	"github.com/uptakehq/uptake/infra/router"
 	"github.com/uptakehq/uptake/infra/stacktest"
+	"github.com/uptakehq/uptake/shared/logging/logtest"
 	"github.com/uptakehq/uptake/shared/metrics"
 	"github.com/uptakehq/uptake/shared/metrics/metricstest"
 	"github.com/uptakehq/uptake/shared/tenant"
 	"github.com/uptakehq/uptake/shared/webhook"
 )
-
-// logLines decodes the JSON log records of out (EMF records excluded).
-func logLines(t *testing.T, out string) []map[string]any {
-	t.Helper()
-	var recs []map[string]any
-	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
-		if l == "" {
-			continue
-		}
-		var m map[string]any
-		if err := json.Unmarshal([]byte(l), &m); err != nil {
-			t.Fatalf("log line is not JSON: %q: %v", l, err)
-		}
-		recs = append(recs, m)
-	}
-	return recs
-}
 
 // TestOperationsTelemetry invokes the handlers as Lambda does (a
 // lambdacontext in the context) and through the router, and reads back
@@ -59,7 +42,7 @@ func TestOperationsTelemetry(t *testing.T) {
 		t.Fatalf("ingest: %d %s %v", resp.StatusCode, resp.Body, err)
 	}
 	var rejected []map[string]any
-	for _, l := range logLines(t, logs.String()) {
+	for _, l := range logtest.Lines(t, logs.String()) {
 		if l["message"] == "messages rejected" {
 			rejected = append(rejected, l)
 		}
@@ -133,7 +116,7 @@ func TestOperationsTelemetry(t *testing.T) {
 		t.Errorf("nightly run record = %v, want Trigger nightly, tenant demo, requestId req-nightly-1, lag 900 s, duration 0 ms", nightly.Members)
 	}
 	// Every log record of the nightly invocation names it and its tenant.
-	for _, l := range logLines(t, logs.String()) {
+	for _, l := range logtest.Lines(t, logs.String()) {
 		if l["requestId"] == "req-nightly-1" && l["tenant"] != "demo" {
 			t.Errorf("nightly log record without its tenant: %v", l)
 		}

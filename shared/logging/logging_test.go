@@ -3,7 +3,6 @@ package logging_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"log/slog"
 	"strings"
 	"testing"
@@ -12,26 +11,19 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/uptakehq/uptake/shared/logging"
+	"github.com/uptakehq/uptake/shared/logging/logtest"
 	"github.com/uptakehq/uptake/shared/tenant"
 )
 
 // lines decodes the JSON lines of out, dropping the timestamp.
 func lines(t *testing.T, out string) []map[string]any {
 	t.Helper()
-	var recs []map[string]any
-	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
-		if l == "" {
-			continue
-		}
-		var m map[string]any
-		if err := json.Unmarshal([]byte(l), &m); err != nil {
-			t.Fatalf("not a JSON line: %q: %v", l, err)
-		}
+	recs := logtest.Lines(t, out)
+	for _, m := range recs {
 		if _, ok := m["timestamp"].(string); !ok {
-			t.Errorf("no timestamp in %q", l)
+			t.Errorf("no timestamp in %v", m)
 		}
 		delete(m, "timestamp")
-		recs = append(recs, m)
 	}
 	return recs
 }
