@@ -13,6 +13,7 @@ import (
 	"github.com/cenkalti/backoff/v5"
 
 	"github.com/uptakehq/uptake/shared/event"
+	"github.com/uptakehq/uptake/shared/ingest"
 	"github.com/uptakehq/uptake/shared/tenant"
 	"github.com/uptakehq/uptake/shared/webhook"
 )
@@ -98,16 +99,6 @@ type Report struct {
 	// answers of the aggregation runs.
 	From, To     string
 	Aggregations []json.RawMessage
-}
-
-// batchAnswer is POST /v1/batch's answer.
-type batchAnswer struct {
-	Accepted   int `json:"accepted"`
-	Duplicates int `json:"duplicates"`
-	Rejected   []struct {
-		Index  int    `json:"index"`
-		Reason string `json:"reason"`
-	} `json:"rejected"`
 }
 
 // importer is one run.
@@ -387,10 +378,7 @@ func (im *importer) send(ctx context.Context, file string, k Kind, recs []record
 		var se *StatusError
 		errors.As(err, &se)
 		var d struct {
-			Rejected []struct {
-				Index  int    `json:"index"`
-				Reason string `json:"reason"`
-			} `json:"rejected"`
+			Rejected []ingest.Rejection `json:"rejected"`
 		}
 		if json.Unmarshal(se.Details, &d) == nil && len(d.Rejected) > 0 {
 			for _, rj := range d.Rejected {
@@ -408,7 +396,7 @@ func (im *importer) send(ctx context.Context, file string, k Kind, recs []record
 	if err != nil {
 		return nil, fmt.Errorf("%s: lines %d-%d: %w", file, recs[0].line, recs[len(recs)-1].line, err)
 	}
-	var a batchAnswer
+	var a ingest.Result
 	if err := json.Unmarshal(b, &a); err != nil {
 		return nil, fmt.Errorf("%s: the answer to lines %d-%d is not the batch answer: %w", file, recs[0].line, recs[len(recs)-1].line, err)
 	}
@@ -444,7 +432,7 @@ func (im *importer) deliver(ctx context.Context, file string, k Kind, r record) 
 	if err != nil {
 		return false, fmt.Errorf("%s:%d: %w", file, r.line, err)
 	}
-	var a batchAnswer
+	var a ingest.Result
 	if json.Unmarshal(b, &a) == nil {
 		im.rep.Accepted += a.Accepted
 		im.rep.Duplicates += a.Duplicates

@@ -77,9 +77,7 @@ func TestSummariesThroughDynamoDB(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				g, _ := json.Marshal(got)
-				w, _ := json.Marshal(want)
-				if diff := cmp.Diff(string(g), string(w)); diff != "" {
+				if diff := answerDiff(got, want); diff != "" {
 					t.Errorf("%s, a term of %d days, %s to %s: month parts answer differently (-months +days):\n%s", id, term, rg.From, rg.To, diff)
 				}
 				if id == "renewal_rate" {
@@ -109,4 +107,12 @@ func putMerged(t *testing.T, st *dynamostore.Store, h *parts.History) {
 	if err := agg.MergeMonths(ctx, "acme", days); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// answerDiff compares two query answers through their JSON, which writes
+// every float64 exactly.
+func answerDiff(got, want query.Answer) string {
+	g, _ := json.Marshal(got)
+	w, _ := json.Marshal(want)
+	return cmp.Diff(string(g), string(w))
 }
